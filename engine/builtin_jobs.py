@@ -1,0 +1,19 @@
+"""The jobs the engine itself needs."""
+
+from __future__ import annotations
+
+from engine.context import EngineContext
+from engine.jobs import job
+from engine.services.timers import fire_due_timers
+
+
+@job("timers.run_due")
+def run_due_timers(ctx: EngineContext, limit: int = 200) -> int:
+    """Fire the timers that are due now (scheduled every ``HEDUI_TIMER_INTERVAL`` seconds)."""
+    return fire_due_timers(ctx, limit=limit)
+
+
+@job("noop")
+def noop(ctx: EngineContext, value: object = None) -> object:
+    """Echo ``value``; used to check that a queue and its workers are alive."""
+    return value

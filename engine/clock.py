@@ -1,0 +1,48 @@
+"""The injectable clock: the only source of "now" for the engine, timers and scripts."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Something that tells the current time as a timezone-aware UTC datetime."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The wall clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class FixedClock:
+    """A clock that only moves when told to (tests, replay, simulation)."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("FixedClock needs a timezone-aware datetime")
+        self._now = start.astimezone(timezone.utc)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("FixedClock needs a timezone-aware datetime")
+        with self._lock:
+            self._now = when.astimezone(timezone.utc)
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        step = delta if delta is not None else timedelta(**kwargs)
+        with self._lock:
+            self._now = self._now + step
+            return self._now

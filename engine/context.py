@@ -1,0 +1,50 @@
+"""What every engine service needs, passed in by the entry point (request, command, job)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.runtime import BpmnRuntime
+
+#: ``(start, working_days) -> due datetime``; supplied by the calendar once configured
+DeadlineFn = Callable[[datetime, int], datetime]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs a command: a username and, when acting in a role, that role."""
+
+    username: str
+    role: str | None = None
+
+    @classmethod
+    def system(cls, what: str = "system") -> Actor:
+        return cls(what)
+
+
+@dataclass
+class EngineContext:
+    """One unit of work: the session (owned by the caller), the runtime and the clock.
+
+    Services flush, never commit: the entry point that built this context commits.
+    """
+
+    session: Session
+    runtime: BpmnRuntime
+    clock: Clock
+    deadline: DeadlineFn | None = None
+    #: jobs to enqueue once the unit of work commits: ``(job name, kwargs)``
+    after_commit_jobs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def enqueue_after_commit(self, name: str, **kwargs: Any) -> None:
+        self.after_commit_jobs.append((name, kwargs))

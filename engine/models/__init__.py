@@ -1,0 +1,33 @@
+"""All models, imported here so ``Base.metadata`` is complete for Alembic and tests."""
+
+from engine.models.definition import CurrentDefinition
+from engine.models.definition import DefinitionFile
+from engine.models.definition import ProcessDefinition
+from engine.models.event import Event
+from engine.models.instance import HumanTask
+from engine.models.instance import HumanTaskStatus
+from engine.models.instance import InstanceStatus
+from engine.models.instance import MessageSubscription
+from engine.models.instance import OutboxMessage
+from engine.models.instance import Timer
+from engine.models.instance import TimerStatus
+from engine.models.instance import WorkflowInstance
+from engine.models.user import Role
+from engine.models.user import User
+
+__all__ = [
+    "CurrentDefinition",
+    "DefinitionFile",
+    "Event",
+    "HumanTask",
+    "HumanTaskStatus",
+    "InstanceStatus",
+    "MessageSubscription",
+    "OutboxMessage",
+    "ProcessDefinition",
+    "Role",
+    "Timer",
+    "TimerStatus",
+    "User",
+    "WorkflowInstance",
+]

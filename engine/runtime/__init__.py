@@ -1,0 +1,27 @@
+"""The SpiffWorkflow boundary: nothing outside this package imports SpiffWorkflow."""
+
+from engine.runtime.core import BpmnRuntime
+from engine.runtime.core import Workflow
+from engine.runtime.parsing import parse_bundle
+from engine.runtime.types import DeployProblem
+from engine.runtime.types import ParsedProcess
+from engine.runtime.types import ReadyTask
+from engine.runtime.types import TaskTrace
+from engine.runtime.types import ThrownMessage
+from engine.runtime.types import UserTaskInfo
+from engine.runtime.types import WaitingMessage
+from engine.runtime.types import WaitingTimer
+
+__all__ = [
+    "BpmnRuntime",
+    "DeployProblem",
+    "ParsedProcess",
+    "ReadyTask",
+    "TaskTrace",
+    "ThrownMessage",
+    "UserTaskInfo",
+    "WaitingMessage",
+    "WaitingTimer",
+    "Workflow",
+    "parse_bundle",
+]

@@ -1,0 +1,327 @@
+"""The one place that drives SpiffWorkflow: create, load, run, inspect and save workflows.
+
+Instance state is the serializer's JSON *without* the spec: the spec is stored once
+per definition and restored once per thread (then cached), which is what keeps the
+per-step cost flat (see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from contextlib import contextmanager
+from datetime import date
+from datetime import datetime
+from datetime import timezone
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from engine.clock import Clock
+from engine.errors import HeduiError
+from engine.errors import InvalidStateError
+from engine.errors import NotFoundError
+from engine.errors import ScriptError
+from engine.errors import WorkflowError
+from engine.runtime.clocking import clock_scope
+from engine.runtime.sandbox import build_script_engine
+from engine.runtime.types import ReadyTask
+from engine.runtime.types import TaskTrace
+from engine.runtime.types import ThrownMessage
+from engine.runtime.types import WaitingMessage
+from engine.runtime.types import WaitingTimer
+
+logger = logging.getLogger(__name__)
+
+_SPEC_CACHE_SIZE = 64
+
+#: a serialized spec, or a callable that fetches it (so a cached spec costs no database read)
+SpecSource = str | Callable[[], str]
+
+
+def _text(source: SpecSource) -> str:
+    return source if isinstance(source, str) else source()
+
+
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """Serialize a top-level workflow without ``spec``/``subprocess_specs`` (stored per definition)."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _SpeclessWorkflowConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    # notes P8: date and Decimal fail at save time unless registered
+    registry.register(date, lambda d: {"value": d.isoformat()}, lambda d: date.fromisoformat(d["value"]))
+    registry.register(Decimal, lambda d: {"value": str(d)}, lambda d: Decimal(d["value"]))
+    return BpmnWorkflowSerializer(registry)
+
+
+class BpmnRuntime:
+    """Owns the serializer, the sandboxed script engine and the spec cache.
+
+    Build one per application (``web.create_app``) and pass it in. Workflows are
+    never shared between threads; every thread gets its own script engine and spec cache.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+        script_time_limit: float = 2.0,
+    ) -> None:
+        self.clock = clock
+        self._functions = {"now": lambda: self.clock.now().isoformat(), **dict(functions or {})}
+        self._time_limit = script_time_limit
+        self._local = threading.local()
+
+    @property
+    def serializer_version(self) -> str:
+        return self._state().serializer.VERSION
+
+    def _state(self) -> Any:
+        local = self._local
+        if not hasattr(local, "serializer"):
+            local.serializer = _make_serializer()
+            local.script_engine = build_script_engine(self._functions, time_limit=self._time_limit)
+            local.specs = OrderedDict()
+        return local
+
+    def _specs(self, definition_key: str, spec_source: SpecSource) -> tuple[Any, dict[str, Any]]:
+        state = self._state()
+        cached = state.specs.get(definition_key)
+        if cached is not None:
+            state.specs.move_to_end(definition_key)
+            return cached
+        body = json.loads(_text(spec_source))
+        registry = state.serializer.registry
+        spec = registry.restore(body["spec"])
+        subprocess_specs = {k: registry.restore(v) for k, v in body["subprocess_specs"].items()}
+        state.specs[definition_key] = (spec, subprocess_specs)
+        if len(state.specs) > _SPEC_CACHE_SIZE:
+            state.specs.popitem(last=False)
+        return spec, subprocess_specs
+
+    def new_workflow(self, definition_key: str, spec_source: SpecSource, data: Mapping[str, Any] | None = None) -> Workflow:
+        """Create a workflow for a definition, seeded with ``data``, without running it yet.
+
+        :param spec_source: the definition's serialized spec, or a callable returning it
+            (only called when the spec is not cached yet).
+        """
+        spec, subprocess_specs = self._specs(definition_key, spec_source)
+        state = self._state()
+        with self._guard():
+            wf = BpmnWorkflow(spec, subprocess_specs, script_engine=state.script_engine)
+            if data:
+                wf.task_tree.data.update(dict(data))
+                for task in wf.task_tree.children:
+                    task.data.update(dict(data))
+        return Workflow(self, wf)
+
+    def load(self, definition_key: str, spec_source: SpecSource, state_json: str, serializer_version: str) -> Workflow:
+        """Restore a saved workflow against its (cached) definition spec."""
+        local = self._state()
+        serializer = local.serializer
+        dct = json.loads(state_json)
+        dct.pop(serializer.VERSION_KEY, None)
+        with self._guard():
+            if serializer_version != serializer.VERSION:
+                dct.update(json.loads(_text(spec_source)))
+                dct[serializer.VERSION_KEY] = serializer_version
+                serializer.migrate(dct)
+                wf = serializer.from_dict(dct)
+            else:
+                spec, subprocess_specs = self._specs(definition_key, spec_source)
+                dct["spec"], dct["subprocess_specs"] = spec, subprocess_specs
+                wf = serializer.from_dict(dct)
+        wf.script_engine = local.script_engine
+        return Workflow(self, wf)
+
+    def dump(self, workflow: Workflow) -> str:
+        """Serialize a workflow's state (without its spec)."""
+        with self._guard():
+            return self._state().serializer.serialize_json(workflow.wf)
+
+    @contextmanager
+    def _guard(self, task: Any = None) -> Iterator[None]:
+        """Run engine code under the engine clock; no SpiffWorkflow exception escapes."""
+        try:
+            with clock_scope(self.clock):
+                yield
+        except HeduiError:
+            raise
+        except SpiffWorkflowException as exc:
+            raise _map_exception(exc) from exc
+
+
+def _map_exception(exc: SpiffWorkflowException) -> HeduiError:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ScriptError):
+            return cause
+        cause = cause.__cause__ or getattr(cause, "exception", None)
+    task = getattr(exc, "task", None)
+    bpmn_id = getattr(getattr(task, "task_spec", None), "bpmn_id", None)
+    logger.warning("workflow engine error at %s: %s", bpmn_id, exc.__class__.__name__)
+    return WorkflowError(
+        f"流程引擎执行出错（{bpmn_id or '未知步骤'}）: {exc}",
+        task_id=str(task.id) if task is not None else None,
+        bpmn_id=bpmn_id,
+    )
+
+
+class Workflow:
+    """A loaded workflow; every method runs under the engine clock and maps engine errors."""
+
+    def __init__(self, runtime: BpmnRuntime, wf: BpmnWorkflow) -> None:
+        self.runtime = runtime
+        self.wf = wf
+
+    # --- running ---------------------------------------------------------------------
+
+    def run_engine_steps(self) -> None:
+        """Run every non-human READY task, then refresh timers (fires the due ones)."""
+        with self.runtime._guard():
+            self.wf.do_engine_steps()
+
+    def complete_task(self, task_id: str, data: Mapping[str, Any]) -> ReadyTask:
+        """Complete a READY user task with validated form data, then run engine steps."""
+        task = self._task(task_id)
+        if task.state != TaskState.READY or not task.task_spec.manual:
+            raise InvalidStateError("该任务已办结或当前不可办理", task_id=task_id)
+        ready = _ready(task)
+        with self.runtime._guard(task):
+            task.data.update(dict(data))
+            task.run()
+            self.wf.do_engine_steps()
+        return ready
+
+    def deliver_message(self, task_id: str, message_name: str, payload: Any) -> None:
+        """Deliver a message to the one waiting task it was correlated to."""
+        task = self._task(task_id)
+        event = BpmnEvent(MessageEventDefinition(message_name), payload=payload)
+        with self.runtime._guard(task):
+            if task.state != TaskState.WAITING or not task.task_spec.catches(task, event):
+                raise InvalidStateError("该流程当前未在等待此消息", message=message_name)
+            task.task_spec.catch(task, event)
+            task.task_spec._update(task)
+            self.wf.do_engine_steps()
+
+    def _task(self, task_id: str) -> Any:
+        try:
+            task = self.wf.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, SpiffWorkflowException):
+            task = None
+        if task is None:
+            raise NotFoundError("任务不存在", task_id=task_id)
+        return task
+
+    # --- inspecting ------------------------------------------------------------------
+
+    @property
+    def is_completed(self) -> bool:
+        return bool(self.wf.is_completed())
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(self.wf.data)
+
+    def task_data(self, task_id: str) -> dict[str, Any]:
+        return dict(self._task(task_id).data)
+
+    def ready_human_tasks(self) -> list[ReadyTask]:
+        return [_ready(t) for t in self.wf.get_tasks(state=TaskState.READY, manual=True)]
+
+    def waiting_timers(self) -> list[WaitingTimer]:
+        out = []
+        for task in self.wf.event_manager.tasks.values():
+            definition = task.task_spec.event_definition
+            if not isinstance(definition, TimerEventDefinition | MultipleEventDefinition):
+                continue
+            due = _due_at(task.internal_data.get("event_value"))
+            if due is not None:
+                out.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id, due))
+        return out
+
+    def waiting_messages(self) -> list[WaitingMessage]:
+        out = []
+        for task in self.wf.event_manager.tasks.values():
+            definition = task.task_spec.event_definition
+            subs = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+            for sub in subs:
+                if isinstance(sub, MessageEventDefinition):
+                    out.append(WaitingMessage(str(task.id), task.task_spec.bpmn_id, sub.name, self._correlation(task)))
+        return out
+
+    def _correlation(self, task: Any) -> str | None:
+        expression = _props(task.task_spec).get("correlationKey")
+        if not expression:
+            return None
+        with self.runtime._guard(task):
+            value = self.wf.script_engine.evaluate(task, expression)
+        return None if value is None else str(value)
+
+    def drain_thrown_messages(self) -> list[ThrownMessage]:
+        return [ThrownMessage(e.event_definition.name, e.payload) for e in self.wf.get_events()]
+
+    def task_state(self, task_id: str) -> str | None:
+        """The state name of a task (``COMPLETED``, ``CANCELLED`` ...), None if it no longer exists."""
+        try:
+            task = self.wf.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, SpiffWorkflowException):
+            return None
+        return None if task is None else TaskState.get_name(task.state)
+
+    def trace(self) -> list[TaskTrace]:
+        """Finished tasks in completion order (bpmn ids are stable across replays, task ids are not)."""
+        done = [t for t in self.wf.get_tasks(state=TaskState.FINISHED_MASK) if t.task_spec.bpmn_id]
+        done.sort(key=lambda t: t.last_state_change)
+        return [TaskTrace(t.task_spec.bpmn_id, TaskState.get_name(t.state), t.workflow.spec.name) for t in done]
+
+
+def _props(task_spec: Any) -> dict[str, str]:
+    return dict((getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {})
+
+
+def _ready(task: Any) -> ReadyTask:
+    spec = task.task_spec
+    return ReadyTask(
+        task_id=str(task.id),
+        bpmn_id=spec.bpmn_id,
+        name=spec.bpmn_name or spec.bpmn_id,
+        lane=spec.lane,
+        process_id=task.workflow.spec.name,
+        properties=_props(spec),
+    )
+
+
+def _due_at(value: Any) -> datetime | None:
+    if isinstance(value, dict):
+        value = value.get("next")
+    if not isinstance(value, str):
+        return None
+    when = TimerEventDefinition.get_datetime(value) if "T" in value or "-" in value else None
+    return when.astimezone(timezone.utc) if when is not None else None

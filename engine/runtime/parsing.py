@@ -1,0 +1,279 @@
+"""Parse and validate BPMN/DMN files into storable process specs.
+
+Validation = the BPMN XSD (with the spiffworkflow extensions) + SpiffWorkflow's
+own parse + Hedui's conventions (one executable process per file named after
+it, lanes name known roles, user tasks carry a known form key, properties
+parse, separation-of-duties rules point at real tasks, expressions compile in
+the sandbox). Every problem names file, element id and line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from lxml import etree
+from RestrictedPython import compile_restricted_eval
+from RestrictedPython import compile_restricted_exec
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.spiff.parser.process import VALIDATOR
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.defaults import UserTask
+
+from engine.runtime.types import DeployProblem
+from engine.runtime.types import ParsedProcess
+from engine.runtime.types import UserTaskInfo
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+
+#: the ``spiffworkflow:properties`` Hedui understands; anything else is a typo
+USER_TASK_PROPERTIES = {"formKey", "dueWorkingDays", "sodNotSameAs", "sodRule", "dualControl", "allowedDecisions"}
+EVENT_PROPERTIES = {"correlationKey"}
+_ISO_DURATION_BARE = re.compile(r"^R?\d*/?P(T?\d|\d)", re.IGNORECASE)
+_PROCESS_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass
+class _File:
+    name: str
+    kind: str  # "bpmn" | "dmn"
+    tree: Any
+    lines: dict[str, int]
+
+
+def parse_bundle(
+    files: Mapping[str, bytes],
+    *,
+    known_roles: Iterable[str],
+    known_forms: Iterable[str],
+    processes: Iterable[str] | None = None,
+) -> tuple[list[ParsedProcess], list[DeployProblem]]:
+    """Parse ``files`` (name -> content) and return the processes or every problem found.
+
+    :param processes: the process ids to build (default: every process in a BPMN file).
+    """
+    problems: list[DeployProblem] = []
+    parsed_files = [f for f in (_read_file(name, content, problems) for name, content in files.items()) if f]
+    if problems:
+        return [], problems
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    owners: dict[str, str] = {}
+    for f in parsed_files:
+        _add_to_parser(parser, f, owners, problems)
+    if problems:
+        return [], problems
+    by_name = {f.name: f for f in parsed_files}
+    wanted = list(processes) if processes is not None else [p for f in parsed_files for p in _process_ids(f)]
+    results = []
+    for process_id in wanted:
+        result = _build_process(parser, process_id, owners, by_name, problems)
+        if result is not None:
+            results.append(result)
+    roles, forms = set(known_roles), set(known_forms)
+    for f in parsed_files:
+        if f.kind == "bpmn":
+            problems.extend(_check_conventions(f, roles, forms))
+    return ([], problems) if problems else (results, [])
+
+
+def _read_file(name: str, content: bytes, problems: list[DeployProblem]) -> _File | None:
+    kind = "dmn" if name.endswith(".dmn") else "bpmn"
+    try:
+        tree = etree.fromstring(content, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as exc:
+        problems.append(DeployProblem(name, f"XML 格式错误: {exc.msg}", line=exc.lineno))
+        return None
+    lines = {el.get("id"): el.sourceline for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
+    return _File(name, kind, tree, lines)
+
+
+def _process_ids(f: _File) -> list[str]:
+    if f.kind != "bpmn":
+        return []
+    return [p.get("id") for p in f.tree.iterfind("bpmn:process", NS) if p.get("isExecutable", "true") == "true"]
+
+
+def _add_to_parser(parser: SpiffBpmnParser, f: _File, owners: dict[str, str], problems: list[DeployProblem]) -> None:
+    try:
+        if f.kind == "dmn":
+            parser.add_dmn_xml(f.tree, filename=f.name)
+            return
+        parser.add_bpmn_xml(f.tree, filename=f.name)
+    except ValidationException as exc:
+        problems.append(_from_validation(exc, f))
+        return
+    for process_id in _process_ids(f):
+        owners[process_id] = f.name
+
+
+def _from_validation(exc: ValidationException, f: _File | None = None, fallback: str = "") -> DeployProblem:
+    file = exc.file_name or (f.name if f else fallback)
+    element = getattr(exc, "id", None) or None
+    line = getattr(exc, "line_number", None) or (f.lines.get(element) if f and element else None)
+    message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    return DeployProblem(file, message, element_id=element, line=int(line) if line else None)
+
+
+def _build_process(
+    parser: SpiffBpmnParser,
+    process_id: str,
+    owners: dict[str, str],
+    by_name: dict[str, _File],
+    problems: list[DeployProblem],
+) -> ParsedProcess | None:
+    owner = owners.get(process_id, "")
+    try:
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ValidationException as exc:
+        problems.append(_from_validation(exc, by_name.get(exc.file_name or owner), owner))
+        return None
+    names = [owner] + sorted({owners[n] for n in subprocess_specs if n in owners} - {owner})
+    names += _dmn_files_for(by_name, [by_name[n] for n in names])
+    serialized, version = serialize_spec(spec, subprocess_specs)
+    tasks = tuple(
+        UserTaskInfo(s.name, ts.bpmn_id, ts.bpmn_name or ts.bpmn_id, ts.lane, dict(_properties(ts)))
+        for s in [spec, *subprocess_specs.values()]
+        for ts in s.task_specs.values()
+        if isinstance(ts, UserTask)
+    )
+    return ParsedProcess(process_id, spec.description or process_id, tuple(names), serialized, version, tasks)
+
+
+def _dmn_files_for(by_name: dict[str, _File], bpmn_files: list[_File]) -> list[str]:
+    wanted = set()
+    for f in bpmn_files:
+        for el in f.tree.iter(f"{{{SPIFF_NS}}}calledDecisionId"):
+            wanted.add((el.text or "").strip())
+    out = []
+    for f in by_name.values():
+        if f.kind == "dmn" and any(el.get("id") in wanted for el in f.tree.iter() if isinstance(el.tag, str)):
+            out.append(f.name)
+    return sorted(out)
+
+
+def _properties(task_spec: Any) -> Mapping[str, str]:
+    return getattr(task_spec, "extensions", {}).get("properties", {}) or {}
+
+
+def serialize_spec(spec: Any, subprocess_specs: Mapping[str, Any]) -> tuple[str, str]:
+    """Return the JSON of ``{"spec", "subprocess_specs"}`` and the serializer version."""
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    full = json.loads(serializer.serialize_json(BpmnWorkflow(spec, dict(subprocess_specs))))
+    body = {"spec": full["spec"], "subprocess_specs": full["subprocess_specs"]}
+    return json.dumps(body, separators=(",", ":")), serializer.VERSION
+
+
+# --- Hedui conventions ---------------------------------------------------------------
+
+
+def _check_conventions(f: _File, roles: set[str], forms: set[str]) -> list[DeployProblem]:
+    problems: list[DeployProblem] = []
+    processes = f.tree.findall("bpmn:process", NS)
+    executable = [p for p in processes if p.get("isExecutable", "true") == "true"]
+    stem = PurePath(f.name).stem
+    if len(executable) != 1 or executable[0].get("id") != stem:
+        ids = ", ".join(p.get("id") for p in executable) or "无"
+        problems.append(DeployProblem(f.name, f"每个文件须且仅须包含一个与文件名同名的可执行流程（{stem}），实际为: {ids}"))
+    for process in executable:
+        problems.extend(_check_process(f, process, roles, forms))
+    return problems
+
+
+def _check_process(f: _File, process: Any, roles: set[str], forms: set[str]) -> list[DeployProblem]:
+    problems = []
+    pid = process.get("id")
+    if not _PROCESS_ID.match(pid or ""):
+        problems.append(_at(f, pid, f"流程 ID「{pid}」须为小写 snake_case"))
+    lanes = {ref.text.strip(): lane.get("name") for lane in process.iter(f"{{{BPMN_NS}}}lane")
+             for ref in lane.iterfind("bpmn:flowNodeRef", NS) if ref.text}
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        if lane.get("name") not in roles:
+            problems.append(_at(f, lane.get("id"), f"泳道名称「{lane.get('name')}」不是已登记的角色代码"))
+    user_task_ids = {t.get("id") for t in process.iter(f"{{{BPMN_NS}}}userTask")}
+    for task in process.iter(f"{{{BPMN_NS}}}userTask"):
+        problems.extend(_check_user_task(f, task, lanes.get(task.get("id")), forms, user_task_ids))
+    problems.extend(_check_expressions(f, process))
+    return problems
+
+
+def _check_user_task(f: _File, task: Any, lane: str | None, forms: set[str], user_task_ids: set[str]) -> list[DeployProblem]:
+    tid = task.get("id")
+    props = {p.get("name"): p.get("value") for p in task.iter(f"{{{SPIFF_NS}}}property")}
+    out = []
+    if lane is None:
+        out.append(_at(f, tid, "用户任务必须位于某个泳道（泳道名即角色）中"))
+    unknown = sorted(set(props) - USER_TASK_PROPERTIES)
+    if unknown:
+        out.append(_at(f, tid, f"未知的任务属性 {', '.join(unknown)}；允许: {', '.join(sorted(USER_TASK_PROPERTIES))}"))
+    form_key = props.get("formKey")
+    if not form_key:
+        out.append(_at(f, tid, "用户任务缺少 formKey 属性"))
+    elif form_key not in forms:
+        out.append(_at(f, tid, f"表单「{form_key}」不存在于 forms/"))
+    out.extend(_check_property_values(f, tid, props, user_task_ids))
+    return out
+
+
+def _check_property_values(f: _File, tid: str, props: dict[str, str], user_task_ids: set[str]) -> list[DeployProblem]:
+    out = []
+    due = props.get("dueWorkingDays")
+    if due is not None and not (due.isdigit() and 0 < int(due) <= 366):
+        out.append(_at(f, tid, f"dueWorkingDays 须为 1–366 的整数，实际为「{due}」"))
+    for ref in _split(props.get("sodNotSameAs")):
+        if ref not in user_task_ids:
+            out.append(_at(f, tid, f"不相容规则引用的任务「{ref}」在本流程中不存在"))
+    if props.get("dualControl", "false") not in ("true", "false"):
+        out.append(_at(f, tid, "dualControl 须为 true 或 false"))
+    allowed = _split(props.get("allowedDecisions"))
+    if any(d not in ("accept", "return", "terminate") for d in allowed):
+        out.append(_at(f, tid, "allowedDecisions 只能取 accept、return、terminate"))
+    return out
+
+
+def _check_expressions(f: _File, process: Any) -> list[DeployProblem]:
+    out = []
+    checks: list[tuple[str, Callable[..., Any]]] = [
+        ("conditionExpression", compile_restricted_eval),
+        ("timeDate", compile_restricted_eval),
+        ("timeDuration", compile_restricted_eval),
+        ("timeCycle", compile_restricted_eval),
+        ("script", compile_restricted_exec),
+    ]
+    for tag, compiler in checks:
+        for el in process.iter(f"{{{BPMN_NS}}}{tag}"):
+            text = (el.text or "").strip()
+            owner = _owner_id(el)
+            if tag.startswith("time") and _ISO_DURATION_BARE.match(text):
+                out.append(_at(f, owner, f"定时表达式「{text}」是 Python 表达式，ISO 字面量须加引号: \"{text}\"", el))
+                continue
+            errors = compiler(text).errors if text else ["表达式为空"]
+            if errors:
+                out.append(_at(f, owner, f"表达式无法在受限环境中编译: {errors[0]}", el))
+    return out
+
+
+def _owner_id(el: Any) -> str | None:
+    while el is not None and not el.get("id"):
+        el = el.getparent()
+    return el.get("id") if el is not None else None
+
+
+def _at(f: _File, element_id: str | None, message: str, el: Any = None) -> DeployProblem:
+    line = el.sourceline if el is not None else f.lines.get(element_id or "")
+    return DeployProblem(f.name, message, element_id=element_id, line=line)
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]

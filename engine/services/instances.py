@@ -1,0 +1,146 @@
+"""Start instances and act on their human tasks (claim, release, complete)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy import update
+
+import forms
+from engine.context import Actor
+from engine.context import EngineContext
+from engine.errors import ConflictError
+from engine.errors import FormValidationError
+from engine.errors import InvalidStateError
+from engine.errors import NotFoundError
+from engine.history import append_event
+from engine.history import instance_stream
+from engine.models import HumanTask
+from engine.models import HumanTaskStatus
+from engine.models import InstanceStatus
+from engine.models import WorkflowInstance
+from engine.persistence import load_workflow
+from engine.persistence import lock_instance
+from engine.persistence import save_workflow
+from engine.persistence import spec_loader
+from engine.services.deploy import get_current_definition
+
+
+def start_instance(
+    ctx: EngineContext,
+    process_id: str,
+    *,
+    actor: Actor,
+    business_key: str | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> WorkflowInstance:
+    """Start ``process_id`` on its current definition and run it to its first wait."""
+    definition = get_current_definition(ctx, process_id)
+    if definition is None:
+        raise NotFoundError(f"流程「{process_id}」尚未部署", process_id=process_id)
+    wf = ctx.runtime.new_workflow(definition.content_hash, lambda: spec_loader(ctx.session, definition.id), data)
+    now = ctx.now()
+    instance = WorkflowInstance(
+        definition=definition, process_id=process_id, business_key=business_key, status=InstanceStatus.RUNNING,
+        state="", serializer_version=ctx.runtime.serializer_version, started_at=now, updated_at=now,
+        started_by=actor.username,
+    )
+    ctx.session.add(instance)
+    ctx.session.flush()
+    append_event(ctx, stream=instance_stream(instance.id), kind="started", actor=actor, instance_id=instance.id,
+                 definition_hash=definition.content_hash,
+                 payload={"process_id": process_id, "business_key": business_key, "data": dict(data or {})})
+    wf.run_engine_steps()
+    save_workflow(ctx, instance, wf, actor=actor)
+    return instance
+
+
+def get_task(ctx: EngineContext, task_id: str) -> HumanTask:
+    task = ctx.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFoundError("任务不存在", task_id=task_id)
+    return task
+
+
+def claim_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask:
+    """Claim an open task; a second claimant gets a ConflictError, the same one a no-op."""
+    task = get_task(ctx, task_id)
+    instance = lock_instance(ctx.session, task.instance_id)
+    ctx.session.refresh(task)
+    if task.status != HumanTaskStatus.OPEN:
+        raise InvalidStateError("该任务已办结，不能认领", task_id=task_id)
+    if task.assignee == actor.username:
+        return task
+    result = ctx.session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == task_id, HumanTask.status == HumanTaskStatus.OPEN, HumanTask.assignee.is_(None))
+        .values(assignee=actor.username, claimed_at=ctx.now())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise ConflictError("该任务已被他人认领", task_id=task_id)
+    ctx.session.refresh(task)
+    _task_event(ctx, instance, task, "task_claimed", actor)
+    return task
+
+
+def release_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask:
+    """Give a claimed task back to the pool (only its claimant may)."""
+    task = get_task(ctx, task_id)
+    instance = lock_instance(ctx.session, task.instance_id)
+    ctx.session.refresh(task)
+    if task.status != HumanTaskStatus.OPEN:
+        raise InvalidStateError("该任务已办结", task_id=task_id)
+    if task.assignee != actor.username:
+        raise ConflictError("只有认领人可以退回该任务", task_id=task_id)
+    task.assignee, task.claimed_at = None, None
+    ctx.session.flush()
+    _task_event(ctx, instance, task, "task_released", actor)
+    return task
+
+
+def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, actor: Actor) -> HumanTask:
+    """Validate ``data`` with the task's form and complete it; exactly one of two racers succeeds."""
+    task = get_task(ctx, task_id)
+    instance = lock_instance(ctx.session, task.instance_id)
+    ctx.session.refresh(task)
+    if task.status != HumanTaskStatus.OPEN or instance.status != InstanceStatus.RUNNING:
+        raise InvalidStateError("该任务已办结，不能重复提交", task_id=task_id)
+    if task.assignee not in (None, actor.username):
+        raise ConflictError("该任务已被他人认领", task_id=task_id, assignee=task.assignee)
+    values = _validated(task, data)
+    wf = load_workflow(ctx, instance)
+    wf.complete_task(task_id, values)
+    _task_event(ctx, instance, task, "task_completed", actor, data=values)
+    save_workflow(ctx, instance, wf, actor=actor)
+    return task
+
+
+def _validated(task: HumanTask, data: Mapping[str, Any]) -> dict[str, Any]:
+    if not task.form_key:
+        return dict(data)
+    try:
+        return forms.validate(task.form_key, data, context=task.properties)
+    except forms.FormError as exc:
+        raise FormValidationError(fields=exc.fields) from exc
+
+
+def _task_event(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, kind: str, actor: Actor,
+                **payload: Any) -> None:
+    append_event(ctx, stream=instance_stream(instance.id), kind=kind, actor=actor, instance_id=instance.id,
+                 definition_hash=instance.definition.content_hash, task_id=task.id, bpmn_id=task.bpmn_id,
+                 payload=payload or None)
+
+
+def list_open_tasks(ctx: EngineContext, *, role_codes: list[str] | None = None, instance_id: int | None = None,
+                    limit: int = 100) -> list[HumanTask]:
+    """Open human tasks from the derived table (never deserializes a workflow)."""
+    query = select(HumanTask).where(HumanTask.status == HumanTaskStatus.OPEN)
+    if role_codes is not None:
+        query = query.where(HumanTask.role_code.in_(role_codes))
+    if instance_id is not None:
+        query = query.where(HumanTask.instance_id == instance_id)
+    query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at).limit(limit)
+    return list(ctx.session.execute(query).scalars())

@@ -1,0 +1,61 @@
+"""The base schema every task form derives from: Chinese messages, unknown fields refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE
+from marshmallow import Schema
+from marshmallow import fields
+
+#: default field messages, in Chinese, for every field class
+FIELD_MESSAGES = {
+    "required": "此项为必填项",
+    "null": "此项不能为空",
+    "invalid": "格式不正确",
+    "validator_failed": "取值不正确",
+}
+TYPE_MESSAGES: dict[type[fields.Field], dict[str, str]] = {
+    fields.String: {"invalid": "应为文本"},
+    fields.Integer: {"invalid": "应为整数"},
+    fields.Boolean: {"invalid": "应为是或否"},
+    fields.Date: {"invalid": "应为日期（YYYY-MM-DD）"},
+    fields.DateTime: {"invalid": "应为日期时间"},
+    fields.List: {"invalid": "应为列表"},
+    fields.Nested: {"type": "应为对象"},
+}
+
+
+class FormSchema(Schema):
+    """Base of every ``forms/<form_key>.py`` schema.
+
+    Class attributes: ``form_key`` (the BPMN ``formKey``), ``title`` (Chinese).
+    Unknown fields are refused, not silently dropped: nothing a user typed is lost quietly.
+    """
+
+    form_key: str = ""
+    title: str = ""
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {
+        "unknown": "不允许的字段",
+        "type": "提交的数据格式不正确",
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            messages = dict(FIELD_MESSAGES)
+            for cls, extra in TYPE_MESSAGES.items():
+                if isinstance(field, cls):
+                    messages.update(extra)
+            # keep messages a field declared itself
+            messages.update({k: v for k, v in field.error_messages.items() if not _is_default(v)})
+            field.error_messages = messages
+
+
+def _is_default(message: str) -> bool:
+    """marshmallow's own default messages are English; ours are Chinese."""
+    return message.isascii()

@@ -1,0 +1,150 @@
+"""Shared fixtures: the schema comes from the migrations, every test runs in a rolled-back transaction.
+
+The database fixture is parametrized: every database test runs on SQLite and, when
+``HEDUI_TEST_DATABASE_URL`` is set, on PostgreSQL too (skipped with the reason otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection
+from sqlalchemy import Engine
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from engine.clock import FixedClock
+from engine.context import Actor
+from engine.context import EngineContext
+from engine.db import make_engine
+from engine.migrate import upgrade
+from engine.runtime import BpmnRuntime
+
+DATA = Path(__file__).parent / "data"
+BPMN_DIR = Path(__file__).parent.parent / "bpmn"
+PG_URL = os.environ.get("HEDUI_TEST_DATABASE_URL")
+CST = timezone(timedelta(hours=8))
+#: a Monday morning in Beijing
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=CST)
+
+
+def reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; tests that need real commits copy it."""
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("PostgreSQL run skipped: HEDUI_TEST_DATABASE_URL is not set")
+        reset_postgres(PG_URL)
+        upgrade(PG_URL)
+        return PG_URL
+    path = tmp_path_factory.mktemp("db") / "shared.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def db_engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(db_engine: Engine) -> Iterator[Connection]:
+    """A connection in an outer transaction that is rolled back after the test."""
+    conn = db_engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    # commit() inside the code under test only releases a SAVEPOINT
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    s = session_factory()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def runtime(clock: FixedClock) -> BpmnRuntime:
+    return BpmnRuntime(clock, script_time_limit=2.0)
+
+
+@pytest.fixture
+def ctx(session: Session, runtime: BpmnRuntime, clock: FixedClock) -> EngineContext:
+    return EngineContext(session, runtime, clock)
+
+
+@pytest.fixture
+def actor() -> Actor:
+    return Actor("tester", "intake_officer")
+
+
+def read_files(*names: str, base: Path = DATA) -> dict[str, bytes]:
+    return {name: (base / name).read_bytes() for name in names}
+
+
+@pytest.fixture
+def deploy(ctx: EngineContext):  # type: ignore[no-untyped-def]
+    """Deploy test diagrams from tests/data by file name."""
+    from engine.services.deploy import deploy_files
+
+    def _deploy(*names: str):  # type: ignore[no-untyped-def]
+        return deploy_files(ctx, read_files(*names), actor=Actor("designer", "process_designer"))
+
+    return _deploy
+
+
+@pytest.fixture
+def app(db_engine: Engine, session_factory: sessionmaker[Session], clock: FixedClock):  # type: ignore[no-untyped-def]
+    from web import create_app
+
+    app = create_app({"ENV": "testing", "DATABASE_URL": str(db_engine.url.render_as_string(hide_password=False)),
+                      "DB_ENGINE": db_engine, "CLOCK": clock, "SECRET_KEY": "test-secret"})
+    app.extensions["hedui"].session_factory = session_factory
+    return app
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()

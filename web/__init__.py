@@ -1,0 +1,44 @@
+"""The Hedui web application: ``create_app`` builds it, blueprints add the features."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from web.config import load_config
+from web.state import HeduiState
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application; ``config`` overrides defaults and ``HEDUI_*`` variables (tests)."""
+    settings = load_config(config)
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(settings)
+    app.config["TESTING"] = settings["ENV"] == "testing"
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    logging.basicConfig(level=settings["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state = HeduiState(settings)
+    app.extensions["hedui"] = state
+
+    from web import db
+    from web import errors
+    from web import jobs
+
+    db.init_app(app)
+    errors.init_app(app)
+    jobs.init_app(app)
+    register_blueprints(app)
+    from web.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from web.api.blueprint import bp as api_bp
+
+    app.register_blueprint(api_bp)

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)
+
+from web.api import views  # noqa: E402,F401  (routes register on the blueprint)

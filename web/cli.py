@@ -1,0 +1,168 @@
+"""The ``hedui`` command: a FlaskGroup over ``create_app``; commands are ``hedui <noun> <verb>``.
+
+Commands stay thin: parse options, call one service inside a unit of work (which commits),
+echo one line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from flask.cli import FlaskGroup
+from sqlalchemy import select
+
+from engine import migrate
+from engine.context import Actor
+from engine.errors import HeduiError
+from web.state import HeduiState
+
+CLI_ACTOR = Actor("cli", "admin")
+
+
+def _state() -> HeduiState:
+    return current_app.extensions["hedui"]  # type: ignore[no-any-return]
+
+
+def _fail(exc: HeduiError) -> None:
+    click.secho(exc.message, fg="red", err=True)
+    sys.exit(1)
+
+
+db_cli = AppGroup("db", help="数据库结构迁移（Alembic）")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Upgrade the database schema to REVISION (default: head)."""
+    url = current_app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(url, revision)
+    click.secho(f"数据库已升级到 {revision}", fg="green")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Downgrade the database schema to REVISION."""
+    migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+    click.secho(f"数据库已降级到 {revision}", fg="green")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the current revision."""
+    from alembic import command
+
+    command.current(migrate.alembic_config(current_app.config["DATABASE_URL"]))
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True, help="what the revision does, e.g. add_task_assignment_source")
+def db_revision(message: str) -> None:
+    """Autogenerate a new dated, named revision from the models (review it by hand)."""
+    from alembic import command
+
+    command.revision(migrate.alembic_config(current_app.config["DATABASE_URL"]), message=message, autogenerate=True)
+
+
+bpmn_cli = AppGroup("bpmn", help="流程定义的校验、部署与查看")
+
+
+def _collect(paths: tuple[str, ...]) -> dict[str, bytes]:
+    targets = [Path(p) for p in paths] or [Path(current_app.config["BPMN_DIR"])]
+    files: dict[str, bytes] = {}
+    for target in targets:
+        found = sorted(target.glob("*.bpmn")) + sorted(target.glob("*.dmn")) if target.is_dir() else [target]
+        for path in found:
+            if path.name in files:
+                raise click.UsageError(f"文件名重复: {path.name}")
+            files[path.name] = path.read_bytes()
+    if not files:
+        raise click.UsageError("没有找到 .bpmn 或 .dmn 文件")
+    return files
+
+
+@bpmn_cli.command("deploy")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=True))
+def bpmn_deploy(paths: tuple[str, ...]) -> None:
+    """Validate and deploy BPMN/DMN files (default: the bpmn/ directory). Identical files are a no-op."""
+    from engine.services.deploy import deploy_files
+
+    try:
+        with _state().unit_of_work() as ctx:
+            results = deploy_files(ctx, _collect(paths), actor=CLI_ACTOR)
+    except HeduiError as exc:
+        _fail(exc)
+    for r in results:
+        what = "新版本" if r.created else "未变化"
+        click.secho(f"{r.process_id} v{r.version} {r.content_hash[:12]} {what}", fg="green" if r.created else None)
+
+
+@bpmn_cli.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=True))
+def bpmn_validate(paths: tuple[str, ...]) -> None:
+    """Validate BPMN/DMN files without deploying anything."""
+    from engine.services.deploy import deploy_files
+
+    state = _state()
+    ctx = state.new_context()
+    try:
+        results = deploy_files(ctx, _collect(paths), actor=CLI_ACTOR)
+    except HeduiError as exc:
+        _fail(exc)
+    finally:
+        ctx.session.rollback()
+        ctx.session.close()
+    click.secho(f"校验通过: {', '.join(r.process_id for r in results)}", fg="green")
+
+
+@bpmn_cli.command("list")
+def bpmn_list() -> None:
+    """List deployed definitions; * marks the current version."""
+    from engine.models import CurrentDefinition
+    from engine.models import ProcessDefinition
+
+    with _state().unit_of_work() as ctx:
+        current = set(ctx.session.execute(select(CurrentDefinition.definition_id)).scalars())
+        rows = ctx.session.execute(
+            select(ProcessDefinition).order_by(ProcessDefinition.process_id, ProcessDefinition.version)
+        ).scalars().all()
+        for d in rows:
+            mark = "*" if d.id in current else " "
+            click.echo(f"{mark} {d.process_id} v{d.version} {d.content_hash[:12]} {d.deployed_at:%Y-%m-%d %H:%M} {d.name}")
+
+
+timers_cli = AppGroup("timers", help="定时器")
+
+
+@timers_cli.command("run-due")
+@click.option("--limit", default=200, show_default=True)
+def timers_run_due(limit: int) -> None:
+    """Fire the timers that are due now (safe to run from several workers at once)."""
+    from engine.services.timers import fire_due_timers
+
+    with _state().unit_of_work() as ctx:
+        fired = fire_due_timers(ctx, limit=limit)
+    click.echo(f"已触发 {fired} 个定时器")
+
+
+def register_commands(app: object) -> None:
+    for group in (db_cli, bpmn_cli, timers_cli):
+        app.cli.add_command(group)  # type: ignore[attr-defined]
+    from web import worker
+
+    worker.register_commands(app)
+
+
+def main() -> None:
+    """Entry point of the ``hedui`` console script."""
+    from web import create_app
+
+    cli = FlaskGroup(create_app=lambda: create_app(), help="Hedui 核对系统命令行")
+    cli.main(prog_name="hedui")

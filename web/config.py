@@ -1,0 +1,76 @@
+"""Configuration: documented defaults, then ``HEDUI_*`` environment variables, then test overrides.
+
+This is the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigurationError
+
+INSTANCE_DIR = Path(os.environ.get("HEDUI_INSTANCE_DIR", Path.cwd() / "instance"))
+
+#: name -> (default, description); every setting Hedui reads, documented in README.md
+SETTINGS: dict[str, tuple[Any, str]] = {
+    "ENV": ("development", "development | production; production refuses unsafe defaults"),
+    "SECRET_KEY": (None, "session signing key; required in production"),
+    "DATABASE_URL": (f"sqlite:///{INSTANCE_DIR / 'hedui.db'}", "SQLAlchemy URL (sqlite:///... or postgresql+psycopg://...)"),
+    "JOBS": ("inprocess", "background jobs: inprocess | celery"),
+    "BROKER_URL": ("redis://127.0.0.1:6379/0", "Celery broker when JOBS=celery (redis:// or amqp://)"),
+    "TIMER_INTERVAL": (30, "seconds between due-timer sweeps (in-process ticker and celery beat)"),
+    "SCRIPT_TIME_LIMIT": (2.0, "seconds a diagram script or expression may run"),
+    "BPMN_DIR": (str(Path(__file__).resolve().parent.parent / "bpmn"), "directory `hedui bpmn deploy` reads by default"),
+    "LOG_LEVEL": ("INFO", "root log level"),
+}
+_INT = {"TIMER_INTERVAL"}
+_FLOAT = {"SCRIPT_TIME_LIMIT"}
+_DEV_SECRET = "dev-only-not-secret"  # a default that production refuses (validate_config)
+
+
+def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults < ``HEDUI_<NAME>`` environment variables < ``overrides``; typed and validated."""
+    config = {name: default for name, (default, _) in SETTINGS.items()}
+    for name in SETTINGS:
+        raw = os.environ.get(f"HEDUI_{name}")
+        if raw is not None and raw != "":
+            config[name] = _typed(name, raw)
+    for name, value in (overrides or {}).items():
+        config[name] = value
+    if config["SECRET_KEY"] is None and config["ENV"] != "production":
+        config["SECRET_KEY"] = _DEV_SECRET
+    validate_config(config)
+    return config
+
+
+def _typed(name: str, raw: str) -> Any:
+    try:
+        if name in _INT:
+            return int(raw)
+        if name in _FLOAT:
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"HEDUI_{name} 应为数字，实际为 {raw!r}") from exc
+    return raw
+
+
+def validate_config(config: Mapping[str, Any]) -> None:
+    """Fail fast on a configuration that cannot work or is unsafe."""
+    problems = []
+    if config["ENV"] not in ("development", "production", "testing"):
+        problems.append("HEDUI_ENV 须为 development、production 或 testing")
+    if config["ENV"] == "production" and (not config["SECRET_KEY"] or config["SECRET_KEY"] == _DEV_SECRET):
+        problems.append("生产环境必须设置 HEDUI_SECRET_KEY")
+    if config["ENV"] == "production" and len(str(config["SECRET_KEY"] or "")) < 32:
+        problems.append("HEDUI_SECRET_KEY 至少 32 个字符")
+    if config["JOBS"] not in ("inprocess", "celery"):
+        problems.append("HEDUI_JOBS 须为 inprocess 或 celery")
+    if not str(config["DATABASE_URL"]).startswith(("sqlite", "postgresql")):
+        problems.append("HEDUI_DATABASE_URL 仅支持 sqlite 与 postgresql")
+    if int(config["TIMER_INTERVAL"]) < 1:
+        problems.append("HEDUI_TIMER_INTERVAL 至少为 1 秒")
+    if problems:
+        raise ConfigurationError("配置错误: " + "；".join(problems), problems=problems)

@@ -1,0 +1,80 @@
+"""Job queues: in-process threads (embedded default) or Celery (scaled); chosen by HEDUI_JOBS."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flask import Flask
+
+from engine.jobs import get_job
+from engine.jobs import run_job
+from web.state import HeduiState
+
+logger = logging.getLogger(__name__)
+
+
+def execute(state: HeduiState, name: str, kwargs: dict[str, Any]) -> Any:
+    """Run one job as its own unit of work (one commit)."""
+    get_job(name)  # unknown names fail before a transaction opens
+    with state.unit_of_work() as ctx:
+        return run_job(ctx, name, **kwargs)
+
+
+class InProcessJobQueue:
+    """Runs jobs on a small thread pool inside the web process, plus a due-timer ticker."""
+
+    def __init__(self, state: HeduiState, *, workers: int = 2) -> None:
+        self.state = state
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hedui-job")
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def enqueue(self, name: str, **kwargs: Any) -> Future[Any]:
+        future = self._pool.submit(self._run, name, kwargs)
+        return future
+
+    def _run(self, name: str, kwargs: dict[str, Any]) -> Any:
+        try:
+            return execute(self.state, name, kwargs)
+        except Exception:
+            logger.exception("job %s failed", name)
+            raise
+
+    def start_ticker(self) -> None:
+        """Sweep due timers every HEDUI_TIMER_INTERVAL seconds (idempotent)."""
+        with self._lock:
+            if self._ticker is not None:
+                return
+            self._ticker = threading.Thread(target=self._tick, name="hedui-timer-ticker", daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        interval = float(self.state.config["TIMER_INTERVAL"])
+        while not self._stop.wait(interval):
+            try:
+                self._run("timers.run_due", {})
+            except Exception:  # noqa: S110 - logged in _run; the ticker must survive
+                pass
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True)
+
+
+def init_app(app: Flask) -> None:
+    state: HeduiState = app.extensions["hedui"]
+    if state.config["JOBS"] == "celery":
+        from web.worker import CeleryJobQueue
+
+        state.jobs = CeleryJobQueue(state)
+        return
+    queue = InProcessJobQueue(state)
+    state.jobs = queue
+    if not app.testing:
+        # only a serving process sweeps timers; CLI commands never start the ticker
+        app.before_request(lambda: queue.start_ticker())
