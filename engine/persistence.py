@@ -60,23 +60,24 @@ def load_workflow(ctx: EngineContext, instance: WorkflowInstance) -> Workflow:
 
 def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, *, actor: Actor) -> None:
     """Write the state and every derived row; a concurrent writer turns into a ConflictError."""
-    now = ctx.now()
+    now, instance_id = ctx.now(), instance.id
     instance.state = ctx.runtime.dump(wf)
     instance.serializer_version = ctx.runtime.serializer_version
     instance.updated_at = now
     if wf.is_completed and instance.status == InstanceStatus.RUNNING:
         instance.status = InstanceStatus.COMPLETED
         instance.completed_at = now
+    try:
+        ctx.session.flush()  # the version check happens here, before any derived row is touched
+    except StaleDataError as exc:
+        raise ConflictError(instance_id=instance_id) from exc
     _sync_human_tasks(ctx, instance, wf, actor, now)
     _sync_timers(ctx, instance, wf, now)
     _sync_subscriptions(ctx, instance, wf, now)
     for message in wf.drain_thrown_messages():
         ctx.session.add(OutboxMessage(instance_id=instance.id, message_name=message.message_name,
                                       payload=message.payload, created_at=now))
-    try:
-        ctx.session.flush()
-    except StaleDataError as exc:
-        raise ConflictError(instance_id=instance.id) from exc
+    ctx.session.flush()
 
 
 def _sync_human_tasks(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, actor: Actor, now: datetime) -> None:
@@ -117,7 +118,7 @@ def _sync_timers(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, n
         current = waiting.pop(row.id, None)
         if current is not None:
             row.due_at = current.due_at
-        elif wf.task_state(row.id) == "COMPLETED":
+        elif wf.timer_fired(row.id):
             row.status, row.fired_at = TimerStatus.FIRED, now
         else:
             row.status = TimerStatus.CANCELLED

@@ -148,3 +148,25 @@ def client(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def runner(app):  # type: ignore[no-untyped-def]
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def committing_url(db_url: str, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """A database where the code under test really commits (concurrency tests).
+
+    SQLite: a fresh copy of the migrated template. PostgreSQL: the test database,
+    emptied again afterwards (TRUNCATE does not fire the event log's row triggers).
+    """
+    if db_url.startswith("sqlite"):
+        path = tmp_path / "committing.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    yield db_url
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename NOT IN ('alembic_version', 'roles')"))]
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()

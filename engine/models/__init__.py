@@ -1,5 +1,8 @@
 """All models, imported here so ``Base.metadata`` is complete for Alembic and tests."""
 
+from engine.models.calendar import CalendarDay
+from engine.models.calendar import CalendarDayKind
+from engine.models.calendar import CalendarYear
 from engine.models.definition import CurrentDefinition
 from engine.models.definition import DefinitionFile
 from engine.models.definition import ProcessDefinition
@@ -16,6 +19,9 @@ from engine.models.user import Role
 from engine.models.user import User
 
 __all__ = [
+    "CalendarDay",
+    "CalendarDayKind",
+    "CalendarYear",
     "CurrentDefinition",
     "DefinitionFile",
     "Event",

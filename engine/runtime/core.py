@@ -50,6 +50,7 @@ from engine.runtime.types import WaitingTimer
 logger = logging.getLogger(__name__)
 
 _SPEC_CACHE_SIZE = 64
+_MAX_ROUNDS = 1000
 
 #: a serialized spec, or a callable that fetches it (so a cached spec costs no database read)
 SpecSource = str | Callable[[], str]
@@ -205,7 +206,16 @@ class Workflow:
     def run_engine_steps(self) -> None:
         """Run every non-human READY task, then refresh timers (fires the due ones)."""
         with self.runtime._guard():
+            self._steps()
+
+    def _steps(self) -> None:
+        # do_engine_steps() refreshes timers only at its end, so a timer that fired there
+        # leaves its event READY; run again until nothing automatic is left.
+        for _ in range(_MAX_ROUNDS):
             self.wf.do_engine_steps()
+            if not any(not t.task_spec.manual for t in self.wf.get_tasks(state=TaskState.READY)):
+                return
+        raise WorkflowError("流程在自动步骤中未能停止（可能存在无等待的循环）")
 
     def complete_task(self, task_id: str, data: Mapping[str, Any]) -> ReadyTask:
         """Complete a READY user task with validated form data, then run engine steps."""
@@ -216,7 +226,7 @@ class Workflow:
         with self.runtime._guard(task):
             task.data.update(dict(data))
             task.run()
-            self.wf.do_engine_steps()
+            self._steps()
         return ready
 
     def deliver_message(self, task_id: str, message_name: str, payload: Any) -> None:
@@ -228,7 +238,7 @@ class Workflow:
                 raise InvalidStateError("该流程当前未在等待此消息", message=message_name)
             task.task_spec.catch(task, event)
             task.task_spec._update(task)
-            self.wf.do_engine_steps()
+            self._steps()
 
     def _task(self, task_id: str) -> Any:
         try:
@@ -258,26 +268,36 @@ class Workflow:
     def waiting_timers(self) -> list[WaitingTimer]:
         out = []
         for task in self.wf.event_manager.tasks.values():
-            definition = task.task_spec.event_definition
-            if not isinstance(definition, TimerEventDefinition | MultipleEventDefinition):
-                continue
-            due = _due_at(task.internal_data.get("event_value"))
+            timers = [spec for spec, d in _catching_specs(task) if isinstance(d, TimerEventDefinition)]
+            due = _due_at(task.internal_data.get("event_value")) if timers else None
             if due is not None:
-                out.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id, due))
+                out.append(WaitingTimer(str(task.id), timers[0].bpmn_id, due))
         return out
+
+    def timer_fired(self, task_id: str) -> bool:
+        """Whether the timer a task waited for fired (not: the task finished some other way)."""
+        try:
+            task = self.wf.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, SpiffWorkflowException):
+            return False
+        if task is None or task.state != TaskState.COMPLETED:
+            return False
+        if not isinstance(task.task_spec.event_definition, MultipleEventDefinition):
+            return True
+        timer_specs = {spec for spec, d in _catching_specs(task) if isinstance(d, TimerEventDefinition)}
+        return any(child.task_spec in timer_specs for child in task.children)
 
     def waiting_messages(self) -> list[WaitingMessage]:
         out = []
         for task in self.wf.event_manager.tasks.values():
-            definition = task.task_spec.event_definition
-            subs = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
-            for sub in subs:
-                if isinstance(sub, MessageEventDefinition):
-                    out.append(WaitingMessage(str(task.id), task.task_spec.bpmn_id, sub.name, self._correlation(task)))
+            for spec, definition in _catching_specs(task):
+                if isinstance(definition, MessageEventDefinition):
+                    key = self._correlation(task, spec)
+                    out.append(WaitingMessage(str(task.id), spec.bpmn_id, definition.name, key))
         return out
 
-    def _correlation(self, task: Any) -> str | None:
-        expression = _props(task.task_spec).get("correlationKey")
+    def _correlation(self, task: Any, spec: Any) -> str | None:
+        expression = _props(spec).get("correlationKey")
         if not expression:
             return None
         with self.runtime._guard(task):
@@ -302,6 +322,18 @@ class Workflow:
         return [TaskTrace(t.task_spec.bpmn_id, TaskState.get_name(t.state), t.workflow.spec.name) for t in done]
 
 
+def _catching_specs(task: Any) -> list[tuple[Any, Any]]:
+    """(spec, event definition) pairs a waiting task catches; an event-based gateway
+    waits for the events of the catch events that follow it."""
+    definition = task.task_spec.event_definition
+    if not isinstance(definition, MultipleEventDefinition):
+        return [(task.task_spec, definition)]
+    outputs = task.task_spec.outputs
+    if len(outputs) == len(definition.event_definitions):  # the gateway keeps them in output order
+        return list(zip(outputs, definition.event_definitions, strict=True))
+    return [(task.task_spec, d) for d in definition.event_definitions]
+
+
 def _props(task_spec: Any) -> dict[str, str]:
     return dict((getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {})
 
@@ -323,5 +355,9 @@ def _due_at(value: Any) -> datetime | None:
         value = value.get("next")
     if not isinstance(value, str):
         return None
-    when = TimerEventDefinition.get_datetime(value) if "T" in value or "-" in value else None
-    return when.astimezone(timezone.utc) if when is not None else None
+    try:
+        when = TimerEventDefinition.get_datetime(value)
+    except ValueError:
+        return None
+    # a plain datetime (not the clock-aware subclass the timer module now uses)
+    return datetime.fromtimestamp(when.timestamp(), timezone.utc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -106,13 +107,17 @@ def _process_ids(f: _File) -> list[str]:
 
 def _add_to_parser(parser: SpiffBpmnParser, f: _File, owners: dict[str, str], problems: list[DeployProblem]) -> None:
     try:
-        if f.kind == "dmn":
-            parser.add_dmn_xml(f.tree, filename=f.name)
-            return
-        parser.add_bpmn_xml(f.tree, filename=f.name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if f.kind == "dmn":
+                parser.add_dmn_xml(f.tree, filename=f.name)
+                return
+            parser.add_bpmn_xml(f.tree, filename=f.name)
     except ValidationException as exc:
         problems.append(_from_validation(exc, f))
         return
+    # deprecated constructs are refused now rather than breaking on the next engine upgrade
+    problems.extend(DeployProblem(f.name, f"已弃用的写法: {w.message}") for w in caught)
     for process_id in _process_ids(f):
         owners[process_id] = f.name
 
@@ -265,7 +270,8 @@ def _check_expressions(f: _File, process: Any) -> list[DeployProblem]:
 
 
 def _owner_id(el: Any) -> str | None:
-    while el is not None and not el.get("id"):
+    """The id of the flow element an expression belongs to (events rather than their definitions)."""
+    while el is not None and (not el.get("id") or str(el.tag).endswith("EventDefinition")):
         el = el.getparent()
     return el.get("id") if el is not None else None
 

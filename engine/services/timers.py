@@ -47,7 +47,7 @@ def _fire_for_instance(ctx: EngineContext, instance_id: int, timer_ids: set[str]
     instance = lock_instance(ctx.session, instance_id)
     wf = load_workflow(ctx, instance)
     wf.run_engine_steps()
-    fired = [tid for tid in timer_ids if wf.task_state(tid) == "COMPLETED"]
+    fired = [tid for tid in timer_ids if wf.timer_fired(tid)]
     rows = {t.id: t for t in ctx.session.execute(select(Timer).where(Timer.id.in_(fired))).scalars()}
     for timer_id in sorted(fired, key=lambda t: rows[t].due_at):
         row = rows[timer_id]
