@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -12,9 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.runtime import BpmnRuntime
-
-#: ``(start, working_days) -> due datetime``; supplied by the calendar once configured
-DeadlineFn = Callable[[datetime, int], datetime]
+from engine.runtime.core import DeadlineFn
 
 
 @dataclass(frozen=True)

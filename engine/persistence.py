@@ -55,6 +55,7 @@ def load_workflow(ctx: EngineContext, instance: WorkflowInstance) -> Workflow:
         lambda: spec_loader(ctx.session, definition.id),
         instance.state,
         instance.serializer_version,
+        deadline=ctx.deadline,
     )
 
 

@@ -36,6 +36,16 @@ CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=CST)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> None:
+    """argon2 at production cost makes every login ~0.1 s; tests only need correctness."""
+    from argon2 import PasswordHasher
+
+    from engine.services.users import use_password_hasher
+
+    use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 def reset_postgres(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
@@ -44,11 +54,23 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def prepare_database(url: str) -> None:
+    """Migrate to head and load the 2025–2026 working-day calendar (what ``make run`` does)."""
+    from engine.calendar import seed_calendar
+
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        seed_calendar(session, [2025, 2026], clock=FixedClock(T0))
+        session.commit()
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file; tests that need real commits copy it."""
+    """A migrated SQLite file with the calendar loaded; tests that need real commits copy it."""
     path = tmp_path_factory.mktemp("db") / "template.db"
-    upgrade(f"sqlite:///{path}")
+    prepare_database(f"sqlite:///{path}")
     return path
 
 
@@ -58,7 +80,7 @@ def db_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path_facto
         if not PG_URL:
             pytest.skip("PostgreSQL run skipped: HEDUI_TEST_DATABASE_URL is not set")
         reset_postgres(PG_URL)
-        upgrade(PG_URL)
+        prepare_database(PG_URL)
         return PG_URL
     path = tmp_path_factory.mktemp("db") / "shared.db"
     shutil.copy(sqlite_template, path)
@@ -167,6 +189,6 @@ def committing_url(db_url: str, tmp_path: Path, sqlite_template: Path) -> Iterat
     with engine.begin() as conn:
         tables = [r[0] for r in conn.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename NOT IN ('alembic_version', 'roles')"))]
+            "AND tablename NOT IN ('alembic_version', 'roles', 'calendar_days', 'calendar_years')"))]
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     engine.dispose()

@@ -21,6 +21,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     logging.basicConfig(level=settings["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # SpiffWorkflow logs every task state change at INFO
+    logging.getLogger("spiff").setLevel(max(logging.WARNING, logging.getLevelName(settings["LOG_LEVEL"])))
     state = HeduiState(settings)
     app.extensions["hedui"] = state
 

@@ -152,8 +152,53 @@ def timers_run_due(limit: int) -> None:
     click.echo(f"已触发 {fired} 个定时器")
 
 
+calendar_cli = AppGroup("calendar", help="工作日历（节假日与调休）")
+
+
+@calendar_cli.command("seed")
+@click.argument("years", nargs=-1, type=int)
+def calendar_seed(years: tuple[int, ...]) -> None:
+    """Load holidays and make-up working days for YEARS (default: last, this and next year, where available)."""
+    from engine.calendar import seed_calendar
+
+    state = _state()
+    wanted = list(years)
+    if not wanted:
+        this_year = state.clock.now().year
+        wanted = [y for y in (this_year - 1, this_year, this_year + 1) if _seedable(y)]
+        for missing in sorted({this_year - 1, this_year, this_year + 1} - set(wanted)):
+            click.secho(f"警告: {missing} 年的节假日安排尚无数据，涉及该年的期限将无法计算", fg="yellow", err=True)
+    try:
+        with state.unit_of_work() as ctx:
+            changed = seed_calendar(ctx.session, wanted, clock=state.clock)
+    except HeduiError as exc:
+        _fail(exc)
+    state.calendar.invalidate()
+    click.secho(f"工作日历已导入 {', '.join(map(str, wanted))} 年（更新 {changed} 天）", fg="green")
+
+
+def _seedable(year: int) -> bool:
+    from engine.calendar import is_year_supported
+
+    return is_year_supported(year)
+
+
+@click.command("demo")
+def demo() -> None:
+    """Seed the demo region's users (idempotent; refused in production)."""
+    from engine.services.demo import DEMO_PASSWORD
+    from engine.services.demo import seed_demo
+
+    if current_app.config["ENV"] == "production":
+        click.secho("生产环境不允许写入演示数据", fg="red", err=True)
+        sys.exit(1)
+    with _state().unit_of_work() as ctx:
+        created = seed_demo(ctx, actor=CLI_ACTOR)
+    click.secho(f"演示数据就绪（新建 {created} 个用户，密码均为 {DEMO_PASSWORD}）", fg="green")
+
+
 def register_commands(app: object) -> None:
-    for group in (db_cli, bpmn_cli, timers_cli):
+    for group in (db_cli, bpmn_cli, timers_cli, calendar_cli, demo):
         app.cli.add_command(group)  # type: ignore[attr-defined]
     from web import worker
 

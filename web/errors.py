@@ -42,6 +42,8 @@ HTTP_MESSAGES = {
 
 
 def status_for(exc: e.HeduiError) -> int:
+    if exc.code in ("not_authenticated", "invalid_credentials"):
+        return 401
     for cls, status in STATUS:
         if isinstance(exc, cls):
             return status

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from engine.calendar import WorkingCalendar
 from engine.clock import Clock
 from engine.clock import SystemClock
 from engine.context import EngineContext
@@ -30,9 +31,18 @@ class HeduiState:
         self.session_factory: sessionmaker[Session] = sessionmaker(bind=self.db_engine, expire_on_commit=False)
         self.runtime = BpmnRuntime(self.clock, script_time_limit=float(config["SCRIPT_TIME_LIMIT"]))
         self.jobs: JobQueue | None = None
+        self._calendar: WorkingCalendar | None = None
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """The working-day calendar, loaded lazily per year and cached for the process."""
+        if self._calendar is None:
+            self._calendar = WorkingCalendar(self.session_factory)
+        return self._calendar
 
     def new_context(self, session: Session | None = None) -> EngineContext:
-        return EngineContext(session or self.session_factory(), self.runtime, self.clock)
+        session = session or self.session_factory()
+        return EngineContext(session, self.runtime, self.clock, deadline=self.calendar.using(session).deadline)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[EngineContext]:
@@ -55,4 +65,8 @@ class HeduiState:
             if self.jobs is None:
                 logger.warning("job %s dropped: no job queue configured", name)
                 continue
-            self.jobs.enqueue(name, **kwargs)
+            try:
+                self.jobs.enqueue(name, **kwargs)
+            except Exception:
+                # the unit of work is committed; a broker outage must not turn it into an error
+                logger.exception("job %s could not be enqueued", name)

@@ -15,10 +15,14 @@ from engine.models.instance import OutboxMessage
 from engine.models.instance import Timer
 from engine.models.instance import TimerStatus
 from engine.models.instance import WorkflowInstance
+from engine.models.user import ApiToken
 from engine.models.user import Role
 from engine.models.user import User
+from engine.models.user import UserRole
 
 __all__ = [
+    "ApiToken",
+    "UserRole",
     "CalendarDay",
     "CalendarDayKind",
     "CalendarYear",

@@ -1,6 +1,6 @@
 """Make SpiffWorkflow's timers read Hedui's injectable clock.
 
-SpiffWorkflow 3.2 timer event definitions call ``datetime.now(timezone.utc)``
+SpiffWorkflow 3.2 timer event definitions read the wall clock (``now(timezone.utc)`` on ``datetime``)
 directly and take no clock parameter (notes P5). We rebind the ``datetime``
 name inside ``SpiffWorkflow.bpmn.specs.event_definitions.timer`` to a subclass
 whose ``now()`` asks the clock of the current engine operation (a context

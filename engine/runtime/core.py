@@ -7,6 +7,7 @@ per-step cost flat (see BENCHMARKS.md).
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
@@ -52,6 +53,28 @@ logger = logging.getLogger(__name__)
 _SPEC_CACHE_SIZE = 64
 _MAX_ROUNDS = 1000
 
+#: ``(start, working_days) -> due datetime``: the calendar of the unit of work
+DeadlineFn = Callable[[datetime, int], datetime]
+_current_deadline: contextvars.ContextVar[DeadlineFn | None] = contextvars.ContextVar("hedui_deadline", default=None)
+
+
+def _add_working_days(start: str, days: int) -> str:
+    """Script function: the end of the ``days``-th working day after ``start`` (ISO, with time zone).
+
+    Counting starts the day after ``start`` (Civil Code art. 201); the calendar is the
+    application's working-day table, so a year without calendar data is an error.
+    """
+    deadline = _current_deadline.get()
+    if deadline is None:
+        raise ScriptError("工作日历未配置，无法计算工作日期限", code="calendar_unavailable")
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        raise ScriptError("工作日数须为正整数", code="invalid_working_days")
+    when = datetime.fromisoformat(start)
+    if when.tzinfo is None:
+        raise ScriptError("起算时间须带时区", code="naive_datetime")
+    return deadline(when, days).isoformat()
+
+
 #: a serialized spec, or a callable that fetches it (so a cached spec costs no database read)
 SpecSource = str | Callable[[], str]
 
@@ -95,7 +118,11 @@ class BpmnRuntime:
         script_time_limit: float = 2.0,
     ) -> None:
         self.clock = clock
-        self._functions = {"now": lambda: self.clock.now().isoformat(), **dict(functions or {})}
+        self._functions = {
+            "now": lambda: self.clock.now().isoformat(),
+            "add_working_days": _add_working_days,
+            **dict(functions or {}),
+        }
         self._time_limit = script_time_limit
         self._local = threading.local()
 
@@ -126,7 +153,14 @@ class BpmnRuntime:
             state.specs.popitem(last=False)
         return spec, subprocess_specs
 
-    def new_workflow(self, definition_key: str, spec_source: SpecSource, data: Mapping[str, Any] | None = None) -> Workflow:
+    def new_workflow(
+        self,
+        definition_key: str,
+        spec_source: SpecSource,
+        data: Mapping[str, Any] | None = None,
+        *,
+        deadline: DeadlineFn | None = None,
+    ) -> Workflow:
         """Create a workflow for a definition, seeded with ``data``, without running it yet.
 
         :param spec_source: the definition's serialized spec, or a callable returning it
@@ -140,9 +174,17 @@ class BpmnRuntime:
                 wf.task_tree.data.update(dict(data))
                 for task in wf.task_tree.children:
                     task.data.update(dict(data))
-        return Workflow(self, wf)
+        return Workflow(self, wf, deadline)
 
-    def load(self, definition_key: str, spec_source: SpecSource, state_json: str, serializer_version: str) -> Workflow:
+    def load(
+        self,
+        definition_key: str,
+        spec_source: SpecSource,
+        state_json: str,
+        serializer_version: str,
+        *,
+        deadline: DeadlineFn | None = None,
+    ) -> Workflow:
         """Restore a saved workflow against its (cached) definition spec."""
         local = self._state()
         serializer = local.serializer
@@ -159,7 +201,7 @@ class BpmnRuntime:
                 dct["spec"], dct["subprocess_specs"] = spec, subprocess_specs
                 wf = serializer.from_dict(dct)
         wf.script_engine = local.script_engine
-        return Workflow(self, wf)
+        return Workflow(self, wf, deadline)
 
     def dump(self, workflow: Workflow) -> str:
         """Serialize a workflow's state (without its spec)."""
@@ -167,8 +209,9 @@ class BpmnRuntime:
             return self._state().serializer.serialize_json(workflow.wf)
 
     @contextmanager
-    def _guard(self, task: Any = None) -> Iterator[None]:
-        """Run engine code under the engine clock; no SpiffWorkflow exception escapes."""
+    def _guard(self, task: Any = None, deadline: DeadlineFn | None = None) -> Iterator[None]:
+        """Run engine code under the engine clock and calendar; no SpiffWorkflow exception escapes."""
+        token = _current_deadline.set(deadline)
         try:
             with clock_scope(self.clock):
                 yield
@@ -176,6 +219,8 @@ class BpmnRuntime:
             raise
         except SpiffWorkflowException as exc:
             raise _map_exception(exc) from exc
+        finally:
+            _current_deadline.reset(token)
 
 
 def _map_exception(exc: SpiffWorkflowException) -> HeduiError:
@@ -197,15 +242,19 @@ def _map_exception(exc: SpiffWorkflowException) -> HeduiError:
 class Workflow:
     """A loaded workflow; every method runs under the engine clock and maps engine errors."""
 
-    def __init__(self, runtime: BpmnRuntime, wf: BpmnWorkflow) -> None:
+    def __init__(self, runtime: BpmnRuntime, wf: BpmnWorkflow, deadline: DeadlineFn | None = None) -> None:
         self.runtime = runtime
         self.wf = wf
+        self.deadline = deadline
+
+    def _guard(self, task: Any = None) -> Any:
+        return self.runtime._guard(task, self.deadline)
 
     # --- running ---------------------------------------------------------------------
 
     def run_engine_steps(self) -> None:
         """Run every non-human READY task, then refresh timers (fires the due ones)."""
-        with self.runtime._guard():
+        with self._guard():
             self._steps()
 
     def _steps(self) -> None:
@@ -223,7 +272,7 @@ class Workflow:
         if task.state != TaskState.READY or not task.task_spec.manual:
             raise InvalidStateError("该任务已办结或当前不可办理", task_id=task_id)
         ready = _ready(task)
-        with self.runtime._guard(task):
+        with self._guard(task):
             task.data.update(dict(data))
             task.run()
             self._steps()
@@ -233,7 +282,7 @@ class Workflow:
         """Deliver a message to the one waiting task it was correlated to."""
         task = self._task(task_id)
         event = BpmnEvent(MessageEventDefinition(message_name), payload=payload)
-        with self.runtime._guard(task):
+        with self._guard(task):
             if task.state != TaskState.WAITING or not task.task_spec.catches(task, event):
                 raise InvalidStateError("该流程当前未在等待此消息", message=message_name)
             task.task_spec.catch(task, event)
@@ -300,7 +349,7 @@ class Workflow:
         expression = _props(spec).get("correlationKey")
         if not expression:
             return None
-        with self.runtime._guard(task):
+        with self._guard(task):
             value = self.wf.script_engine.evaluate(task, expression)
         return None if value is None else str(value)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,8 +19,6 @@ from pathlib import PurePath
 from typing import Any
 
 from lxml import etree
-from RestrictedPython import compile_restricted_eval
-from RestrictedPython import compile_restricted_exec
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -30,6 +27,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
+from engine.runtime.sandbox import source_problems
 from engine.runtime.types import DeployProblem
 from engine.runtime.types import ParsedProcess
 from engine.runtime.types import UserTaskInfo
@@ -248,24 +246,26 @@ def _check_property_values(f: _File, tid: str, props: dict[str, str], user_task_
 
 
 def _check_expressions(f: _File, process: Any) -> list[DeployProblem]:
+    """Compile every expression and script with the sandbox's own rules (what runs is what was checked)."""
     out = []
-    checks: list[tuple[str, Callable[..., Any]]] = [
-        ("conditionExpression", compile_restricted_eval),
-        ("timeDate", compile_restricted_eval),
-        ("timeDuration", compile_restricted_eval),
-        ("timeCycle", compile_restricted_eval),
-        ("script", compile_restricted_exec),
-    ]
-    for tag, compiler in checks:
+    modes = {"conditionExpression": "eval", "timeDate": "eval", "timeDuration": "eval", "timeCycle": "eval",
+             "script": "exec"}
+    for tag, mode in modes.items():
         for el in process.iter(f"{{{BPMN_NS}}}{tag}"):
             text = (el.text or "").strip()
             owner = _owner_id(el)
             if tag.startswith("time") and _ISO_DURATION_BARE.match(text):
                 out.append(_at(f, owner, f"定时表达式「{text}」是 Python 表达式，ISO 字面量须加引号: \"{text}\"", el))
                 continue
-            errors = compiler(text).errors if text else ["表达式为空"]
+            errors = source_problems(text, mode) if text else ["表达式为空"]
             if errors:
                 out.append(_at(f, owner, f"表达式无法在受限环境中编译: {errors[0]}", el))
+    for el in process.iter(f"{{{SPIFF_NS}}}messagePayload", f"{{{SPIFF_NS}}}preScript", f"{{{SPIFF_NS}}}postScript"):
+        text = (el.text or "").strip()
+        mode = "eval" if el.tag.endswith("messagePayload") else "exec"
+        errors = source_problems(text, mode) if text else []
+        if errors:
+            out.append(_at(f, _owner_id(el), f"表达式无法在受限环境中编译: {errors[0]}", el))
     return out
 
 

@@ -94,6 +94,7 @@ from RestrictedPython import compile_restricted_exec
 from RestrictedPython import safe_builtins
 from RestrictedPython.Guards import guarded_iter_unpack_sequence
 from RestrictedPython.Guards import guarded_unpack_sequence
+from RestrictedPython.Guards import raise_
 from RestrictedPython.Guards import safer_getattr
 from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
@@ -240,7 +241,7 @@ def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
     ):
         raise _refuse("str.format is not allowed", attribute=name, type=type(obj).__name__)
     try:
-        return safer_getattr(obj, name, *default) if default else getattr(obj, name)
+        return safer_getattr(obj, name, *(default or (raise_,)))
     except NotImplementedError as exc:  # safer_getattr's own refusals (string.Formatter)
         raise _refuse("restricted attribute", attribute=name, type=type(obj).__name__) from exc
 

@@ -40,7 +40,8 @@ def start_instance(
     definition = get_current_definition(ctx, process_id)
     if definition is None:
         raise NotFoundError(f"流程「{process_id}」尚未部署", process_id=process_id)
-    wf = ctx.runtime.new_workflow(definition.content_hash, lambda: spec_loader(ctx.session, definition.id), data)
+    wf = ctx.runtime.new_workflow(definition.content_hash, lambda: spec_loader(ctx.session, definition.id), data,
+                                  deadline=ctx.deadline)
     now = ctx.now()
     instance = WorkflowInstance(
         definition=definition, process_id=process_id, business_key=business_key, status=InstanceStatus.RUNNING,

@@ -1,4 +1,4 @@
-"""Fire due timers: find them by index, claim them, run the instances they belong to."""
+"""Fire due timers: find them by index, lock their instances, run them, record what fired."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from engine.history import append_event
 from engine.history import instance_stream
 from engine.models import Timer
 from engine.models import TimerStatus
+from engine.models import WorkflowInstance
 from engine.persistence import load_workflow
-from engine.persistence import lock_instance
 from engine.persistence import save_workflow
 
 logger = logging.getLogger(__name__)
@@ -22,39 +22,48 @@ TIMER_ACTOR = Actor.system("job:timers")
 
 
 def fire_due_timers(ctx: EngineContext, *, limit: int = 100) -> int:
-    """Fire up to ``limit`` due timers; returns how many fired.
+    """Fire the due timers of up to ``limit`` instances; returns how many timers fired.
 
-    On PostgreSQL the due rows are claimed with ``FOR UPDATE SKIP LOCKED``, so two
-    workers sweeping at once take disjoint timers and never fire one twice.
+    Instances are claimed, not timers: each is locked with ``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL (one worker per instance; a request holding the instance is skipped until
+    the next sweep, never deadlocked), then its pending timers are re-read under the lock,
+    so a timer another worker already fired is never fired again, and every timer that
+    fires gets its event — also the ones that became due after the sweep started.
     """
-    now = ctx.now()
-    query = (
-        select(Timer.id, Timer.instance_id)
-        .where(Timer.status == TimerStatus.PENDING, Timer.due_at <= now)
-        .order_by(Timer.due_at)
+    candidates = ctx.session.execute(
+        select(Timer.instance_id)
+        .where(Timer.status == TimerStatus.PENDING, Timer.due_at <= ctx.now())
+        .group_by(Timer.instance_id)
+        .order_by(Timer.instance_id)
         .limit(limit)
-    )
-    if ctx.session.bind is not None and ctx.session.get_bind().dialect.name == "postgresql":
+    ).scalars().all()
+    return sum(_fire_for_instance(ctx, instance_id) for instance_id in candidates)
+
+
+def _claim(ctx: EngineContext, instance_id: int) -> WorkflowInstance | None:
+    query = select(WorkflowInstance).where(WorkflowInstance.id == instance_id)
+    if ctx.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    claimed = ctx.session.execute(query).all()
-    fired = 0
-    for instance_id in sorted({row.instance_id for row in claimed}):
-        fired += _fire_for_instance(ctx, instance_id, {row.id for row in claimed if row.instance_id == instance_id})
-    return fired
+    return ctx.session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
 
 
-def _fire_for_instance(ctx: EngineContext, instance_id: int, timer_ids: set[str]) -> int:
-    instance = lock_instance(ctx.session, instance_id)
+def _fire_for_instance(ctx: EngineContext, instance_id: int) -> int:
+    instance = _claim(ctx, instance_id)
+    if instance is None:
+        return 0  # another worker or a request holds it; the next sweep retries
+    pending = ctx.session.execute(
+        select(Timer).where(Timer.instance_id == instance_id, Timer.status == TimerStatus.PENDING)
+        .execution_options(populate_existing=True)
+    ).scalars().all()
+    if not any(t.due_at <= ctx.now() for t in pending):
+        return 0
     wf = load_workflow(ctx, instance)
     wf.run_engine_steps()
-    fired = [tid for tid in timer_ids if wf.timer_fired(tid)]
-    rows = {t.id: t for t in ctx.session.execute(select(Timer).where(Timer.id.in_(fired))).scalars()}
-    for timer_id in sorted(fired, key=lambda t: rows[t].due_at):
-        row = rows[timer_id]
+    fired = sorted((t for t in pending if wf.timer_fired(t.id)), key=lambda t: t.due_at)
+    for timer in fired:
         append_event(ctx, stream=instance_stream(instance.id), kind="timer_fired", actor=TIMER_ACTOR,
-                     instance_id=instance.id, definition_hash=instance.definition.content_hash, task_id=timer_id,
-                     bpmn_id=row.bpmn_id, payload={"due_at": row.due_at.isoformat(), "fired_at": ctx.now().isoformat()})
+                     instance_id=instance.id, definition_hash=instance.definition.content_hash, task_id=timer.id,
+                     bpmn_id=timer.bpmn_id,
+                     payload={"due_at": timer.due_at.isoformat(), "fired_at": ctx.now().isoformat()})
     save_workflow(ctx, instance, wf, actor=TIMER_ACTOR)
-    if len(fired) != len(timer_ids):
-        logger.info("instance %s: %s of %s due timers fired", instance_id, len(fired), len(timer_ids))
     return len(fired)

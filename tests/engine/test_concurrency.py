@@ -176,3 +176,30 @@ def test_version_check_refuses_a_stale_writer(world: World, committing_url: str)
         # ... and the version column still refuses the second write
         with pytest.raises(ConflictError):
             save_workflow(ctx2, i2, wf2, actor=B)
+
+
+def test_sweep_skips_an_instance_a_request_holds(committing_url: str) -> None:
+    """A user completing a task while its boundary timer is due: no deadlock, nothing fired twice."""
+    from datetime import timedelta
+
+    from engine.models import Timer
+    from engine.models import TimerStatus
+    from engine.services.timers import fire_due_timers
+
+    world = World(committing_url)
+    world.run(lambda ctx: deploy_files(ctx, read_files("timer_boundary.bpmn"), actor=Actor("designer")))
+    due = (T0 + timedelta(days=1)).isoformat()
+    instance_id = world.run(lambda ctx: start_instance(ctx, "timer_boundary", actor=A, data={"materials_due": due}).id)
+    task_id = world.run(lambda ctx: list_open_tasks(ctx, instance_id=instance_id)[0].id)
+    world.clock.advance(days=2)
+    if committing_url.startswith("sqlite"):
+        fired = world.run(lambda ctx: fire_due_timers(ctx))
+        assert fired == 1
+    else:
+        swept = _held_lock_race(world, instance_id, second=lambda ctx: fire_due_timers(ctx),
+                                first_action=lambda ctx: complete_task(ctx, task_id, {}, actor=A))
+        assert swept == 0  # skipped, not blocked: the request's completion won
+        assert world.run(lambda ctx: fire_due_timers(ctx)) == 0
+        status = world.run(lambda ctx: ctx.session.execute(select(Timer.status)).scalar_one())
+        assert status == TimerStatus.CANCELLED
+    world.engine.dispose()

@@ -523,3 +523,79 @@ def test_find_script_error_handles_plain_and_unrelated_exceptions() -> None:
             raise RuntimeError("wrapped")  # noqa: B904 - implicit __context__ on purpose
     except RuntimeError as outer:
         assert find_script_error(outer) is error
+
+
+def test_missing_attribute_raises_instead_of_returning_none(env: RestrictedEnvironment) -> None:
+    with pytest.raises(AttributeError):
+        env.evaluate("amount.nope", {"amount": 1})
+    assert env.evaluate("amount.real", {"amount": 3}) == 3
+
+
+DMN_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="defs_dmn" targetNamespace="http://hedui.test/sandbox">
+  <bpmn:process id="dmn_proc" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="route_case" />
+    <bpmn:businessRuleTask id="route_case">
+      <bpmn:extensionElements>
+        <spiffworkflow:calledDecisionId>case_routing</spiffworkflow:calledDecisionId>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:businessRuleTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="route_case" targetRef="end" />
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+DMN = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="dmn_defs" name="routing"
+             namespace="http://hedui.test/sandbox">
+  <decision id="case_routing" name="Case routing">
+    <decisionTable id="table" hitPolicy="UNIQUE">
+      <input id="in_amount" label="Amount">
+        <inputExpression id="in_expr" typeRef="integer"><text>amount</text></inputExpression>
+      </input>
+      <output id="out_route" name="route" typeRef="string" />
+      <rule id="big">
+        <inputEntry id="big_in"><text>&gt;= 1000</text></inputEntry>
+        <outputEntry id="big_out"><text>{big_output}</text></outputEntry>
+      </rule>
+      <rule id="small">
+        <inputEntry id="small_in"><text>&lt; 1000</text></inputEntry>
+        <outputEntry id="small_out"><text>"small"</text></outputEntry>
+      </rule>
+    </decisionTable>
+  </decision>
+</definitions>
+"""
+
+
+def _dmn_workflow(big_output: str, amount: int) -> BpmnWorkflow:
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_str(DMN_BPMN.encode("utf-8"), filename="dmn.bpmn")
+    parser.add_dmn_str(DMN.format(big_output=_escape_xml(big_output)).encode("utf-8"), filename="routing.dmn")
+    wf = BpmnWorkflow(
+        parser.get_spec("dmn_proc"), parser.get_subprocess_specs("dmn_proc"), script_engine=build_script_engine(HELPERS)
+    )
+    wf.get_tasks(state=TaskState.READY)[0].data["amount"] = amount
+    return wf
+
+
+@pytest.mark.parametrize(("amount", "route"), [(5000, "BIG!"), (10, "small")])
+def test_dmn_cells_run_in_the_sandbox(amount: int, route: str) -> None:
+    wf = _dmn_workflow('shout("big")', amount)
+    wf.do_engine_steps()
+    assert wf.is_completed()
+    assert wf.data["route"] == route
+    assert "shout" not in wf.data
+
+
+def test_dmn_cell_escape_fails() -> None:
+    wf = _dmn_workflow("__import__('os').getpid()", 5000)
+    with pytest.raises(WorkflowTaskException) as info:
+        wf.do_engine_steps()
+    assert isinstance(find_script_error(info.value), ScriptSecurityError)
+    assert "route" not in wf.get_tasks(spec_name="route_case")[0].data

@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from web.api import views  # noqa: E402,F401  (routes register on the blueprint)
+from web.api import tasks  # noqa: E402,F401  (routes register on the blueprint)
+from web.api import views  # noqa: E402,F401

@@ -1,0 +1,39 @@
+# Hedui developer commands. Two set-up commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export HEDUI_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/hedui.db
+
+.PHONY: install run test bench lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hedui needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## make run: install, migrate, deploy bpmn/, seed the demo, serve on http://127.0.0.1:5000
+run: install
+	mkdir -p instance
+	$(BIN)/hedui db upgrade
+	$(BIN)/hedui calendar seed
+	$(BIN)/hedui bpmn deploy
+	$(BIN)/hedui demo
+	$(BIN)/hedui run --host $(HOST) --port $(PORT)
+
+## make test: install and run the whole suite (SQLite; PostgreSQL too when HEDUI_TEST_DATABASE_URL is set)
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make bench: measure the engine and write BENCHMARKS.md
+bench: install
+	$(BIN)/python -m tests.perf.bench_engine --out BENCHMARKS.md $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,126 @@
+"""Tokens and the caller's tasks: list, claim, release, complete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask import jsonify
+from flask import request
+
+from engine.context import Actor
+from engine.errors import PermissionDeniedError
+from engine.errors import ValidationError
+from engine.models import HumanTask
+from engine.services import instances
+from engine.services import users
+from web.api.blueprint import bp
+from web.api.openapi import operation
+from web.api.schemas import TaskCompleteSchema
+from web.api.schemas import TaskOutSchema
+from web.api.schemas import TokenRequestSchema
+from web.auth import api_login_required
+from web.auth import bearer_token
+from web.auth import current_api_user
+from web.db import get_ctx
+
+_task_out = TaskOutSchema()
+
+
+def _load(schema: Any) -> dict[str, Any]:
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ValidationError("请求体应为 JSON 对象", code="invalid_json")
+    from marshmallow import ValidationError as MarshmallowError
+
+    try:
+        return dict(schema.load(payload))
+    except MarshmallowError as exc:
+        raise ValidationError(fields=exc.messages) from exc
+
+
+def _actor_for(task: HumanTask) -> Actor:
+    """The caller acting in the task's role; refused when they do not hold it."""
+    user = current_api_user()
+    if task.role_code not in users.roles_of(get_ctx(), user):
+        raise PermissionDeniedError("您不具备办理该任务的角色", code="role_required", role=task.role_code)
+    return Actor(user.username, task.role_code)
+
+
+@bp.post("/api/v1/tokens")
+def create_token() -> tuple[Response, int]:
+    body = _load(TokenRequestSchema())
+    ctx = get_ctx()
+    user = users.authenticate(ctx, body["username"], body["password"])
+    issued = users.issue_token(ctx, user)
+    return jsonify({"token": issued.token, "expires_at": issued.expires_at.isoformat()}), 201
+
+
+@bp.delete("/api/v1/tokens/current")
+@api_login_required
+def revoke_current_token() -> tuple[str, int]:
+    users.revoke_token(get_ctx(), bearer_token() or "")
+    return "", 204
+
+
+@bp.get("/api/v1/tasks")
+@api_login_required
+def list_tasks() -> Response:
+    ctx = get_ctx()
+    roles = users.roles_of(ctx, current_api_user())
+    tasks = instances.list_open_tasks(ctx, role_codes=roles, limit=min(int(request.args.get("limit", 100)), 500))
+    return jsonify({"items": _task_out.dump(tasks, many=True)})
+
+
+@bp.get("/api/v1/tasks/<task_id>")
+@api_login_required
+def get_task(task_id: str) -> Response:
+    task = instances.get_task(get_ctx(), task_id)
+    _actor_for(task)
+    return jsonify(_task_out.dump(task))
+
+
+@bp.post("/api/v1/tasks/<task_id>/claim")
+@api_login_required
+def claim(task_id: str) -> Response:
+    ctx = get_ctx()
+    task = instances.get_task(ctx, task_id)
+    return jsonify(_task_out.dump(instances.claim_task(ctx, task_id, actor=_actor_for(task))))
+
+
+@bp.post("/api/v1/tasks/<task_id>/release")
+@api_login_required
+def release(task_id: str) -> Response:
+    ctx = get_ctx()
+    task = instances.get_task(ctx, task_id)
+    return jsonify(_task_out.dump(instances.release_task(ctx, task_id, actor=_actor_for(task))))
+
+
+@bp.post("/api/v1/tasks/<task_id>/complete")
+@api_login_required
+def complete(task_id: str) -> Response:
+    body = _load(TaskCompleteSchema())
+    ctx = get_ctx()
+    task = instances.get_task(ctx, task_id)
+    return jsonify(_task_out.dump(instances.complete_task(ctx, task_id, body["data"], actor=_actor_for(task))))
+
+
+_TASK = {"application/json": {"schema": {"type": "object"}}}
+_AUTH = [{"bearer": []}]
+operation("post", "/tokens", summary="用用户名和密码换取访问令牌", security=[],
+          requestBody={"content": {"application/json": {"schema": {
+              "type": "object", "required": ["username", "password"],
+              "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
+          responses={"201": {"description": "令牌（8 小时有效）"}, "401": {"description": "用户名或密码错误"}})
+operation("delete", "/tokens/current", summary="吊销当前令牌", security=_AUTH,
+          responses={"204": {"description": "已吊销"}})
+operation("get", "/tasks", summary="我可办理的待办任务", security=_AUTH,
+          responses={"200": {"description": "任务列表", "content": _TASK}, "401": {"description": "未登录"}})
+operation("get", "/tasks/{task_id}", summary="任务详情", security=_AUTH,
+          responses={"200": {"description": "任务", "content": _TASK}, "404": {"description": "不存在"}})
+for _verb, _summary in (("claim", "认领任务"), ("release", "退回任务到待认领"), ("complete", "提交任务表单并办结")):
+    operation("post", f"/tasks/{{task_id}}/{_verb}", summary=_summary, security=_AUTH,
+              responses={"200": {"description": "任务", "content": _TASK},
+                         "403": {"description": "不具备该任务的角色"},
+                         "409": {"description": "已被他人认领或办结（并发冲突）"},
+                         "422": {"description": "表单校验失败，details.fields 含逐字段中文提示"}})
