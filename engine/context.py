@@ -16,10 +16,15 @@ from engine.runtime.core import DeadlineFn
 
 @dataclass(frozen=True)
 class Actor:
-    """Who performs a command: a username and, when acting in a role, that role."""
+    """Who performs a command: a username and, when acting in a role, that role.
+
+    ``user_id`` is set for people signed in (API, browser): then the services also check
+    that they hold the task's role in the task's unit. System actors (jobs, the CLI) have none.
+    """
 
     username: str
     role: str | None = None
+    user_id: int | None = None
 
     @classmethod
     def system(cls, what: str = "system") -> Actor:

@@ -16,6 +16,8 @@ class HeduiError(Exception):
 
     code = "error"
     message = "操作失败"
+    #: set when the entry point should commit despite the error (a refusal's own record)
+    commit = False
 
     def __init__(self, message: str | None = None, *, code: str | None = None, **details: Any) -> None:
         self.message = message or self.message

@@ -95,18 +95,25 @@ def _sync_human_tasks(ctx: EngineContext, instance: WorkflowInstance, wf: Workfl
         else:
             row.status, row.completed_at = HumanTaskStatus.CANCELLED, now
     for task in ready.values():
-        ctx.session.add(_new_human_task(ctx, instance, task, now))
+        ctx.session.add(_new_human_task(ctx, instance, wf, task, now))
 
 
-def _new_human_task(ctx: EngineContext, instance: WorkflowInstance, task: ReadyTask, now: datetime) -> HumanTask:
+def _new_human_task(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, task: ReadyTask,
+                    now: datetime) -> HumanTask:
+    from engine.assignment import unit_for_role
+
     due_at = None
     days = task.properties.get("dueWorkingDays")
     if days and ctx.deadline is not None:
         due_at = ctx.deadline(now, int(days))
+    properties = dict(task.properties)
+    if properties.get("exchangeUnit"):
+        # which sharing unit the exchange step is for, evaluated once from the task's data (SD-3)
+        properties["exchangeUnitValue"] = str(wf.evaluate(task.task_id, properties["exchangeUnit"]))
     return HumanTask(
         id=task.task_id, instance_id=instance.id, bpmn_id=task.bpmn_id, name=task.name, role_code=task.lane,
-        form_key=task.properties.get("formKey"), properties=task.properties, status=HumanTaskStatus.OPEN,
-        created_at=now, due_at=due_at,
+        unit_id=unit_for_role(ctx, instance, task.lane), form_key=task.properties.get("formKey"),
+        properties=properties, status=HumanTaskStatus.OPEN, created_at=now, due_at=due_at,
     )
 
 

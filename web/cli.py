@@ -13,6 +13,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from flask.cli import FlaskGroup
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from engine import migrate
@@ -184,6 +185,7 @@ def _seedable(year: int) -> bool:
 
 
 @click.command("demo")
+@with_appcontext
 def demo() -> None:
     """Seed the demo region's users (idempotent; refused in production)."""
     from engine.services.demo import DEMO_PASSWORD
@@ -198,7 +200,9 @@ def demo() -> None:
 
 
 def register_commands(app: object) -> None:
-    for group in (db_cli, bpmn_cli, timers_cli, calendar_cli, demo):
+    from web.cli_org import GROUPS
+
+    for group in (db_cli, bpmn_cli, timers_cli, calendar_cli, demo, *GROUPS):
         app.cli.add_command(group)  # type: ignore[attr-defined]
     from web import worker
 

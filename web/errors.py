@@ -63,7 +63,11 @@ def _respond(status: int, body: dict[str, object]) -> Response | tuple[str, int]
 
 
 def handle_domain_error(exc: e.HeduiError) -> Response | tuple[str, int]:
+    from flask import g
+
     status = status_for(exc)
+    if exc.commit:
+        g.hedui_commit_on_error = True
     if status >= 500:
         logger.error("%s: %s", exc.code, exc.message)
     return _respond(status, exc.to_dict())

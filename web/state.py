@@ -15,6 +15,7 @@ from engine.clock import Clock
 from engine.clock import SystemClock
 from engine.context import EngineContext
 from engine.db import make_engine
+from engine.errors import HeduiError
 from engine.jobs import JobQueue
 from engine.runtime import BpmnRuntime
 
@@ -51,6 +52,10 @@ class HeduiState:
         try:
             yield ctx
             ctx.session.commit()
+        except HeduiError as exc:
+            # a refusal keeps its own record (engine.assignment); anything else is undone
+            (ctx.session.commit if exc.commit else ctx.session.rollback)()
+            raise
         except BaseException:
             ctx.session.rollback()
             raise

@@ -15,14 +15,26 @@ from engine.models.instance import OutboxMessage
 from engine.models.instance import Timer
 from engine.models.instance import TimerStatus
 from engine.models.instance import WorkflowInstance
+from engine.models.org import ExchangeRegistration
+from engine.models.org import ExchangeSide
+from engine.models.org import Membership
+from engine.models.org import Region
+from engine.models.org import RegionLevel
+from engine.models.org import Unit
+from engine.models.org import UnitKind
 from engine.models.user import ApiToken
 from engine.models.user import Role
 from engine.models.user import User
-from engine.models.user import UserRole
 
 __all__ = [
+    "ExchangeRegistration",
+    "ExchangeSide",
+    "Membership",
+    "Region",
+    "RegionLevel",
+    "Unit",
+    "UnitKind",
     "ApiToken",
-    "UserRole",
     "CalendarDay",
     "CalendarDayKind",
     "CalendarYear",

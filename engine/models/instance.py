@@ -54,6 +54,12 @@ class WorkflowInstance(Base):
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     started_by: Mapped[str | None] = mapped_column(String(100))
+    #: the verification agency that owns the case at this level (its agency-side lanes)
+    agency_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    #: the unit that entrusted the case (its entrusting-side lanes)
+    entrusting_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    #: the region the case belongs to, for jurisdiction
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
 
     definition: Mapped[ProcessDefinition] = relationship()
 
@@ -85,6 +91,8 @@ class HumanTask(Base):
     name: Mapped[str_255]
     #: the lane name = role code of the candidates
     role_code: Mapped[str | None] = mapped_column(String(100))
+    #: the unit whose holders of ``role_code`` are the candidates
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     form_key: Mapped[str | None] = mapped_column(String(100))
     #: the task's ``spiffworkflow:properties``
     properties: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON(), default=dict)

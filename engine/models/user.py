@@ -23,6 +23,10 @@ class Role(Base):
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str_100]
     description: Mapped[str | None] = mapped_column(String(255))
+    #: whose staff act in this role on a case: ``agency`` (the verification agency owning the
+    #: case), ``entrusting`` (the entrusting unit), ``sharing`` (a sharing unit) or ``none``
+    #: (oversight and administration, never a task lane)
+    party: Mapped[str] = mapped_column(String(20), default="agency")
 
 
 class User(Base):
@@ -39,17 +43,6 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
-
-
-class UserRole(Base):
-    """A role a user holds (the unit it is held in arrives with the organisation tree)."""
-
-    __tablename__ = "user_roles"
-
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    role_code: Mapped[str] = mapped_column(ForeignKey("roles.code"), primary_key=True)
-    granted_at: Mapped[datetime]
-    granted_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiToken(Base):

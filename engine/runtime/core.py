@@ -226,9 +226,11 @@ class BpmnRuntime:
 def _map_exception(exc: SpiffWorkflowException) -> HeduiError:
     cause: BaseException | None = exc
     while cause is not None:
-        if isinstance(cause, ScriptError):
+        # our own errors raised inside scripts (sandbox refusals, timeouts, a missing calendar
+        # year from add_working_days ...) keep their code through SpiffWorkflow's wrapping
+        if isinstance(cause, HeduiError):
             return cause
-        cause = cause.__cause__ or getattr(cause, "exception", None)
+        cause = cause.__cause__ or getattr(cause, "exception", None) or cause.__context__
     task = getattr(exc, "task", None)
     bpmn_id = getattr(getattr(task, "task_spec", None), "bpmn_id", None)
     logger.warning("workflow engine error at %s: %s", bpmn_id, exc.__class__.__name__)
@@ -307,6 +309,12 @@ class Workflow:
     @property
     def data(self) -> dict[str, Any]:
         return dict(self.wf.data)
+
+    def evaluate(self, task_id: str, expression: str) -> Any:
+        """Evaluate a diagram expression (sandboxed) against a task's data."""
+        task = self._task(task_id)
+        with self._guard(task):
+            return self.wf.script_engine.evaluate(task, expression)
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         return dict(self._task(task_id).data)

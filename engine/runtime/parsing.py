@@ -37,7 +37,8 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 
 #: the ``spiffworkflow:properties`` Hedui understands; anything else is a typo
-USER_TASK_PROPERTIES = {"formKey", "dueWorkingDays", "sodNotSameAs", "sodRule", "dualControl", "allowedDecisions"}
+USER_TASK_PROPERTIES = {"formKey", "dueWorkingDays", "sodNotSameAs", "sodRule", "dualControl", "allowedDecisions",
+                        "exchangeUnit"}
 EVENT_PROPERTIES = {"correlationKey"}
 _ISO_DURATION_BARE = re.compile(r"^R?\d*/?P(T?\d|\d)", re.IGNORECASE)
 _PROCESS_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -239,6 +240,10 @@ def _check_property_values(f: _File, tid: str, props: dict[str, str], user_task_
             out.append(_at(f, tid, f"不相容规则引用的任务「{ref}」在本流程中不存在"))
     if props.get("dualControl", "false") not in ("true", "false"):
         out.append(_at(f, tid, "dualControl 须为 true 或 false"))
+    elif props.get("dualControl") == "true" and not _split(props.get("sodNotSameAs")):
+        out.append(_at(f, tid, "dualControl=true 须用 sodNotSameAs 指明由谁准备（复核人不能是准备人）"))
+    if props.get("exchangeUnit") and source_problems(props["exchangeUnit"], "eval"):
+        out.append(_at(f, tid, "exchangeUnit 表达式无法在受限环境中编译"))
     allowed = _split(props.get("allowedDecisions"))
     if any(d not in ("accept", "return", "terminate") for d in allowed):
         out.append(_at(f, tid, "allowedDecisions 只能取 accept、return、terminate"))

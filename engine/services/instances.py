@@ -15,11 +15,16 @@ from engine.errors import ConflictError
 from engine.errors import FormValidationError
 from engine.errors import InvalidStateError
 from engine.errors import NotFoundError
+from engine.errors import PermissionDeniedError
+from engine.assignment import check_task_action
+from engine.assignment import holds
 from engine.history import append_event
 from engine.history import instance_stream
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
 from engine.models import InstanceStatus
+from engine.models import Membership
+from engine.models import User
 from engine.models import WorkflowInstance
 from engine.persistence import load_workflow
 from engine.persistence import lock_instance
@@ -35,8 +40,16 @@ def start_instance(
     actor: Actor,
     business_key: str | None = None,
     data: Mapping[str, Any] | None = None,
+    agency_unit_id: int | None = None,
+    entrusting_unit_id: int | None = None,
+    region_code: str | None = None,
 ) -> WorkflowInstance:
-    """Start ``process_id`` on its current definition and run it to its first wait."""
+    """Start ``process_id`` on its current definition and run it to its first wait.
+
+    :param agency_unit_id: the verification agency owning the case (its agency-side lanes).
+    :param entrusting_unit_id: the entrusting unit (its entrusting-side lanes).
+    :param region_code: the case's region, for jurisdiction.
+    """
     definition = get_current_definition(ctx, process_id)
     if definition is None:
         raise NotFoundError(f"流程「{process_id}」尚未部署", process_id=process_id)
@@ -46,7 +59,8 @@ def start_instance(
     instance = WorkflowInstance(
         definition=definition, process_id=process_id, business_key=business_key, status=InstanceStatus.RUNNING,
         state="", serializer_version=ctx.runtime.serializer_version, started_at=now, updated_at=now,
-        started_by=actor.username,
+        started_by=actor.username, agency_unit_id=agency_unit_id, entrusting_unit_id=entrusting_unit_id,
+        region_code=region_code,
     )
     ctx.session.add(instance)
     ctx.session.flush()
@@ -72,6 +86,7 @@ def claim_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask:
     ctx.session.refresh(task)
     if task.status != HumanTaskStatus.OPEN:
         raise InvalidStateError("该任务已办结，不能认领", task_id=task_id)
+    check_task_action(ctx, task, instance, actor, "claim")
     if task.assignee == actor.username:
         return task
     result = ctx.session.execute(
@@ -102,6 +117,23 @@ def release_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask
     return task
 
 
+def reassign_task(ctx: EngineContext, task_id: str, to_user: User, *, actor: Actor) -> HumanTask:
+    """A supervisor of the task's unit gives an open task to another holder of its role."""
+    task = get_task(ctx, task_id)
+    instance = lock_instance(ctx.session, task.instance_id)
+    ctx.session.refresh(task)
+    if task.status != HumanTaskStatus.OPEN:
+        raise InvalidStateError("该任务已办结", task_id=task_id)
+    if actor.user_id is None or not holds(ctx, actor.user_id, task.unit_id, "supervisor"):
+        raise PermissionDeniedError("只有承办单位的科室负责人可以改派任务", code="supervisor_required")
+    check_task_action(ctx, task, instance, Actor(to_user.username, task.role_code, to_user.id), "reassign")
+    previous = task.assignee
+    task.assignee, task.claimed_at = to_user.username, ctx.now()
+    ctx.session.flush()
+    _task_event(ctx, instance, task, "task_reassigned", actor, previous=previous, to=to_user.username)
+    return task
+
+
 def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, actor: Actor) -> HumanTask:
     """Validate ``data`` with the task's form and complete it; exactly one of two racers succeeds."""
     task = get_task(ctx, task_id)
@@ -111,6 +143,7 @@ def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, 
         raise InvalidStateError("该任务已办结，不能重复提交", task_id=task_id)
     if task.assignee not in (None, actor.username):
         raise ConflictError("该任务已被他人认领", task_id=task_id, assignee=task.assignee)
+    check_task_action(ctx, task, instance, actor, "complete")
     values = _validated(task, data)
     wf = load_workflow(ctx, instance)
     wf.complete_task(task_id, values)
@@ -144,4 +177,16 @@ def list_open_tasks(ctx: EngineContext, *, role_codes: list[str] | None = None, 
     if instance_id is not None:
         query = query.where(HumanTask.instance_id == instance_id)
     query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at).limit(limit)
+    return list(ctx.session.execute(query).scalars())
+
+
+def list_tasks_for_user(ctx: EngineContext, user_id: int, *, limit: int = 100) -> list[HumanTask]:
+    """Open tasks whose role the user holds in the task's unit (the inbox; no deserialization)."""
+    query = (
+        select(HumanTask)
+        .join(Membership, (Membership.unit_id == HumanTask.unit_id) & (Membership.role_code == HumanTask.role_code))
+        .where(HumanTask.status == HumanTaskStatus.OPEN, Membership.user_id == user_id)
+        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
+        .limit(limit)
+    )
     return list(ctx.session.execute(query).scalars())

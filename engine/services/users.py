@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +19,10 @@ from engine.context import EngineContext
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
+from engine.history import SYSTEM_STREAM
+from engine.history import append_event
 from engine.models import ApiToken
-from engine.models import Role
 from engine.models import User
-from engine.models import UserRole
 
 _hasher = PasswordHasher()
 #: verified against when the user does not exist, so timing does not reveal valid usernames
@@ -49,26 +50,22 @@ def hash_password(password: str) -> str:
 def create_user(ctx: EngineContext, username: str, display_name: str, password: str, *, actor: Actor) -> User:
     if ctx.session.execute(select(User.id).where(User.username == username)).first() is not None:
         raise ValidationError("用户名已存在", fields={"username": ["用户名已存在"]})
+    if not re.fullmatch(r"[a-z][a-z0-9_.-]{1,63}", username):
+        raise ValidationError("用户名须为小写字母开头的字母、数字、下划线", fields={"username": ["用户名格式不正确"]})
     user = User(username=username, display_name=display_name, password_hash=hash_password(password),
                 created_at=ctx.now())
     ctx.session.add(user)
     ctx.session.flush()
+    append_event(ctx, stream=SYSTEM_STREAM, kind="user_created", actor=actor,
+                 payload={"user": username, "display_name": display_name})
     return user
 
 
-def grant_role(ctx: EngineContext, user: User, role_code: str, *, actor: Actor) -> None:
-    if ctx.session.get(Role, role_code) is None:
-        raise NotFoundError(f"角色「{role_code}」不存在", role=role_code)
-    if ctx.session.get(UserRole, (user.id, role_code)) is None:
-        ctx.session.add(UserRole(user_id=user.id, role_code=role_code, granted_at=ctx.now(),
-                                 granted_by=actor.username))
-        ctx.session.flush()
-
-
-def roles_of(ctx: EngineContext, user: User) -> list[str]:
-    return list(ctx.session.execute(
-        select(UserRole.role_code).where(UserRole.user_id == user.id).order_by(UserRole.role_code)
-    ).scalars())
+def get_user(ctx: EngineContext, username: str) -> User:
+    user = ctx.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFoundError(f"用户「{username}」不存在", user=username)
+    return user
 
 
 def authenticate(ctx: EngineContext, username: str, password: str) -> User:

@@ -9,7 +9,8 @@ from flask import jsonify
 from flask import request
 
 from engine.context import Actor
-from engine.errors import PermissionDeniedError
+from engine import assignment
+from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.models import HumanTask
 from engine.services import instances
@@ -40,11 +41,17 @@ def _load(schema: Any) -> dict[str, Any]:
 
 
 def _actor_for(task: HumanTask) -> Actor:
-    """The caller acting in the task's role; refused when they do not hold it."""
+    """The caller acting in the task's role; the services check jurisdiction, role, unit and SoD."""
     user = current_api_user()
-    if task.role_code not in users.roles_of(get_ctx(), user):
-        raise PermissionDeniedError("您不具备办理该任务的角色", code="role_required", role=task.role_code)
-    return Actor(user.username, task.role_code)
+    return Actor(user.username, task.role_code, user.id)
+
+
+def _visible_task(task_id: str) -> HumanTask:
+    ctx = get_ctx()
+    task = instances.get_task(ctx, task_id)
+    if not assignment.visible_to(ctx, current_api_user().id, task.instance):
+        raise NotFoundError("任务不存在", task_id=task_id)
+    return task
 
 
 @bp.post("/api/v1/tokens")
@@ -67,42 +74,44 @@ def revoke_current_token() -> tuple[str, int]:
 @api_login_required
 def list_tasks() -> Response:
     ctx = get_ctx()
-    roles = users.roles_of(ctx, current_api_user())
-    tasks = instances.list_open_tasks(ctx, role_codes=roles, limit=min(int(request.args.get("limit", 100)), 500))
+    tasks = instances.list_tasks_for_user(ctx, current_api_user().id, limit=_limit())
     return jsonify({"items": _task_out.dump(tasks, many=True)})
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        raise ValidationError("limit 须为 1–500 的整数", fields={"limit": ["须为 1–500 的整数"]})
+    return int(raw)
 
 
 @bp.get("/api/v1/tasks/<task_id>")
 @api_login_required
 def get_task(task_id: str) -> Response:
-    task = instances.get_task(get_ctx(), task_id)
-    _actor_for(task)
-    return jsonify(_task_out.dump(task))
+    task = _visible_task(task_id)
+    return jsonify(_task_out.dump(task) | {"candidates": [u.username for u in assignment.candidates(get_ctx(), task)]})
 
 
 @bp.post("/api/v1/tasks/<task_id>/claim")
 @api_login_required
 def claim(task_id: str) -> Response:
-    ctx = get_ctx()
-    task = instances.get_task(ctx, task_id)
-    return jsonify(_task_out.dump(instances.claim_task(ctx, task_id, actor=_actor_for(task))))
+    task = _visible_task(task_id)
+    return jsonify(_task_out.dump(instances.claim_task(get_ctx(), task_id, actor=_actor_for(task))))
 
 
 @bp.post("/api/v1/tasks/<task_id>/release")
 @api_login_required
 def release(task_id: str) -> Response:
-    ctx = get_ctx()
-    task = instances.get_task(ctx, task_id)
-    return jsonify(_task_out.dump(instances.release_task(ctx, task_id, actor=_actor_for(task))))
+    task = _visible_task(task_id)
+    return jsonify(_task_out.dump(instances.release_task(get_ctx(), task_id, actor=_actor_for(task))))
 
 
 @bp.post("/api/v1/tasks/<task_id>/complete")
 @api_login_required
 def complete(task_id: str) -> Response:
     body = _load(TaskCompleteSchema())
-    ctx = get_ctx()
-    task = instances.get_task(ctx, task_id)
-    return jsonify(_task_out.dump(instances.complete_task(ctx, task_id, body["data"], actor=_actor_for(task))))
+    task = _visible_task(task_id)
+    return jsonify(_task_out.dump(instances.complete_task(get_ctx(), task_id, body["data"], actor=_actor_for(task))))
 
 
 _TASK = {"application/json": {"schema": {"type": "object"}}}

@@ -1,0 +1,134 @@
+"""Who may see and do what on a case: lanes -> roles -> holders in the case's units, plus the guards.
+
+Checked on the server at claim **and** at completion (and on reassignment), never only as an
+inbox filter. A refusal is recorded as a ``refused`` event in the case's history; the error
+asks the entry point to commit that record (and nothing else, since the guard runs before
+any change).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from engine.context import Actor
+from engine.context import EngineContext
+from engine.errors import HeduiError
+from engine.errors import NotFoundError
+from engine.errors import PermissionDeniedError
+from engine.errors import SeparationOfDutiesError
+from engine.history import append_event
+from engine.history import instance_stream
+from engine.models import HumanTask
+from engine.models import HumanTaskStatus
+from engine.models import Membership
+from engine.models import Region
+from engine.models import Role
+from engine.models import Unit
+from engine.models import User
+from engine.models import WorkflowInstance
+from engine.services.org import is_registered
+from engine.sod import violations
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def unit_for_role(ctx: EngineContext, instance: WorkflowInstance, role_code: str | None) -> int | None:
+    """The unit whose staff act in ``role_code`` on ``instance`` (by the role's party)."""
+    role = ctx.session.get(Role, role_code) if role_code else None
+    party = role.party if role is not None else "agency"
+    return {"agency": instance.agency_unit_id, "entrusting": instance.entrusting_unit_id}.get(party)
+
+
+def holds(ctx: EngineContext, user_id: int, unit_id: int | None, role_code: str | None) -> bool:
+    if unit_id is None or role_code is None:
+        return False
+    return ctx.session.execute(select(Membership.id).where(
+        Membership.user_id == user_id, Membership.unit_id == unit_id, Membership.role_code == role_code)
+    ).first() is not None
+
+
+def candidates(ctx: EngineContext, task: HumanTask) -> list[User]:
+    """Holders of the task's role in the task's unit, minus those a SoD rule excludes."""
+    if task.unit_id is None or task.role_code is None:
+        return []
+    users = ctx.session.execute(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.unit_id == task.unit_id, Membership.role_code == task.role_code, User.is_active)
+        .order_by(User.username)
+    ).scalars().all()
+    done = done_by(ctx, task.instance_id)
+    return [u for u in users if not violations(task.properties, done, u.username)]
+
+
+def done_by(ctx: EngineContext, instance_id: int) -> dict[str, list[str]]:
+    """Who completed each user task of the case (every occurrence, loops included)."""
+    rows = ctx.session.execute(
+        select(HumanTask.bpmn_id, HumanTask.completed_by)
+        .where(HumanTask.instance_id == instance_id, HumanTask.status == HumanTaskStatus.COMPLETED)
+    ).all()
+    out: dict[str, list[str]] = defaultdict(list)
+    for bpmn_id, username in rows:
+        if username:
+            out[bpmn_id].append(username)
+    return out
+
+
+def visible_to(ctx: EngineContext, user_id: int, instance: WorkflowInstance) -> bool:
+    """Jurisdiction (OR-3): the case's units, or a unit whose region contains the case's region."""
+    units = ctx.session.execute(
+        select(Unit.id, Region.path).join(Membership, Membership.unit_id == Unit.id)
+        .join(Region, Region.code == Unit.region_code).where(Membership.user_id == user_id)
+    ).all()
+    if any(unit_id in (instance.agency_unit_id, instance.entrusting_unit_id) for unit_id, _ in units):
+        return True
+    if instance.region_code is None:
+        return False
+    case_path = ctx.session.execute(select(Region.path).where(Region.code == instance.region_code)).scalar_one()
+    return any(case_path.startswith(path) for _, path in units)
+
+
+def check_task_action(ctx: EngineContext, task: HumanTask, instance: WorkflowInstance, actor: Actor,
+                      action: str) -> None:
+    """Refuse ``action`` (claim/complete) unless ``actor`` may do it; record refusals.
+
+    404 when the case is outside the actor's jurisdiction, 403 when they lack the role in the
+    task's unit, are not a registered exchange officer, or a separation-of-duties rule forbids it.
+    """
+    if actor.user_id is not None:
+        if not visible_to(ctx, actor.user_id, instance):
+            raise NotFoundError("任务不存在", task_id=task.id)
+        if not holds(ctx, actor.user_id, task.unit_id, task.role_code):
+            _refuse(ctx, instance, task, actor, action, PermissionDeniedError(
+                "您在承办单位不具备办理该任务的角色", code="role_required", role=task.role_code))
+        _check_registration(ctx, task, instance, actor, action)
+    names = {t["bpmn_id"]: t["name"] for t in instance.definition.task_catalogue.get("user_tasks", [])}
+    found = violations(task.properties, done_by(ctx, task.instance_id), actor.username, names)
+    if found:
+        v = found[0]
+        _refuse(ctx, instance, task, actor, action, SeparationOfDutiesError(
+            v.explanation, rule=v.rule, conflicting_task=v.conflicting_task))
+
+
+def _check_registration(ctx: EngineContext, task: HumanTask, instance: WorkflowInstance, actor: Actor,
+                        action: str) -> None:
+    sharing_unit = task.properties.get("exchangeUnitValue")
+    if not sharing_unit:
+        return
+    today = ctx.now().astimezone(LOCAL_TZ).date()
+    if not is_registered(ctx, actor.user_id or 0, sharing_unit, today):
+        _refuse(ctx, instance, task, actor, action, SeparationOfDutiesError(
+            f"您不是信息共享单位「{sharing_unit}」当前有效的备案交换人员（SD-3）", rule="SD-3"))
+
+
+def _refuse(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, actor: Actor, action: str,
+            error: HeduiError) -> None:
+    append_event(ctx, stream=instance_stream(instance.id), kind="refused", actor=actor, instance_id=instance.id,
+                 definition_hash=instance.definition.content_hash, task_id=task.id, bpmn_id=task.bpmn_id,
+                 payload={"action": action, "code": error.code, "rule": error.details.get("rule"),
+                          "message": error.message})
+    error.commit = True  # keep the record of the refusal; nothing else was changed
+    raise error
+

@@ -1,0 +1,51 @@
+"""The ``hedui`` commands, run through Flask's CLI runner inside the test transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from engine.models import Event
+from engine.models import Membership
+
+
+def test_bpmn_deploy_is_idempotent_and_reports_errors(runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import DATA
+
+    result = runner.invoke(args=["bpmn", "deploy", str(DATA / "linear_review.bpmn")])
+    assert result.exit_code == 0 and "linear_review v1" in result.output and "新版本" in result.output
+    result = runner.invoke(args=["bpmn", "deploy", str(DATA / "linear_review.bpmn")])
+    assert result.exit_code == 0 and "未变化" in result.output
+    bad = tmp_path / "linear_review.bpmn"
+    bad.write_text((DATA / "linear_review.bpmn").read_text().replace('value="acknowledge"', 'value="nope"'))
+    result = runner.invoke(args=["bpmn", "deploy", str(bad)])
+    assert result.exit_code == 1 and "linear_review.bpmn:" in result.output and "nope" in result.output
+
+
+def test_org_commands(runner, app) -> None:  # type: ignore[no-untyped-def]
+    ok = [
+        ["regions", "create", "650000", "示例省", "--level", "province"],
+        ["regions", "create", "650100", "示例市", "--level", "city", "--parent", "650000"],
+        ["units", "create", "SL-HDZX", "示例市核对中心", "--kind", "verification_agency", "--region", "650100"],
+        ["users", "create", "sl_intake", "--name", "示例 受理员", "--password", "secret-pass-1"],
+        ["users", "grant", "sl_intake", "SL-HDZX", "intake_officer"],
+    ]
+    for args in ok:
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, (args, result.output, repr(result.exception))
+    result = runner.invoke(args=["units", "create", "X", "乡镇核对中心", "--kind", "verification_agency",
+                                 "--region", "999999"])
+    assert result.exit_code == 1 and "所属区划不存在" in result.output
+    result = runner.invoke(args=["users", "grant", "sl_intake", "SL-HDZX", "no_such_role"])
+    assert result.exit_code == 1 and "no_such_role" in result.output
+    session = app.extensions["hedui"].new_context().session
+    assert session.execute(select(Membership.role_code)).scalars().all() == ["intake_officer"]
+    kinds = session.execute(select(Event.kind).where(Event.stream == "system").order_by(Event.seq)).scalars().all()
+    assert kinds == ["region_created", "region_created", "unit_created", "user_created", "role_granted"]
+    assert "sl_intake" in runner.invoke(args=["users", "list"]).output
+
+
+def test_demo_is_idempotent(runner) -> None:  # type: ignore[no-untyped-def]
+    first = runner.invoke(args=["demo"])
+    second = runner.invoke(args=["demo"])
+    assert first.exit_code == 0 and "新建 19 个用户" in first.output
+    assert second.exit_code == 0 and "新建 0 个用户" in second.output
