@@ -20,6 +20,7 @@ from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.errors import SeparationOfDutiesError
 from engine.history import append_event
+from engine.persistence import definition_info
 from engine.history import instance_stream
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
@@ -30,6 +31,7 @@ from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
 from engine.services.org import is_registered
+from engine.sod import declared_exclusions
 from engine.sod import violations
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -37,6 +39,8 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 def unit_for_role(ctx: EngineContext, instance: WorkflowInstance, role_code: str | None) -> int | None:
     """The unit whose staff act in ``role_code`` on ``instance`` (by the role's party)."""
+    if instance.agency_unit_id is None and instance.entrusting_unit_id is None:
+        return None
     role = ctx.session.get(Role, role_code) if role_code else None
     party = role.party if role is not None else "agency"
     return {"agency": instance.agency_unit_id, "entrusting": instance.entrusting_unit_id}.get(party)
@@ -104,7 +108,9 @@ def check_task_action(ctx: EngineContext, task: HumanTask, instance: WorkflowIns
             _refuse(ctx, instance, task, actor, action, PermissionDeniedError(
                 "您在承办单位不具备办理该任务的角色", code="role_required", role=task.role_code))
         _check_registration(ctx, task, instance, actor, action)
-    names = {t["bpmn_id"]: t["name"] for t in instance.definition.task_catalogue.get("user_tasks", [])}
+    if not declared_exclusions(task.properties):
+        return
+    names = definition_info(ctx, instance.definition_id).task_names
     found = violations(task.properties, done_by(ctx, task.instance_id), actor.username, names)
     if found:
         v = found[0]
@@ -126,7 +132,7 @@ def _check_registration(ctx: EngineContext, task: HumanTask, instance: WorkflowI
 def _refuse(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, actor: Actor, action: str,
             error: HeduiError) -> None:
     append_event(ctx, stream=instance_stream(instance.id), kind="refused", actor=actor, instance_id=instance.id,
-                 definition_hash=instance.definition.content_hash, task_id=task.id, bpmn_id=task.bpmn_id,
+                 definition_hash=definition_info(ctx, instance.definition_id).content_hash, task_id=task.id, bpmn_id=task.bpmn_id,
                  payload={"action": action, "code": error.code, "rule": error.details.get("rule"),
                           "message": error.message})
     error.commit = True  # keep the record of the refusal; nothing else was changed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,6 +26,7 @@ from engine.models import ProcessDefinition
 from engine.models import Timer
 from engine.models import TimerStatus
 from engine.models import WorkflowInstance
+from engine.runtime import DefinitionInfo
 from engine.runtime import ReadyTask
 from engine.runtime import Workflow
 
@@ -49,36 +51,84 @@ def spec_loader(session: Session, definition_id: int) -> str:
 
 
 def load_workflow(ctx: EngineContext, instance: WorkflowInstance) -> Workflow:
-    definition = instance.definition
+    """The instance's workflow: the copy this process saved last if the version still matches, else restored."""
+    cached = ctx.runtime.take_cached(instance.id, instance.version)
+    if cached is not None:
+        cached.deadline = ctx.deadline
+        return cached
+    info = definition_info(ctx, instance.definition_id)
     return ctx.runtime.load(
-        definition.content_hash,
-        lambda: spec_loader(ctx.session, definition.id),
+        info.content_hash,
+        lambda: spec_loader(ctx.session, instance.definition_id),
         instance.state,
         instance.serializer_version,
         deadline=ctx.deadline,
     )
 
 
+def definition_info(ctx: EngineContext, definition_id: int) -> DefinitionInfo:
+    """What the engine needs to know about a definition, cached per process (definitions never change)."""
+    def fetch() -> DefinitionInfo:
+        content_hash, catalogue = ctx.session.execute(
+            select(ProcessDefinition.content_hash, ProcessDefinition.task_catalogue)
+            .where(ProcessDefinition.id == definition_id)
+        ).one()
+        names = {t["bpmn_id"]: t["name"] for t in catalogue.get("user_tasks", [])}
+        return DefinitionInfo(content_hash, catalogue.get("has_timers", True), catalogue.get("has_messages", True),
+                              names)
+
+    return ctx.runtime.definition_info(definition_id, fetch)
+
+
 def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, *, actor: Actor) -> None:
-    """Write the state and every derived row; a concurrent writer turns into a ConflictError."""
+    """Write the state and every derived row in one flush; a concurrent writer turns into a ConflictError."""
     now, instance_id = ctx.now(), instance.id
+    info = definition_info(ctx, instance.definition_id)
+    # drain thrown messages before dumping, so the saved state never carries them again
+    for message in wf.drain_thrown_messages():
+        ctx.session.add(OutboxMessage(instance_id=instance_id, message_name=message.message_name,
+                                      payload=message.payload, created_at=now))
     instance.state = ctx.runtime.dump(wf)
     instance.serializer_version = ctx.runtime.serializer_version
     instance.updated_at = now
     if wf.is_completed and instance.status == InstanceStatus.RUNNING:
         instance.status = InstanceStatus.COMPLETED
         instance.completed_at = now
+    with ctx.session.no_autoflush:
+        _sync_human_tasks(ctx, instance, wf, actor, now)
+        if info.has_timers:
+            _sync_timers(ctx, instance, wf, now)
+        if info.has_messages:
+            _sync_subscriptions(ctx, instance, wf, now)
     try:
-        ctx.session.flush()  # the version check happens here, before any derived row is touched
+        ctx.session.flush()
     except StaleDataError as exc:
         raise ConflictError(instance_id=instance_id) from exc
-    _sync_human_tasks(ctx, instance, wf, actor, now)
-    _sync_timers(ctx, instance, wf, now)
-    _sync_subscriptions(ctx, instance, wf, now)
-    for message in wf.drain_thrown_messages():
-        ctx.session.add(OutboxMessage(instance_id=instance.id, message_name=message.message_name,
-                                      payload=message.payload, created_at=now))
-    ctx.session.flush()
+    _keep_after_commit(ctx, instance_id, instance.version, wf)
+
+
+def _keep_after_commit(ctx: EngineContext, instance_id: int, version: int, wf: Workflow) -> None:
+    """Offer the saved workflow to the next command on this instance, once the save is committed.
+
+    The cache holds exactly what was stored (the dump was taken after the last change) and
+    only under the committed version; a rollback discards it.
+    """
+    pending = ctx.session.info.setdefault("hedui_saved_workflows", {})
+    if not pending:
+        runtime = ctx.runtime
+
+        def committed(session: Session) -> None:
+            for (iid, ver), saved in session.info.pop("hedui_saved_workflows", {}).items():
+                runtime.put_cached(iid, ver, saved)
+
+        def rolled_back(session: Session, *_: object) -> None:
+            session.info.pop("hedui_saved_workflows", None)
+
+        event.listen(ctx.session, "after_commit", committed, once=True)
+        event.listen(ctx.session, "after_soft_rollback", rolled_back, once=True)
+    pending = {k: v for k, v in pending.items() if k[0] != instance_id}
+    pending[(instance_id, version)] = wf
+    ctx.session.info["hedui_saved_workflows"] = pending
 
 
 def _sync_human_tasks(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, actor: Actor, now: datetime) -> None:

@@ -1,6 +1,7 @@
 """The SpiffWorkflow boundary: nothing outside this package imports SpiffWorkflow."""
 
 from engine.runtime.core import BpmnRuntime
+from engine.runtime.core import DefinitionInfo
 from engine.runtime.core import Workflow
 from engine.runtime.parsing import parse_bundle
 from engine.runtime.types import DeployProblem
@@ -14,6 +15,7 @@ from engine.runtime.types import WaitingTimer
 
 __all__ = [
     "BpmnRuntime",
+    "DefinitionInfo",
     "DeployProblem",
     "ParsedProcess",
     "ReadyTask",

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import timezone
@@ -51,6 +52,8 @@ from engine.runtime.types import WaitingTimer
 logger = logging.getLogger(__name__)
 
 _SPEC_CACHE_SIZE = 64
+#: committed workflows kept in memory so the next command on a case skips deserializing it
+_SAVED_WORKFLOWS = 256
 _MAX_ROUNDS = 1000
 
 #: ``(start, working_days) -> due datetime``: the calendar of the unit of work
@@ -103,6 +106,17 @@ def _make_serializer() -> BpmnWorkflowSerializer:
     return BpmnWorkflowSerializer(registry)
 
 
+@dataclass(frozen=True)
+class DefinitionInfo:
+    """The immutable facts about a deployed definition the engine needs on every step."""
+
+    content_hash: str
+    has_timers: bool
+    has_messages: bool
+    #: user-task id -> Chinese name, for messages
+    task_names: Mapping[str, str]
+
+
 class BpmnRuntime:
     """Owns the serializer, the sandboxed script engine and the spec cache.
 
@@ -125,6 +139,36 @@ class BpmnRuntime:
         }
         self._time_limit = script_time_limit
         self._local = threading.local()
+        self._definitions: dict[int, DefinitionInfo] = {}
+        self._saved: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._saved_lock = threading.Lock()
+        self.saved_limit = _SAVED_WORKFLOWS
+
+    def definition_info(self, definition_id: int, fetch: Callable[[], DefinitionInfo]) -> DefinitionInfo:
+        info = self._definitions.get(definition_id)
+        if info is None:
+            info = self._definitions[definition_id] = fetch()
+        return info
+
+    def take_cached(self, instance_id: int, version: int) -> Workflow | None:
+        """Take (exclusively) the workflow this process committed last for an instance at ``version``."""
+        with self._saved_lock:
+            entry = self._saved.pop(instance_id, None)
+        if entry is None or entry[0] != version:
+            return None
+        wf = entry[1]
+        wf.script_engine = self._state().script_engine  # this thread's engine
+        return Workflow(self, wf)
+
+    def put_cached(self, instance_id: int, version: int, workflow: Workflow) -> None:
+        """Keep a committed workflow for the next command (bounded, least recently used first out)."""
+        if self.saved_limit <= 0:
+            return
+        with self._saved_lock:
+            self._saved[instance_id] = (version, workflow.wf)
+            self._saved.move_to_end(instance_id)
+            while len(self._saved) > self.saved_limit:
+                self._saved.popitem(last=False)
 
     @property
     def serializer_version(self) -> str:

@@ -152,7 +152,12 @@ def _build_process(
         for ts in s.task_specs.values()
         if isinstance(ts, UserTask)
     )
-    return ParsedProcess(process_id, spec.description or process_id, tuple(names), serialized, version, tasks)
+    trees = [by_name[n].tree for n in names if n in by_name and by_name[n].kind == "bpmn"]
+    has_timers = any(next(t.iter(f"{{{BPMN_NS}}}timerEventDefinition"), None) is not None for t in trees)
+    has_messages = any(next(t.iter(f"{{{BPMN_NS}}}messageEventDefinition", f"{{{BPMN_NS}}}receiveTask"), None)
+                       is not None for t in trees)
+    return ParsedProcess(process_id, spec.description or process_id, tuple(names), serialized, version, tasks,
+                         has_timers=has_timers, has_messages=has_messages)
 
 
 def _dmn_files_for(by_name: dict[str, _File], bpmn_files: list[_File]) -> list[str]:

@@ -48,6 +48,9 @@ class ParsedProcess:
     serialized_spec: str
     serializer_version: str
     user_tasks: tuple[UserTaskInfo, ...]
+    #: whether any timer / message-catching event exists (else the engine skips those derived tables)
+    has_timers: bool = True
+    has_messages: bool = True
 
 
 @dataclass(frozen=True)

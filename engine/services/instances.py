@@ -26,6 +26,7 @@ from engine.models import InstanceStatus
 from engine.models import Membership
 from engine.models import User
 from engine.models import WorkflowInstance
+from engine.persistence import definition_info
 from engine.persistence import load_workflow
 from engine.persistence import lock_instance
 from engine.persistence import save_workflow
@@ -79,11 +80,20 @@ def get_task(ctx: EngineContext, task_id: str) -> HumanTask:
     return task
 
 
+def _lock_task(ctx: EngineContext, task_id: str) -> tuple[HumanTask, WorkflowInstance]:
+    """Lock the task's instance, then read the task fresh under that lock."""
+    instance_id = ctx.session.execute(select(HumanTask.instance_id).where(HumanTask.id == task_id)).scalar()
+    if instance_id is None:
+        raise NotFoundError("任务不存在", task_id=task_id)
+    instance = lock_instance(ctx.session, instance_id)
+    task = ctx.session.get(HumanTask, task_id, populate_existing=True)
+    assert task is not None  # rows of a locked instance do not disappear
+    return task, instance
+
+
 def claim_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask:
     """Claim an open task; a second claimant gets a ConflictError, the same one a no-op."""
-    task = get_task(ctx, task_id)
-    instance = lock_instance(ctx.session, task.instance_id)
-    ctx.session.refresh(task)
+    task, instance = _lock_task(ctx, task_id)
     if task.status != HumanTaskStatus.OPEN:
         raise InvalidStateError("该任务已办结，不能认领", task_id=task_id)
     check_task_action(ctx, task, instance, actor, "claim")
@@ -104,9 +114,7 @@ def claim_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask:
 
 def release_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask:
     """Give a claimed task back to the pool (only its claimant may)."""
-    task = get_task(ctx, task_id)
-    instance = lock_instance(ctx.session, task.instance_id)
-    ctx.session.refresh(task)
+    task, instance = _lock_task(ctx, task_id)
     if task.status != HumanTaskStatus.OPEN:
         raise InvalidStateError("该任务已办结", task_id=task_id)
     if task.assignee != actor.username:
@@ -119,9 +127,7 @@ def release_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask
 
 def reassign_task(ctx: EngineContext, task_id: str, to_user: User, *, actor: Actor) -> HumanTask:
     """A supervisor of the task's unit gives an open task to another holder of its role."""
-    task = get_task(ctx, task_id)
-    instance = lock_instance(ctx.session, task.instance_id)
-    ctx.session.refresh(task)
+    task, instance = _lock_task(ctx, task_id)
     if task.status != HumanTaskStatus.OPEN:
         raise InvalidStateError("该任务已办结", task_id=task_id)
     if actor.user_id is None or not holds(ctx, actor.user_id, task.unit_id, "supervisor"):
@@ -136,9 +142,7 @@ def reassign_task(ctx: EngineContext, task_id: str, to_user: User, *, actor: Act
 
 def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, actor: Actor) -> HumanTask:
     """Validate ``data`` with the task's form and complete it; exactly one of two racers succeeds."""
-    task = get_task(ctx, task_id)
-    instance = lock_instance(ctx.session, task.instance_id)
-    ctx.session.refresh(task)
+    task, instance = _lock_task(ctx, task_id)
     if task.status != HumanTaskStatus.OPEN or instance.status != InstanceStatus.RUNNING:
         raise InvalidStateError("该任务已办结，不能重复提交", task_id=task_id)
     if task.assignee not in (None, actor.username):
@@ -164,7 +168,8 @@ def _validated(task: HumanTask, data: Mapping[str, Any]) -> dict[str, Any]:
 def _task_event(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, kind: str, actor: Actor,
                 **payload: Any) -> None:
     append_event(ctx, stream=instance_stream(instance.id), kind=kind, actor=actor, instance_id=instance.id,
-                 definition_hash=instance.definition.content_hash, task_id=task.id, bpmn_id=task.bpmn_id,
+                 definition_hash=definition_info(ctx, instance.definition_id).content_hash, task_id=task.id,
+                 bpmn_id=task.bpmn_id,
                  payload=payload or None)
 
 

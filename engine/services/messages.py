@@ -10,6 +10,7 @@ from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import NotFoundError
 from engine.history import append_event
+from engine.persistence import definition_info
 from engine.history import instance_stream
 from engine.models import MessageSubscription
 from engine.persistence import load_workflow
@@ -45,7 +46,7 @@ def deliver_message(
         wf = load_workflow(ctx, instance)
         wf.deliver_message(task_id, message_name, payload)
         append_event(ctx, stream=instance_stream(instance.id), kind="message_received", actor=actor,
-                     instance_id=instance.id, definition_hash=instance.definition.content_hash, task_id=task_id,
+                     instance_id=instance.id, definition_hash=definition_info(ctx, instance.definition_id).content_hash, task_id=task_id,
                      payload={"message_name": message_name, "correlation_key": correlation_key, "payload": payload})
         save_workflow(ctx, instance, wf, actor=actor)
         delivered.append(instance.id)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.history import append_event
+from engine.persistence import definition_info
 from engine.history import instance_stream
 from engine.models import Timer
 from engine.models import TimerStatus
@@ -62,7 +63,7 @@ def _fire_for_instance(ctx: EngineContext, instance_id: int) -> int:
     fired = sorted((t for t in pending if wf.timer_fired(t.id)), key=lambda t: t.due_at)
     for timer in fired:
         append_event(ctx, stream=instance_stream(instance.id), kind="timer_fired", actor=TIMER_ACTOR,
-                     instance_id=instance.id, definition_hash=instance.definition.content_hash, task_id=timer.id,
+                     instance_id=instance.id, definition_hash=definition_info(ctx, instance.definition_id).content_hash, task_id=timer.id,
                      bpmn_id=timer.bpmn_id,
                      payload={"due_at": timer.due_at.isoformat(), "fired_at": ctx.now().isoformat()})
     save_workflow(ctx, instance, wf, actor=TIMER_ACTOR)

@@ -168,6 +168,8 @@ def test_thrown_message_lands_in_outbox_and_reply_is_correlated(ctx, deploy) -> 
     assert deliver_message(ctx, "exchange_result", "REQ-7", {"status": "has_data"}, actor=Actor("bank_a")) == [instance.id]
     ctx.session.expire_all()
     assert _open(ctx, instance) == ["check_result"]
+    # a thrown message is relayed once, not again by every later save
+    assert len(ctx.session.execute(select(OutboxMessage)).scalars().all()) == 1
     assert load_workflow(ctx, instance).data.get("result") == {"status": "has_data"} or \
         load_workflow(ctx, instance).task_data(list_open_tasks(ctx)[0].id)["result"] == {"status": "has_data"}
     assert ctx.session.execute(select(MessageSubscription)).scalars().all() == []
