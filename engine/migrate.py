@@ -21,7 +21,7 @@ def alembic_config(url: str, connection: Connection | None = None) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head", connection: Connection | None = None) -> None:
+def upgrade(url: str, revision: str = "heads", connection: Connection | None = None) -> None:
     command.upgrade(alembic_config(url, connection), revision)
 
 

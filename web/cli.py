@@ -37,7 +37,7 @@ db_cli = AppGroup("db", help="数据库结构迁移（Alembic）")
 
 
 @db_cli.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 def db_upgrade(revision: str) -> None:
     """Upgrade the database schema to REVISION (default: head)."""
     url = current_app.config["DATABASE_URL"]

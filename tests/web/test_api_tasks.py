@@ -159,3 +159,19 @@ def test_concurrent_completion_through_the_api(committing_url, clock) -> None:  
         t.join(60)
     assert sorted(statuses) == [200, 409]
     state.db_engine.dispose()
+
+
+def test_supervisor_reassigns_through_the_api(api) -> None:  # type: ignore[no-untyped-def]
+    task_id = _inbox(api, "cy_intake")[0]["id"]
+    response = api.post(f"/api/v1/tasks/{task_id}/reassign", headers=_token(api, "cy_intake"),
+                        json={"username": "cy_all"})
+    assert response.status_code == 403 and response.json["error"] == "supervisor_required"
+    response = api.post(f"/api/v1/tasks/{task_id}/reassign", headers=_token(api, "cy_supervisor"),
+                        json={"username": "cy_reviewer"})
+    assert response.status_code == 403 and response.json["error"] == "role_required"
+    response = api.post(f"/api/v1/tasks/{task_id}/reassign", headers=_token(api, "cy_supervisor"),
+                        json={"username": "cy_all"})
+    assert response.status_code == 200 and response.json["assignee"] == "cy_all"
+    response = api.post(f"/api/v1/tasks/{task_id}/reassign", headers=_token(api, "ng_intake"),
+                        json={"username": "cy_all"})
+    assert response.status_code == 404

@@ -18,6 +18,10 @@ class TaskCompleteSchema(FormSchema):
     data = fields.Dict(load_default=dict)
 
 
+class TaskReassignSchema(FormSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
 class TaskOutSchema(Schema):
     id = fields.String()
     instance_id = fields.Integer()

@@ -19,6 +19,7 @@ from web.api.blueprint import bp
 from web.api.openapi import operation
 from web.api.schemas import TaskCompleteSchema
 from web.api.schemas import TaskOutSchema
+from web.api.schemas import TaskReassignSchema
 from web.api.schemas import TokenRequestSchema
 from web.auth import api_login_required
 from web.auth import bearer_token
@@ -114,6 +115,18 @@ def complete(task_id: str) -> Response:
     return jsonify(_task_out.dump(instances.complete_task(get_ctx(), task_id, body["data"], actor=_actor_for(task))))
 
 
+@bp.post("/api/v1/tasks/<task_id>/reassign")
+@api_login_required
+def reassign(task_id: str) -> Response:
+    body = _load(TaskReassignSchema())
+    ctx = get_ctx()
+    task = _visible_task(task_id)
+    user = current_api_user()
+    target = users.get_user(ctx, body["username"])
+    actor = Actor(user.username, "supervisor", user.id)
+    return jsonify(_task_out.dump(instances.reassign_task(ctx, task.id, target, actor=actor)))
+
+
 _TASK = {"application/json": {"schema": {"type": "object"}}}
 _AUTH = [{"bearer": []}]
 operation("post", "/tokens", summary="用用户名和密码换取访问令牌", security=[],
@@ -127,7 +140,8 @@ operation("get", "/tasks", summary="我可办理的待办任务", security=_AUTH
           responses={"200": {"description": "任务列表", "content": _TASK}, "401": {"description": "未登录"}})
 operation("get", "/tasks/{task_id}", summary="任务详情", security=_AUTH,
           responses={"200": {"description": "任务", "content": _TASK}, "404": {"description": "不存在"}})
-for _verb, _summary in (("claim", "认领任务"), ("release", "退回任务到待认领"), ("complete", "提交任务表单并办结")):
+for _verb, _summary in (("claim", "认领任务"), ("release", "退回任务到待认领"), ("complete", "提交任务表单并办结"),
+                        ("reassign", "科室负责人改派任务（body: {\"username\"}）")):
     operation("post", f"/tasks/{{task_id}}/{_verb}", summary=_summary, security=_AUTH,
               responses={"200": {"description": "任务", "content": _TASK},
                          "403": {"description": "不具备该任务的角色"},
