@@ -6,6 +6,7 @@ none of them ever deserializes a workflow.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import event
@@ -80,8 +81,17 @@ def definition_info(ctx: EngineContext, definition_id: int) -> DefinitionInfo:
     return ctx.runtime.definition_info(definition_id, fetch)
 
 
-def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, *, actor: Actor) -> None:
-    """Write the state and every derived row in one flush; a concurrent writer turns into a ConflictError."""
+def state_digest(state: str) -> str:
+    """sha256 of a stored state; events carry it so tampering with the state is detectable."""
+    return hashlib.sha256(state.encode("utf-8")).hexdigest()
+
+
+def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, *, actor: Actor) -> str:
+    """Write the state and every derived row in one flush; return the state's digest.
+
+    A concurrent writer turns into a ConflictError. The caller records the command as an event
+    carrying the digest (``state_sha256``), which puts the stored state under the hash chain.
+    """
     now, instance_id = ctx.now(), instance.id
     info = definition_info(ctx, instance.definition_id)
     # drain thrown messages before dumping, so the saved state never carries them again
@@ -105,6 +115,7 @@ def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, 
     except StaleDataError as exc:
         raise ConflictError(instance_id=instance_id) from exc
     _keep_after_commit(ctx, instance_id, instance.version, wf)
+    return state_digest(instance.state)
 
 
 def _keep_after_commit(ctx: EngineContext, instance_id: int, version: int, wf: Workflow) -> None:

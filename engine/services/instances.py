@@ -65,11 +65,12 @@ def start_instance(
     )
     ctx.session.add(instance)
     ctx.session.flush()
+    wf.run_engine_steps()
+    digest = save_workflow(ctx, instance, wf, actor=actor)
     append_event(ctx, stream=instance_stream(instance.id), kind="started", actor=actor, instance_id=instance.id,
                  definition_hash=definition.content_hash,
-                 payload={"process_id": process_id, "business_key": business_key, "data": dict(data or {})})
-    wf.run_engine_steps()
-    save_workflow(ctx, instance, wf, actor=actor)
+                 payload={"process_id": process_id, "business_key": business_key, "data": dict(data or {}),
+                          "state_sha256": digest})
     return instance
 
 
@@ -151,8 +152,8 @@ def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, 
     values = _validated(task, data)
     wf = load_workflow(ctx, instance)
     wf.complete_task(task_id, values)
-    _task_event(ctx, instance, task, "task_completed", actor, data=values)
-    save_workflow(ctx, instance, wf, actor=actor)
+    digest = save_workflow(ctx, instance, wf, actor=actor)
+    _task_event(ctx, instance, task, "task_completed", actor, data=values, state_sha256=digest)
     return task
 
 

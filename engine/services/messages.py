@@ -45,10 +45,11 @@ def deliver_message(
             continue
         wf = load_workflow(ctx, instance)
         wf.deliver_message(task_id, message_name, payload)
+        digest = save_workflow(ctx, instance, wf, actor=actor)
         append_event(ctx, stream=instance_stream(instance.id), kind="message_received", actor=actor,
-                     instance_id=instance.id, definition_hash=definition_info(ctx, instance.definition_id).content_hash, task_id=task_id,
-                     payload={"message_name": message_name, "correlation_key": correlation_key, "payload": payload})
-        save_workflow(ctx, instance, wf, actor=actor)
+                     instance_id=instance.id, definition_hash=definition_info(ctx, instance.definition_id).content_hash,
+                     task_id=task_id, payload={"message_name": message_name, "correlation_key": correlation_key,
+                                               "payload": payload, "state_sha256": digest})
         delivered.append(instance.id)
     if not delivered:
         raise NotFoundError("没有等待该消息的流程", code="no_subscriber", message_name=message_name)

@@ -61,10 +61,11 @@ def _fire_for_instance(ctx: EngineContext, instance_id: int) -> int:
     wf = load_workflow(ctx, instance)
     wf.run_engine_steps()
     fired = sorted((t for t in pending if wf.timer_fired(t.id)), key=lambda t: t.due_at)
+    due = {t.id: t.due_at.isoformat() for t in fired}  # read before the save rewrites the rows
+    digest = save_workflow(ctx, instance, wf, actor=TIMER_ACTOR)
     for timer in fired:
         append_event(ctx, stream=instance_stream(instance.id), kind="timer_fired", actor=TIMER_ACTOR,
-                     instance_id=instance.id, definition_hash=definition_info(ctx, instance.definition_id).content_hash, task_id=timer.id,
-                     bpmn_id=timer.bpmn_id,
-                     payload={"due_at": timer.due_at.isoformat(), "fired_at": ctx.now().isoformat()})
-    save_workflow(ctx, instance, wf, actor=TIMER_ACTOR)
+                     instance_id=instance.id, definition_hash=definition_info(ctx, instance.definition_id).content_hash,
+                     task_id=timer.id, bpmn_id=timer.bpmn_id,
+                     payload={"due_at": due[timer.id], "fired_at": ctx.now().isoformat(), "state_sha256": digest})
     return len(fired)
