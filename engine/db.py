@@ -6,6 +6,7 @@ without Flask; ``web`` creates the SQLAlchemy engine and owns the transaction.
 
 from __future__ import annotations
 
+import enum
 import json
 from datetime import datetime
 from datetime import timezone
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import JSON
 from sqlalchemy import DateTime
 from sqlalchemy import Engine
+from sqlalchemy import Enum
 from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import Text
@@ -68,6 +70,11 @@ class CanonicalJSON(TypeDecorator[Any]):
 
     def process_result_value(self, value: str | None, dialect: Any) -> Any:
         return None if value is None else json.loads(value)
+
+
+def str_enum(cls: type[enum.Enum], length: int = 30) -> Enum:
+    """An enum stored as its string value in a VARCHAR (no native enum types to migrate)."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 str_40 = Annotated[str, mapped_column(String(40))]

@@ -7,12 +7,12 @@ from datetime import date
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint
-from sqlalchemy import Enum
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from engine.db import Base
+from engine.db import str_enum
 from engine.db import str_100
 
 
@@ -42,9 +42,7 @@ class CalendarDay(Base):
 
     day: Mapped[date] = mapped_column(primary_key=True)
     is_workday: Mapped[bool]
-    kind: Mapped[CalendarDayKind] = mapped_column(
-        Enum(CalendarDayKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-    )
+    kind: Mapped[CalendarDayKind] = mapped_column(str_enum(CalendarDayKind, 20))
     #: the holiday (or, for a make-up working day, the holiday it makes up for), in Chinese
     name: Mapped[str | None] = mapped_column(String(100))
     #: ``chinese-calendar <version>`` when seeded, ``admin:<username>`` once edited (re-seeding keeps those)

@@ -6,7 +6,6 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
@@ -17,14 +16,12 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from engine.db import Base
+from engine.db import str_enum
 from engine.db import CanonicalJSON
 from engine.db import str_100
 from engine.db import str_255
 from engine.models.definition import ProcessDefinition
 
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class InstanceStatus(enum.StrEnum):
@@ -44,7 +41,7 @@ class WorkflowInstance(Base):
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     #: the business key (e.g. the case number) external replies are correlated by
     business_key: Mapped[str | None] = mapped_column(String(100), index=True)
-    status: Mapped[InstanceStatus] = mapped_column(_enum(InstanceStatus), index=True)
+    status: Mapped[InstanceStatus] = mapped_column(str_enum(InstanceStatus, 20), index=True)
     #: serialized workflow without its spec (TEXT, never JSONB: see notes P2)
     state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(16))
@@ -96,7 +93,7 @@ class HumanTask(Base):
     form_key: Mapped[str | None] = mapped_column(String(100))
     #: the task's ``spiffworkflow:properties``
     properties: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON(), default=dict)
-    status: Mapped[HumanTaskStatus] = mapped_column(_enum(HumanTaskStatus))
+    status: Mapped[HumanTaskStatus] = mapped_column(str_enum(HumanTaskStatus, 20))
     created_at: Mapped[datetime]
     due_at: Mapped[datetime | None] = mapped_column(index=True)
     #: username of the claimant
@@ -124,7 +121,7 @@ class Timer(Base):
     instance_id: Mapped[int] = mapped_column(ForeignKey("workflow_instances.id"), index=True)
     bpmn_id: Mapped[str_100]
     due_at: Mapped[datetime]
-    status: Mapped[TimerStatus] = mapped_column(_enum(TimerStatus))
+    status: Mapped[TimerStatus] = mapped_column(str_enum(TimerStatus, 20))
     fired_at: Mapped[datetime | None]
 
 

@@ -6,7 +6,6 @@ import enum
 from datetime import date
 from datetime import datetime
 
-from sqlalchemy import Enum
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
@@ -16,11 +15,9 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from engine.db import Base
+from engine.db import str_enum
 from engine.db import str_100
 
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e])
 
 
 class RegionLevel(enum.StrEnum):
@@ -42,7 +39,7 @@ class Region(Base):
 
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
     name: Mapped[str_100]
-    level: Mapped[RegionLevel] = mapped_column(_enum(RegionLevel))
+    level: Mapped[RegionLevel] = mapped_column(str_enum(RegionLevel))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
     #: materialised path of codes from the province down ("220000/220100/220104/"), for subtree queries
     path: Mapped[str] = mapped_column(String(200), index=True)
@@ -73,7 +70,7 @@ class Unit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[UnitKind] = mapped_column(_enum(UnitKind), index=True)
+    kind: Mapped[UnitKind] = mapped_column(str_enum(UnitKind), index=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
     #: for sharing units: the data categories provided (DX-8), comma-separated codes
     categories: Mapped[str | None] = mapped_column(String(500))
@@ -126,7 +123,7 @@ class ExchangeRegistration(Base):
     sharing_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     #: the unit the officer works for (the agency, or the sharing unit itself)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    side: Mapped[ExchangeSide] = mapped_column(_enum(ExchangeSide))
+    side: Mapped[ExchangeSide] = mapped_column(str_enum(ExchangeSide))
     valid_from: Mapped[date]
     valid_to: Mapped[date | None]
     registered_at: Mapped[datetime]
