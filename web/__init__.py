@@ -29,10 +29,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from web import db
     from web import errors
     from web import jobs
+    from web import login
 
     db.init_app(app)
     errors.init_app(app)
     jobs.init_app(app)
+    login.init_app(app)
     register_blueprints(app)
     from web.cli import register_commands
 
@@ -44,3 +46,8 @@ def register_blueprints(app: Flask) -> None:
     from web.api.blueprint import bp as api_bp
 
     app.register_blueprint(api_bp)
+    from web.admin.blueprint import bp as admin_bp
+    from web.home.blueprint import bp as home_bp
+
+    app.register_blueprint(home_bp)
+    app.register_blueprint(admin_bp)

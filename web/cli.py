@@ -204,6 +204,9 @@ def register_commands(app: object) -> None:
 
     for group in (db_cli, bpmn_cli, timers_cli, calendar_cli, demo, *GROUPS):
         app.cli.add_command(group)  # type: ignore[attr-defined]
+    from web.cli_audit import audit_cli
+
+    app.cli.add_command(audit_cli)  # type: ignore[attr-defined]
     from web import worker
 
     worker.register_commands(app)

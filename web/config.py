@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigurationError
+from engine.policy import PROFILES
 
 INSTANCE_DIR = Path(os.environ.get("HEDUI_INSTANCE_DIR", Path.cwd() / "instance"))
 
@@ -25,8 +26,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "SCRIPT_TIME_LIMIT": (2.0, "seconds a diagram script or expression may run"),
     "BPMN_DIR": (str(Path(__file__).resolve().parent.parent / "bpmn"), "directory `hedui bpmn deploy` reads by default"),
     "LOG_LEVEL": ("INFO", "root log level"),
+    "SESSION_IDLE_MINUTES": (30, "minutes without a request after which a browser session ends (server-side check)"),
+    "POLICY_PROFILE": ("jilin", "policy profile: jilin | baoji (time limits, monthly windows; engine/policy.py)"),
 }
-_INT = {"TIMER_INTERVAL"}
+_INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES"}
 _FLOAT = {"SCRIPT_TIME_LIMIT"}
 _DEV_SECRET = "dev-only-not-secret"  # a default that production refuses (validate_config)
 
@@ -72,5 +75,9 @@ def validate_config(config: Mapping[str, Any]) -> None:
         problems.append("HEDUI_DATABASE_URL 仅支持 sqlite 与 postgresql")
     if int(config["TIMER_INTERVAL"]) < 1:
         problems.append("HEDUI_TIMER_INTERVAL 至少为 1 秒")
+    if not 1 <= int(config["SESSION_IDLE_MINUTES"]) <= 24 * 60:
+        problems.append("HEDUI_SESSION_IDLE_MINUTES 须为 1–1440 分钟")
+    if config["POLICY_PROFILE"] not in PROFILES:
+        problems.append(f"HEDUI_POLICY_PROFILE 须为 {' 或 '.join(PROFILES)}")
     if problems:
         raise ConfigurationError("配置错误: " + "；".join(problems), problems=problems)

@@ -46,7 +46,7 @@ class InProcessJobQueue:
             raise
 
     def start_ticker(self) -> None:
-        """Sweep due timers every HEDUI_TIMER_INTERVAL seconds (idempotent)."""
+        """Sweep due timers and escalate overdue tasks every HEDUI_TIMER_INTERVAL seconds (idempotent)."""
         with self._lock:
             if self._ticker is not None:
                 return
@@ -56,10 +56,11 @@ class InProcessJobQueue:
     def _tick(self) -> None:
         interval = float(self.state.config["TIMER_INTERVAL"])
         while not self._stop.wait(interval):
-            try:
-                self._run("timers.run_due", {})
-            except Exception:  # noqa: S110 - logged in _run; the ticker must survive
-                pass
+            for name in ("timers.run_due", "tasks.escalate_overdue"):
+                try:
+                    self._run(name, {})
+                except Exception:  # noqa: S110 - logged in _run; the ticker must survive
+                    pass
 
     def shutdown(self) -> None:
         self._stop.set()

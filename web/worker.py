@@ -94,6 +94,12 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
                 # a sweep nobody picked up in time is superseded by the next one
                 "options": {"expires": interval},
             },
+            "tasks.escalate_overdue": {
+                "task": TASK_NAME,
+                "schedule": timedelta(seconds=interval),
+                "args": ("tasks.escalate_overdue", {}),
+                "options": {"expires": interval},
+            },
         },
     }
 

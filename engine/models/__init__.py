@@ -53,3 +53,28 @@ __all__ = [
     "User",
     "WorkflowInstance",
 ]
+
+from engine.models.security import LoginAttempt  # noqa: E402
+
+__all__ += ["LoginAttempt"]
+
+from engine.models.policy import PolicyOverride  # noqa: E402
+from engine.models.policy import TaskEscalation  # noqa: E402
+
+__all__ += ["PolicyOverride", "TaskEscalation"]
+
+from engine.models.case import Authorisation  # noqa: E402
+from engine.models.case import AuthorisationPerson  # noqa: E402
+from engine.models.case import CaseCounter  # noqa: E402
+from engine.models.case import CaseStatus  # noqa: E402
+from engine.models.case import Document  # noqa: E402
+from engine.models.case import DocumentBlob  # noqa: E402
+from engine.models.case import DocumentKind  # noqa: E402
+from engine.models.case import Entrustment  # noqa: E402
+from engine.models.case import EntrustmentSource  # noqa: E402
+from engine.models.case import Household  # noqa: E402
+from engine.models.case import Person  # noqa: E402
+from engine.models.case import PersonRole  # noqa: E402
+
+__all__ += ["Authorisation", "AuthorisationPerson", "CaseCounter", "CaseStatus", "Document", "DocumentBlob",
+            "DocumentKind", "Entrustment", "EntrustmentSource", "Household", "Person", "PersonRole"]

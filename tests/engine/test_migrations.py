@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-import engine.models  # noqa: F401
+import engine.models  # noqa: F401  (fills Base.metadata)
 from engine.db import Base
 from engine.db import make_engine
 from engine.migrate import downgrade
@@ -31,12 +31,12 @@ def test_migrations_go_down_and_up_again(sqlite_template: Path, tmp_path: Path) 
     shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"
     downgrade(url, "base")
-    engine = make_engine(url)
-    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    db = make_engine(url)
+    assert set(inspect(db).get_table_names()) <= {"alembic_version"}
     upgrade(url)
-    with engine.connect() as conn:
+    with db.connect() as conn:
         assert _diff(conn) == []
-    engine.dispose()
+    db.dispose()
 
 
 def test_revisions_are_dated_and_named() -> None:

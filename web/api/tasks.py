@@ -14,6 +14,7 @@ from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.models import HumanTask
 from engine.services import instances
+from engine.services import security
 from engine.services import users
 from web.api.blueprint import bp
 from web.api.openapi import operation
@@ -59,7 +60,8 @@ def _visible_task(task_id: str) -> HumanTask:
 def create_token() -> tuple[Response, int]:
     body = _load(TokenRequestSchema())
     ctx = get_ctx()
-    user = users.authenticate(ctx, body["username"], body["password"])
+    # the same throttle as the browser sign-in; a refused attempt is recorded and committed
+    user = security.sign_in(ctx, body["username"], body["password"], ip=request.remote_addr)
     issued = users.issue_token(ctx, user)
     return jsonify({"token": issued.token, "expires_at": issued.expires_at.isoformat()}), 201
 

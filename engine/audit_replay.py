@@ -1,0 +1,488 @@
+"""Replay a case: re-execute its recorded commands against its pinned definition, compare with what is stored.
+
+The event log is the command log (DESIGN "History"). A replay starts a fresh workflow from the
+``started`` event and re-executes every ``task_completed``, ``message_received`` and ``timer_fired``
+event in order, with a :class:`~engine.clock.FixedClock` set to the time each one happened (the
+engine's clock, so timers and ``now()`` see what they saw then) and the same working-day calendar.
+
+Task ids are uuid4 and differ between runs (notes §h, 4.3), so recorded commands are mapped onto
+the replay by what is stable: a user task by its BPMN id, a message by its name and correlation
+key, a timer by its BPMN id and due time. States are compared the same way (the path of finished
+elements, open user tasks, waiting timers and messages, and the data), never by task id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.calendar import WorkingCalendar
+from engine.clock import FixedClock
+from engine.context import EngineContext
+from engine.errors import HeduiError
+from engine.errors import NotFoundError
+from engine.history import instance_stream
+from engine.models import Event
+from engine.models import ProcessDefinition
+from engine.models import WorkflowInstance
+from engine.persistence import spec_loader
+from engine.runtime import BpmnRuntime
+from engine.runtime import Workflow
+from engine.runtime.core import DeadlineFn
+
+logger = logging.getLogger(__name__)
+
+#: the kinds that re-execute a command; every other kind (claims, refusals, notices ...) leaves the workflow alone
+REPLAYED_KINDS = frozenset({"started", "task_completed", "message_received", "timer_fired"})
+_MISSING = "<missing>"
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where the replay first parted from the record: the event, what the log implies and what was found.
+
+    ``expected`` is what re-executing the event log gives, ``actual`` what the engine or the
+    stored state shows instead. ``seq`` is None when no event can be blamed.
+    """
+
+    seq: int | None
+    kind: str | None
+    bpmn_id: str | None
+    #: command, definition, state, trace, completed, open_tasks, timers, messages, waiting, data
+    aspect: str
+    path: str | None
+    expected: Any
+    actual: Any
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "kind": self.kind, "bpmn_id": self.bpmn_id, "aspect": self.aspect,
+                "path": self.path, "expected": self.expected, "actual": self.actual, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ReplayStep:
+    """The replayed state right after one re-executed event."""
+
+    seq: int
+    kind: str
+    bpmn_id: str | None
+    actor: str
+    occurred_at: datetime
+    state: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "kind": self.kind, "bpmn_id": self.bpmn_id, "actor": self.actor,
+                "occurred_at": self.occurred_at.isoformat(), "state": self.state}
+
+
+@dataclass
+class ReplayResult:
+    instance_id: int
+    business_key: str | None
+    consistent: bool
+    #: events re-executed (kinds in :data:`REPLAYED_KINDS`)
+    steps: int
+    first_divergence: Divergence | None = None
+    #: per re-executed event, only with ``steps=True``
+    snapshots: list[ReplayStep] = field(default_factory=list)
+    #: ambiguities met while mapping recorded tasks onto the replay (English, for operators)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"consistent": self.consistent, "steps": self.steps,
+                "first_divergence": self.first_divergence.to_dict() if self.first_divergence else None}
+
+
+class _DivergedError(Exception):
+    def __init__(self, divergence: Divergence) -> None:
+        super().__init__(divergence.message)
+        self.divergence = divergence
+
+
+# --- the replay runtime ------------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _replay_runtime(ctx: EngineContext) -> tuple[BpmnRuntime, FixedClock]:
+    """A runtime of our own whose clock we set per event, cached per thread and per live runtime.
+
+    It mirrors the live runtime's script helpers and time limit; ``now`` and ``add_working_days``
+    are rebuilt by the constructor around the replay clock.
+    """
+    cached = getattr(_local, "entry", None)
+    if cached is not None and cached[0]() is ctx.runtime:
+        return cached[1], cached[2]
+    clock = FixedClock(ctx.now())
+    # BpmnRuntime has no public "same runtime, other clock" constructor; read what it was built with
+    functions = {k: v for k, v in getattr(ctx.runtime, "_functions", {}).items()
+                 if k not in ("now", "add_working_days")}
+    runtime = BpmnRuntime(clock, functions=functions, script_time_limit=getattr(ctx.runtime, "_time_limit", 2.0))
+    runtime.saved_limit = 0
+    _local.entry = (weakref.ref(ctx.runtime), runtime, clock)
+    return runtime, clock
+
+
+def deadline_for(ctx: EngineContext) -> DeadlineFn:
+    """The working-day calendar the live engine uses (``web.state`` passes it as ``ctx.deadline``)."""
+    return ctx.deadline if ctx.deadline is not None else WorkingCalendar(ctx.session).deadline
+
+
+# --- snapshots and their comparison ------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """JSON-shaped copy (what a save and load would give), for comparing and showing."""
+    return json.loads(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def snapshot(wf: Workflow, default_key: str) -> dict[str, Any]:
+    """The comparable state of a workflow: no task ids, lists in a stable order.
+
+    :param default_key: the correlation key of catch events without a ``correlationKey`` (the business key).
+    """
+    open_tasks = [{"bpmn_id": t.bpmn_id, "process_id": t.process_id, "data": _plain(wf.task_data(t.task_id))}
+                  for t in wf.ready_human_tasks()]
+    timers, messages = wf.waiting_timers(), wf.waiting_messages()
+    waiting: dict[str, set[str]] = {}
+    for task_id, bpmn_id in [(t.task_id, t.bpmn_id) for t in timers] + [(m.task_id, m.bpmn_id) for m in messages]:
+        waiting.setdefault(task_id, set()).add(bpmn_id)
+    return {
+        "completed": wf.is_completed,
+        "trace": [[s.process_id, s.bpmn_id, s.state] for s in wf.trace()],
+        "open_tasks": sorted(open_tasks, key=lambda t: (t["bpmn_id"], _json(t["data"]))),
+        "timers": sorted(({"bpmn_id": t.bpmn_id, "due_at": t.due_at.isoformat()} for t in timers),
+                         key=lambda t: (t["bpmn_id"], t["due_at"])),
+        "messages": sorted(({"bpmn_id": m.bpmn_id, "message_name": m.message_name,
+                             "correlation_key": m.correlation_key if m.correlation_key is not None else default_key}
+                            for m in messages), key=_json),
+        "waiting": sorted(({"elements": sorted(elements), "data": _plain(wf.task_data(task_id))}
+                           for task_id, elements in waiting.items()), key=_json),
+        "data": _plain(wf.data),
+    }
+
+
+def _flatten(state: dict[str, Any]) -> dict[str, str]:
+    """Every comparable fact of a snapshot (but the trace) as ``path -> canonical JSON``."""
+    flat = {"completed": _json(state["completed"])}
+    for aspect, name in (("open_tasks", lambda t: t["bpmn_id"]), ("waiting", lambda w: "|".join(w["elements"]))):
+        seen: dict[str, int] = {}
+        for item in state[aspect]:
+            label = name(item)
+            seen[label] = seen.get(label, 0) + 1
+            prefix = f"{aspect}/{label}#{seen[label]}"
+            flat[prefix] = "open"
+            flat.update({f"{prefix}/data/{k}": _json(v) for k, v in item["data"].items()})
+    for aspect in ("timers", "messages"):
+        counts: dict[str, int] = {}
+        for item in state[aspect]:
+            label = _json(item)
+            counts[label] = counts.get(label, 0) + 1
+            flat[f"{aspect}/{label}#{counts[label]}"] = "waiting"
+    flat.update({f"data/{k}": _json(v) for k, v in state["data"].items()})
+    return flat
+
+
+def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
+    """``(aspect, path, expected, actual)`` for every fact the two snapshots disagree on, trace first."""
+    out: list[tuple[str, str, Any, Any]] = []
+    e_trace, a_trace = expected["trace"], actual["trace"]
+    for i in range(max(len(e_trace), len(a_trace))):
+        e, a = (e_trace[i] if i < len(e_trace) else None), (a_trace[i] if i < len(a_trace) else None)
+        if e != a:
+            out.append(("trace", f"trace[{i}]", e, a))
+            break
+    e_flat, a_flat = _flatten(expected), _flatten(actual)
+    for path in sorted(e_flat.keys() | a_flat.keys()):
+        e_val, a_val = e_flat.get(path, _MISSING), a_flat.get(path, _MISSING)
+        if e_val != a_val:
+            out.append((path.split("/", 1)[0], path, _shown(e_val), _shown(a_val)))
+    return out
+
+
+def _shown(value: str) -> Any:
+    return None if value == _MISSING else ("<present>" if value in ("open", "waiting") else json.loads(value))
+
+
+# --- the replay itself -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Case:
+    """What a replay needs about one instance, read once."""
+
+    instance: WorkflowInstance
+    definition_hash: str
+    spec: Callable[[], str]
+    events: list[Event]
+    default_key: str
+
+
+def load_case(ctx: EngineContext, instance_id: int) -> _Case:
+    instance = ctx.session.get(WorkflowInstance, instance_id)
+    if instance is None:
+        raise NotFoundError("案件不存在", instance_id=instance_id)
+    definition_hash = ctx.session.execute(
+        select(ProcessDefinition.content_hash).where(ProcessDefinition.id == instance.definition_id)
+    ).scalar_one()
+    events = list(ctx.session.execute(
+        select(Event).where(Event.stream == instance_stream(instance_id)).order_by(Event.seq)
+    ).scalars())
+    definition_id = instance.definition_id
+    return _Case(instance, definition_hash, lambda: spec_loader(ctx.session, definition_id), events,
+                 instance.business_key or f"instance:{instance_id}")
+
+
+class Replayer:
+    """Re-executes one case's events step by step (``run``), then compares with the stored state."""
+
+    def __init__(self, ctx: EngineContext, case: _Case, deadline: DeadlineFn, *, keep_snapshots: bool) -> None:
+        self.ctx, self.case, self.deadline = ctx, case, deadline
+        self.runtime, self.clock = _replay_runtime(ctx)
+        self.keep_snapshots = keep_snapshots
+        self.wf: Workflow | None = None
+        self.steps: list[ReplayStep] = []
+        self.applied: list[Event] = []
+        self.notes: list[str] = []
+        #: recorded ids of the tasks completed so far
+        self._completed: set[str] = set()
+        self._stored_wf: Workflow | None = None
+        #: timers the last sweep fired, not yet matched to their events: ``(bpmn_id, due_at, fired_at)``
+        self._fired: list[tuple[str, datetime, datetime]] = []
+
+    # -- driving
+
+    def run(self) -> Divergence | None:
+        for event in self.case.events:
+            if event.kind not in REPLAYED_KINDS:
+                continue
+            try:
+                self._check_definition(event)
+                self._apply(event)
+            except _DivergedError as diverged:
+                return diverged.divergence
+            except HeduiError as exc:
+                return self._divergence(event, "command", None, "命令可正常执行", exc.message,
+                                        f"重放第 {event.seq} 号事件时流程引擎报错：{exc.message}")
+            except Exception as exc:  # a tampered or malformed record must be reported, never abort an audit
+                logger.warning("replaying event %s of instance %s failed", event.seq, self.case.instance.id,
+                               exc_info=True)
+                return self._divergence(event, "command", None, "命令可正常执行", exc.__class__.__name__,
+                                        f"重放第 {event.seq} 号事件失败（{exc.__class__.__name__}），记录可能已损坏")
+            self.applied.append(event)
+            if self.keep_snapshots:
+                assert self.wf is not None
+                self.steps.append(ReplayStep(event.seq, event.kind, event.bpmn_id, event.actor, event.occurred_at,
+                                             snapshot(self.wf, self.case.default_key)))
+        if self.wf is None:
+            return Divergence(None, None, None, "command", None, "started", None, "事件日志中没有案件启动事件")
+        return None
+
+    def _apply(self, event: Event) -> None:
+        self.clock.set(event.occurred_at)
+        if event.kind == "started":
+            self._start(event)
+        elif self.wf is None:
+            raise _DivergedError(self._divergence(event, "command", None, "started", None,
+                                                  f"第 {event.seq} 号事件之前没有案件启动事件"))
+        elif event.kind == "task_completed":
+            self._complete(event)
+        elif event.kind == "message_received":
+            self._message(event)
+        else:
+            self._timer(event)
+
+    def _check_definition(self, event: Event) -> None:
+        if event.definition_hash is not None and event.definition_hash != self.case.definition_hash:
+            raise _DivergedError(self._divergence(
+                event, "definition", None, self.case.definition_hash, event.definition_hash,
+                f"第 {event.seq} 号事件记录的流程版本与案件锁定的版本不同"))
+
+    def _start(self, event: Event) -> None:
+        payload = event.payload or {}
+        if self.wf is not None or payload.get("process_id") != self.case.instance.process_id:
+            raise _DivergedError(self._divergence(event, "command", None, self.case.instance.process_id,
+                                                  payload.get("process_id"), f"第 {event.seq} 号启动事件与案件不符"))
+        self.wf = self.runtime.new_workflow(self.case.definition_hash, self.case.spec, payload.get("data") or {},
+                                            deadline=self.deadline)
+        self.wf.run_engine_steps()
+
+    def _complete(self, event: Event) -> None:
+        assert self.wf is not None
+        task_id = self._task_for(event)
+        self.wf.complete_task(task_id, (event.payload or {}).get("data") or {})
+
+    def _message(self, event: Event) -> None:
+        assert self.wf is not None
+        payload = event.payload or {}
+        name, key = payload.get("message_name"), payload.get("correlation_key")
+        waiting = [m for m in self.wf.waiting_messages() if m.message_name == name
+                   and (m.correlation_key if m.correlation_key is not None else self.case.default_key) == key]
+        if not waiting:
+            raise _DivergedError(self._divergence(
+                event, "command", None, {"message_name": name, "correlation_key": key},
+                [m.message_name for m in self.wf.waiting_messages()],
+                f"重放到第 {event.seq} 号事件时，流程并未在等待消息「{name}」（{key}）"))
+        self.wf.deliver_message(waiting[0].task_id, str(name), payload.get("payload"))
+
+    def _timer(self, event: Event) -> None:
+        assert self.wf is not None
+        payload = event.payload or {}
+        due, fired_at = _parse(payload.get("due_at")), _parse(payload.get("fired_at")) or event.occurred_at
+        before = [(t.bpmn_id, t.due_at) for t in self.wf.waiting_timers()]
+        if (event.bpmn_id, due) in before:
+            self.clock.set(fired_at)
+            self.wf.run_engine_steps()
+            after = [(t.bpmn_id, t.due_at) for t in self.wf.waiting_timers()]
+            for item in after:
+                if item in before:
+                    before.remove(item)
+            self._fired = [(b, d, fired_at) for b, d in before]
+        already = [f for f in self._fired if f[0] == event.bpmn_id and f[1] == due and f[2] == fired_at]
+        if not already:
+            raise _DivergedError(self._divergence(
+                event, "command", None, {"bpmn_id": event.bpmn_id, "due_at": payload.get("due_at")},
+                [{"bpmn_id": b, "due_at": d.isoformat()} for b, d in before],
+                f"重放到第 {event.seq} 号事件时，定时器 {event.bpmn_id}"
+                f"（到期 {payload.get('due_at')}）未在等待或未触发"))
+        self._fired.remove(already[0])
+
+    # -- mapping recorded user tasks onto the replay
+
+    def _task_for(self, event: Event) -> str:
+        assert self.wf is not None
+        recorded = event.task_id or ""
+        candidates = [t.task_id for t in self.wf.ready_human_tasks() if t.bpmn_id == event.bpmn_id]
+        if recorded in self._completed:  # the same task completed twice
+            candidates = []
+        if not candidates:
+            open_now = sorted(t.bpmn_id for t in self.wf.ready_human_tasks())
+            raise _DivergedError(self._divergence(
+                event, "command", None, event.bpmn_id, open_now,
+                f"重放到第 {event.seq} 号事件时，任务「{event.bpmn_id}」不是待办状态"
+                f"（待办：{', '.join(open_now) or '无'}）"))
+        self._completed.add(recorded)
+        return self._closest(event, candidates) if len(candidates) > 1 else candidates[0]
+
+    def _closest(self, event: Event, candidates: list[str]) -> str:
+        """Several READY tasks share the BPMN id (multi-instance, parallel branches): which one was it?
+
+        The event names the live task only by its uuid, which the replay does not have, so the
+        recorded task's data in the stored state (e.g. its multi-instance item) picks the replay task
+        with the same inputs; ties keep the order of creation (tree order).
+        """
+        wf = self.wf
+        assert wf is not None
+        submitted = set(((event.payload or {}).get("data") or {}).keys())
+        try:
+            recorded = _plain(self._stored().task_data(event.task_id or ""))
+        except Exception:  # no hint available (task gone, state unreadable): keep creation order
+            recorded = {}
+
+        def score(task_id: str) -> int:
+            data = _plain(wf.task_data(task_id))
+            return sum(1 for k, v in data.items() if k not in submitted and recorded.get(k, _MISSING) == v)
+
+        scores = [score(t) for t in candidates]
+        best = max(scores)
+        if scores.count(best) > 1:
+            self.notes.append(f"event {event.seq}: {scores.count(best)} ready tasks {event.bpmn_id} with the same "
+                              "inputs; took the first created")
+        return candidates[scores.index(best)]
+
+    def _stored(self) -> Workflow:
+        if self._stored_wf is None:
+            instance = self.case.instance
+            self._stored_wf = self.runtime.load(self.case.definition_hash, self.case.spec, instance.state,
+                                                instance.serializer_version, deadline=self.deadline)
+        return self._stored_wf
+
+    # -- comparing
+
+    def compare(self) -> Divergence | None:
+        """Compare the replayed final state with the stored one; blame the event that produced the first difference."""
+        assert self.wf is not None
+        replayed = self.steps[-1].state if self.steps else snapshot(self.wf, self.case.default_key)
+        instance = self.case.instance
+        try:
+            stored = snapshot(self._stored(), self.case.default_key)
+        except Exception as exc:  # a tampered blob can break the deserializer in any way
+            logger.warning("stored state of instance %s unreadable: %s", instance.id, exc.__class__.__name__)
+            last = self.applied[-1] if self.applied else None
+            return Divergence(last.seq if last else None, last.kind if last else None, None, "state", None,
+                              "可读取的流程状态", exc.__class__.__name__, "存储的流程状态无法读取（可能被篡改）")
+        found = differences(replayed, stored)
+        if not found:
+            return None
+        return self._blame(found)
+
+    def _blame(self, found: list[tuple[str, str, Any, Any]]) -> Divergence:
+        """The earliest step that produced one of the differences (needs the per-step snapshots)."""
+        best: tuple[int, tuple[str, str, Any, Any]] | None = None
+        for diff in found:
+            step = self._step_of(diff)
+            if best is None or step < best[0]:
+                best = (step, diff)
+        assert best is not None
+        index, (aspect, path, expected, actual) = best
+        event = self.applied[index]
+        where = f"{event.kind} {event.bpmn_id}" if event.bpmn_id else event.kind
+        message = (f"第 {event.seq} 号事件（{where}）之后：{_ASPECT_NAMES.get(aspect, aspect)} {path} "
+                   f"按事件日志重放为 {_json(expected)}，存储状态中为 {_json(actual)}")
+        return self._divergence(event, aspect, path, expected, actual, message)
+
+    def _step_of(self, diff: tuple[str, str, Any, Any]) -> int:
+        """Index of the step whose re-execution produced the replayed side of ``diff`` (last step if none)."""
+        last = len(self.steps) - 1
+        if not self.steps:
+            return max(len(self.applied) - 1, 0)
+        aspect, path = diff[0], diff[1]
+        if aspect == "trace":
+            position = int(path[len("trace["):-1])
+            return next((i for i, s in enumerate(self.steps) if len(s.state["trace"]) > position), last)
+        values = [_flatten(s.state).get(path, _MISSING) for s in self.steps]
+        changed = [i for i in range(len(values)) if values[i] != (values[i - 1] if i else _MISSING)]
+        return changed[-1] if changed else last
+
+    def _divergence(self, event: Event, aspect: str, path: str | None, expected: Any, actual: Any,
+                    message: str) -> Divergence:
+        return Divergence(event.seq, event.kind, event.bpmn_id, aspect, path, expected, actual, message)
+
+
+_ASPECT_NAMES = {"trace": "已完成步骤", "completed": "办结状态", "open_tasks": "待办任务", "timers": "等待中的定时器",
+                 "messages": "等待中的消息", "waiting": "等待中任务的数据", "data": "流程数据"}
+
+
+def _parse(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def replay_case(ctx: EngineContext, case: _Case, deadline: DeadlineFn, *, steps: bool = False) -> ReplayResult:
+    """Replay one loaded case; on an inconsistency, replay again step by step to find the first divergence."""
+    replayer = Replayer(ctx, case, deadline, keep_snapshots=steps)
+    divergence = replayer.run() or replayer.compare()
+    if divergence is not None and not steps and divergence.aspect not in ("command", "definition", "state"):
+        # localizing needs the state after every step: only paid for when something is wrong
+        replayer = Replayer(ctx, case, deadline, keep_snapshots=True)
+        divergence = replayer.run() or replayer.compare()
+    return ReplayResult(case.instance.id, case.instance.business_key, divergence is None, len(replayer.applied),
+                        divergence, replayer.steps if steps else [], replayer.notes)

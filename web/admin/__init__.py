@@ -1,0 +1,1 @@
+"""Administration pages: regions, units, users and roles, exchange-officer registrations (admins only)."""

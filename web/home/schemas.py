@@ -1,0 +1,72 @@
+"""Loading HTML form posts with marshmallow; the sign-in form.
+
+HTML forms post every input, empty or not, as text. :class:`HtmlFormSchema` trims the text
+and treats an empty input as not given, so "required" and "optional" mean what a person
+filling the form expects. Errors come back as the engine's ``ValidationError`` with
+``details['fields']``, the same shape the services use, so a view shows both alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import ValidationError as MarshmallowError
+from marshmallow import fields
+from marshmallow import pre_load
+from marshmallow import validate
+
+from engine.errors import ValidationError
+from forms.base import FormSchema
+from web.login import CSRF_KEY
+
+
+class HtmlFormSchema(FormSchema):
+    """Base of the browser forms: trimmed text, empty inputs are missing, Chinese messages."""
+
+    #: fields whose text is kept exactly as typed (passwords may start or end with a space)
+    untrimmed: tuple[str, ...] = ()
+
+    @pre_load
+    def _drop_empty(self, data: Mapping[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        cleaned = {}
+        for name, value in data.items():
+            if isinstance(value, str) and name not in self.untrimmed:
+                value = value.strip()
+            if value != "":
+                cleaned[name] = value
+        return cleaned
+
+
+def load_form(schema: HtmlFormSchema, form: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a posted form (without its CSRF token) into plain values.
+
+    :raises ValidationError: with ``details['fields']`` mapping field names to Chinese messages.
+    """
+    payload = {name: value for name, value in form.items() if name != CSRF_KEY}
+    try:
+        return dict(schema.load(payload))
+    except MarshmallowError as exc:
+        raise ValidationError(fields=exc.messages) from exc
+
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """``{field: [message, ...]}`` from a form or service validation error."""
+    raw = exc.details.get("fields") or {}
+    return {str(name): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])] for name, msgs in raw.items()}
+
+
+def text(max_length: int, *, required: bool = True, **kwargs: Any) -> fields.String:
+    """A text field of at most ``max_length`` characters (the column's size)."""
+    length = validate.Length(max=max_length, error=f"不能超过 {max_length} 个字符")
+    if required:
+        return fields.String(required=True, validate=length, **kwargs)
+    return fields.String(load_default=None, validate=length, **kwargs)
+
+
+class LoginFormSchema(HtmlFormSchema):
+    untrimmed = ("password",)
+
+    username = text(64)
+    password = text(256)
+    next = fields.String(load_default=None)
