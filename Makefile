@@ -31,9 +31,12 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make bench: measure the engine and write BENCHMARKS.md
+## make bench: measure the engine and the audit replay, write BENCHMARKS.md
+## (PostgreSQL too when HEDUI_BENCH_DATABASE_URL names a server: a scratch database is created there)
+AUDIT_CASES ?= 1000
 bench: install
 	$(BIN)/python -m tests.perf.bench_engine --out BENCHMARKS.md $(BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_audit --cases $(AUDIT_CASES) --out BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

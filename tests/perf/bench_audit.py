@@ -1,0 +1,250 @@
+"""Audit benchmark: replaying one closed standard case, replaying every case, verifying the whole log.
+
+Run from the repository root::
+
+    python -m tests.perf.bench_audit                     # SQLite in a temp dir, 120 generated cases
+    python -m tests.perf.bench_audit --cases 400 --repeat 100
+    python -m tests.perf.bench_audit --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+The generated cases are real ``bpmn/standard_verification.bpmn`` cases driven through the services,
+one committed transaction per command, on the engine clock: most closed (two sharing units answer),
+some with a unit timing out (``timer_fired``), some with a delay notice, some still running.
+Goals (issue: replaying one closed standard case < 50 ms; ``hedui audit replay --all`` reports its
+rate) are printed, never asserted. On PostgreSQL a scratch database ``hedui_bench_audit_<pid>`` is
+created on the server and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import platform
+import io
+import contextlib
+import os
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from datetime import timezone
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import create_engine
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+from engine.audit import iter_replays
+from engine.audit import replay_instance
+from engine.audit import verify_all
+from engine.calendar import WorkingCalendar
+from engine.calendar import seed_calendar
+from engine.clock import FixedClock
+from engine.context import Actor
+from engine.context import EngineContext
+from engine.db import make_engine
+from engine.migrate import upgrade
+from engine.models import Event
+from engine.models import InstanceStatus
+from engine.models import WorkflowInstance
+from engine.runtime import BpmnRuntime
+from engine.services.deploy import deploy_files
+from engine.services.instances import complete_task
+from engine.services.instances import list_open_tasks
+from engine.services.instances import start_instance
+from engine.services.messages import deliver_message
+from engine.services.timers import fire_due_timers
+
+BPMN = Path(__file__).parents[2] / "bpmn" / "standard_verification.bpmn"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Monday
+INTAKE, REVIEWER = Actor("li_intake", "intake_officer"), Actor("wang_review", "review_officer")
+EXCHANGE, CHECKER = Actor("chen_exchange", "exchange_officer"), Actor("liu_exchange", "exchange_officer")
+REPORTER, ASSISTANCE = Actor("zhao_report", "report_officer"), Actor("sun_assist", "assistance_officer")
+INTAKE_OK = {"decision": "accept", "materials_complete": True, "paper_electronic_consistent": True}
+
+
+class Bench:
+    """A migrated database with the calendar and the standard diagram; one transaction per command."""
+
+    def __init__(self, url: str) -> None:
+        upgrade(url)
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.clock = FixedClock(START)
+        self.runtime = BpmnRuntime(self.clock)
+        with self.sessions() as session:
+            seed_calendar(session, [2026], clock=self.clock)
+            session.commit()
+        self.run(lambda ctx: deploy_files(ctx, {BPMN.name: BPMN.read_bytes()}, actor=Actor("designer")))
+
+    def run(self, fn: Callable[[EngineContext], Any]) -> Any:
+        with self.sessions() as session:
+            ctx = EngineContext(session, self.runtime, self.clock, deadline=WorkingCalendar(session).deadline)
+            result = fn(ctx)
+            session.commit()
+            return result
+
+    def do(self, iid: int, bpmn_id: str, data: dict[str, Any], actor: Actor) -> None:
+        def step(ctx: EngineContext) -> None:
+            [task] = [t for t in list_open_tasks(ctx, instance_id=iid) if t.bpmn_id == bpmn_id]
+            complete_task(ctx, task.id, data, actor=actor)
+
+        self.clock.advance(minutes=20)
+        self.run(step)
+
+    def deliver(self, message: str, key: str, payload: dict[str, Any]) -> None:
+        self.clock.advance(hours=3)
+        self.run(lambda ctx: deliver_message(ctx, message, key, payload, actor=Actor("unit:bank")))
+
+
+def generate(bench: Bench, cases: int) -> int:
+    """Drive ``cases`` standard cases; returns the id of the first closed one (the replay subject)."""
+    first_closed = 0
+    for i in range(cases):
+        bench.clock.set(START + timedelta(days=i // 20, minutes=i))
+        key, units = f"HD-2026-{i:05d}", ["bank_a", "tax"]
+        iid = bench.run(lambda ctx, key=key, units=units: start_instance(
+            ctx, "standard_verification", actor=INTAKE, business_key=key,
+            data={"case_no": key, "subject_ids": [101, 102, 103], "sharing_units": units})).id
+        bench.do(iid, "intake_check", INTAKE_OK, INTAKE)
+        bench.do(iid, "review", {"decision": "accept"}, REVIEWER)
+        if i % 10 == 9:
+            continue  # still at the exchange preparation
+        bench.do(iid, "prepare_exchange", {"batch_checked": True}, EXCHANGE)
+        if i % 10 == 8:
+            bench.deliver("exchange_delay", f"{key}:tax", {"days": 3, "notice_id": i})
+        bench.deliver("exchange_result", f"{key}:bank_a", {"result_id": 2 * i})
+        if i % 10 == 7:
+            bench.clock.advance(days=20)
+            bench.run(fire_due_timers)  # tax never answers
+        else:
+            bench.deliver("exchange_result", f"{key}:tax", {"result_id": 2 * i + 1})
+        bench.do(iid, "confirm_exchange", {"statuses_checked": True}, CHECKER)
+        bench.do(iid, "issue_report", {"report_no": f"核报〔2026〕{i}号"}, REPORTER)
+        bench.do(iid, "feedback", {}, ASSISTANCE)
+        if not first_closed:
+            first_closed = iid
+    return first_closed
+
+
+def _ms(ns: float) -> str:
+    return f"{ns / 1e6:.2f} ms"
+
+
+def bench_one(bench: Bench, iid: int, repeat: int) -> None:
+    def replay(ctx: EngineContext) -> Any:
+        return replay_instance(ctx, iid)
+
+    cold: list[float] = []
+
+    def in_fresh_thread() -> None:  # a new thread: no replay runtime, no spec restored yet
+        t0 = time.perf_counter_ns()
+        bench.run(replay)
+        cold.append(time.perf_counter_ns() - t0)
+
+    thread = threading.Thread(target=in_fresh_thread)
+    thread.start()
+    thread.join()
+    samples = []
+    for _ in range(3 + repeat):
+        t0 = time.perf_counter_ns()
+        result = bench.run(replay)
+        samples.append(time.perf_counter_ns() - t0)
+    samples = samples[3:]
+    assert result.consistent, result.first_divergence
+    p90 = statistics.quantiles(samples, n=10)[-1] if len(samples) >= 10 else max(samples)
+    print(f"replay one closed standard case (instance {iid}, {result.steps} steps, session + reads included):")
+    print(f"  median {_ms(statistics.median(samples))}  p90 {_ms(p90)}  min {_ms(min(samples))}  "
+          f"(n={repeat}; first in a fresh thread: {_ms(cold[0])})  goal < 50 ms")
+
+
+def bench_all(bench: Bench) -> None:
+    with bench.sessions() as session:
+        ctx = EngineContext(session, bench.runtime, bench.clock, deadline=WorkingCalendar(session).deadline)
+        t0 = time.perf_counter()
+        results = list(iter_replays(ctx))
+        seconds = time.perf_counter() - t0
+        steps = sum(r.steps for r in results)
+        bad = [r.instance_id for r in results if not r.consistent]
+        closed = session.execute(select(func.count()).where(
+            WorkflowInstance.status == InstanceStatus.COMPLETED)).scalar_one()
+        t0 = time.perf_counter()
+        report = verify_all(ctx)
+        verify_seconds = time.perf_counter() - t0
+        events = session.execute(select(func.count(Event.id))).scalar_one()
+    print(f"replay all: {len(results)} cases ({closed} closed), {steps} commands re-executed in {seconds:.2f} s: "
+          f"{len(results) / seconds:.1f} cases/s, {steps / seconds:.0f} commands/s; inconsistent: {bad or 'none'}")
+    print(f"verify all: {events} events, {report.instances_checked} states in {verify_seconds:.2f} s: "
+          f"{events / verify_seconds:.0f} events/s; problems: {len(report.problems)}")
+
+
+@contextmanager
+def _database(postgres: str | None) -> Iterator[str]:
+    if not postgres:
+        with tempfile.TemporaryDirectory(prefix="hedui_bench_audit_") as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    name = f"hedui_bench_audit_{os.getpid()}"
+    admin = create_engine(make_url(postgres).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--cases", type=int, default=120, help="standard cases to generate (default 120)")
+    parser.add_argument("--repeat", type=int, default=50, help="replays of the one closed case (default 50)")
+    parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server URL (a scratch database is created)")
+    parser.add_argument("--out", type=Path, help="also write the results as the bench:audit section of this file")
+    args = parser.parse_args(argv)
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        _run(args)
+    print(captured.getvalue(), end="")
+    if args.out:
+        _write(args.out, captured.getvalue(), argv)
+    return 0
+
+
+def _write(path: Path, text: str, argv: list[str] | None) -> None:
+    from tests.perf.report import write_section
+
+    start, end = "<!-- bench:audit:start -->", "<!-- bench:audit:end -->"
+    command = "python -m tests.perf.bench_audit " + " ".join(argv if argv is not None else sys.argv[1:])
+    section = "\n".join([
+        start, "## Audit: replaying cases and verifying the log", "",
+        f"_Generated by `tests/perf/bench_audit.py` on {datetime.now(timezone.utc).isoformat(timespec='seconds')}; "
+        f"command: `{command.strip()}`; {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} logical cores, Python {platform.python_version()}._", "",
+        "Goal: replaying one closed standard case < 50 ms.", "", "```", text.strip(), "```", end, ""])
+    write_section(path, section, start, end)
+
+
+def _run(args: argparse.Namespace) -> None:
+    with _database(args.postgres) as url:
+        bench = Bench(url)
+        t0 = time.perf_counter()
+        iid = generate(bench, max(args.cases, 1))
+        print(f"backend {bench.engine.dialect.name}: generated {args.cases} cases in {time.perf_counter() - t0:.1f} s")
+        bench_one(bench, iid, args.repeat)
+        bench_all(bench)
+        bench.engine.dispose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
