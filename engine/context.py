@@ -42,6 +42,8 @@ class EngineContext:
     runtime: BpmnRuntime
     clock: Clock
     deadline: DeadlineFn | None = None
+    #: the deployment's policy profile (``jilin`` | ``baoji``), see engine/policy.py
+    policy_profile: str = "jilin"
     #: jobs to enqueue once the unit of work commits: ``(job name, kwargs)``
     after_commit_jobs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 

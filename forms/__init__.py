@@ -38,7 +38,7 @@ def register(schema: type[FormSchema]) -> type[FormSchema]:
 
 def _load_all() -> None:
     for module in pkgutil.iter_modules(__path__):
-        if not module.name.startswith("_") and module.name not in {"base", "ids"}:
+        if not module.name.startswith("_") and module.name not in {"base", "ids", "jsonschema"}:
             importlib.import_module(f"{__name__}.{module.name}")
 
 

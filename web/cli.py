@@ -194,9 +194,12 @@ def demo() -> None:
     if current_app.config["ENV"] == "production":
         click.secho("生产环境不允许写入演示数据", fg="red", err=True)
         sys.exit(1)
+    from engine.services.demo_cases import seed_demo_cases
+
     with _state().unit_of_work() as ctx:
         created = seed_demo(ctx, actor=CLI_ACTOR)
-    click.secho(f"演示数据就绪（新建 {created} 个用户，密码均为 {DEMO_PASSWORD}）", fg="green")
+        cases = seed_demo_cases(ctx, actor=CLI_ACTOR)
+    click.secho(f"演示数据就绪（新建 {created} 个用户，密码均为 {DEMO_PASSWORD}；新建 {cases} 个演示案件）", fg="green")
 
 
 def register_commands(app: object) -> None:

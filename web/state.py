@@ -43,7 +43,8 @@ class HeduiState:
 
     def new_context(self, session: Session | None = None) -> EngineContext:
         session = session or self.session_factory()
-        return EngineContext(session, self.runtime, self.clock, deadline=self.calendar.using(session).deadline)
+        return EngineContext(session, self.runtime, self.clock, deadline=self.calendar.using(session).deadline,
+                             policy_profile=self.config.get("POLICY_PROFILE", "jilin"))
 
     @contextmanager
     def unit_of_work(self) -> Iterator[EngineContext]:

@@ -54,7 +54,7 @@ UNITS = [
 
 #: username, display name, [(unit, role)]
 USERS: list[tuple[str, str, list[tuple[str, str]]]] = [
-    ("hq_street_clerk", "周敏（红旗街道民政办）", [("HQ-MZB", "street_clerk")]),
+    ("hq_street_clerk", "周敏（红旗街道民政办）", [("HQ-MZB", "street_clerk"), ("HQ-MZB", "assistance_officer")]),
     ("cy_assistance", "陈立（朝阳区民政局）", [("CY-MZJ", "assistance_officer")]),
     ("cy_intake", "李静（朝阳区核对中心）", [("CY-HDZX", "intake_officer")]),
     ("cy_reviewer", "王磊（朝阳区核对中心）", [("CY-HDZX", "review_officer")]),

@@ -49,3 +49,24 @@ def test_demo_is_idempotent(runner) -> None:  # type: ignore[no-untyped-def]
     second = runner.invoke(args=["demo"])
     assert first.exit_code == 0 and "新建 19 个用户" in first.output
     assert second.exit_code == 0 and "新建 0 个用户" in second.output
+
+
+def test_demo_cases_in_several_stages_replay_consistently(runner, app) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from engine.models import HumanTask
+    from engine.models import HumanTaskStatus
+
+    bpmn = Path(__file__).resolve().parents[2] / "bpmn"
+    assert runner.invoke(args=["bpmn", "deploy", str(bpmn)]).exit_code == 0
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0 and "新建 4 个演示案件" in result.output, result.output
+    assert "新建 0 个演示案件" in runner.invoke(args=["demo"]).output
+    session = app.extensions["hedui"].new_context().session
+    open_steps = sorted(session.execute(select(HumanTask.bpmn_id).where(
+        HumanTask.status == HumanTaskStatus.OPEN)).scalars())
+    assert open_steps == ["intake_check", "record_decision", "review"]
+    verify = runner.invoke(args=["audit", "verify"])
+    assert verify.exit_code == 0, verify.output
+    replay = runner.invoke(args=["audit", "replay", "--all"])
+    assert replay.exit_code == 0 and "0 个有问题" in replay.output, replay.output

@@ -8,3 +8,4 @@ from web.api import tasks  # noqa: E402,F401  (routes register on the blueprint)
 from web.api import views  # noqa: E402,F401
 from web.api import calendar  # noqa: E402,F401
 from web.api import audit  # noqa: E402,F401
+from web.api import cases  # noqa: E402,F401

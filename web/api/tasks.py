@@ -9,7 +9,9 @@ from flask import jsonify
 from flask import request
 
 from engine.context import Actor
+import forms
 from engine import assignment
+from forms.jsonschema import json_schema
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.models import HumanTask
@@ -92,7 +94,20 @@ def _limit() -> int:
 @api_login_required
 def get_task(task_id: str) -> Response:
     task = _visible_task(task_id)
-    return jsonify(_task_out.dump(task) | {"candidates": [u.username for u in assignment.candidates(get_ctx(), task)]})
+    return jsonify(_task_out.dump(task) | {"candidates": [u.username for u in assignment.candidates(get_ctx(), task)],
+                                           "form": _form_schema(task)})
+
+
+def _form_schema(task: HumanTask) -> dict[str, Any] | None:
+    """The task form as JSON Schema, narrowed by the task's ``allowedDecisions``."""
+    if not task.form_key:
+        return None
+    schema = json_schema(forms.get_schema(task.form_key))
+    allowed = [d.strip() for d in task.properties.get("allowedDecisions", "").split(",") if d.strip()]
+    decision = schema["properties"].get("decision")
+    if allowed and decision and "enum" in decision:
+        decision["enum"] = [d for d in decision["enum"] if d in allowed]
+    return schema
 
 
 @bp.post("/api/v1/tasks/<task_id>/claim")

@@ -1,0 +1,112 @@
+"""Demo cases in several stages (idempotent; synthetic people only: fake names, valid check digits).
+
+Entrusted by 红旗街道民政办 to 朝阳区核对中心: one waiting at 受理初审, one at 审核复审, one in data
+exchange with one sharing unit answered, one verified and waiting for the assistance decision.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.context import Actor
+from engine.context import EngineContext
+from engine.models import MessageSubscription
+from engine.models import WorkflowInstance
+from engine.models.case import Household
+from engine.services.cases import create_entrustment
+from engine.services.deploy import get_current_definition
+from engine.services.instances import complete_task
+from engine.services.instances import list_open_tasks
+from engine.services.messages import deliver_message
+from engine.services.packages import DocumentIn
+from engine.services.users import get_user
+from forms.ids import check_char
+
+#: the smallest file the content check accepts as a PDF: a stand-in for a scanned 授权书
+DEMO_SCAN = b"%PDF-1.4\n% Hedui demo scan (synthetic)\n%%EOF\n"
+SURNAMES = "张王李赵"
+INTAKE_OK = {"decision": "accept", "materials_complete": True, "paper_electronic_consistent": True}
+
+
+def _id(birth: date, serial: int, male: bool) -> str:
+    first17 = f"220104{birth:%Y%m%d}{serial * 2 + (1 if male else 0):03d}"
+    return first17 + check_char(first17)
+
+
+def _person(name: str, number: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "id_number": number, "residence_address": "红旗街道和平小区", "signature": "signed",
+            "hukou_location": "吉林省长春市朝阳区红旗街道", **extra}
+
+
+def demo_household(i: int, signed_on: date) -> dict[str, Any]:
+    s = SURNAMES[i % len(SURNAMES)]
+    return {
+        "business_type": "dibao", "region_code": "220104001", "address": f"红旗街道和平小区{i + 1}栋2单元301室",
+        "members": [
+            _person(f"{s}演示户主", _id(date(1968, 4, 12), 40 + 3 * i, True), relation="self",
+                    rule="BJ9-APPLICANT", included=True),
+            _person(f"刘演示配偶{i + 1}", _id(date(1970, 8, 3), 41 + 3 * i, False), relation="spouse",
+                    rule="BJ9-IN-1", included=True),
+            _person(f"{s}演示子女", _id(date(2012, 1, 20), 42 + 3 * i, True), relation="son", rule="BJ9-IN-1",
+                    included=True, signature="guardian_signed", signed_by=f"刘演示配偶{i + 1}"),
+        ],
+        "authorisation": {"business_types": ["dibao"], "signed_on": signed_on.isoformat(), "handler_name": "周敏",
+                          "statement_copied": True},
+    }
+
+
+def seed_demo_cases(ctx: EngineContext, *, actor: Actor) -> int:
+    """Create the demo cases unless some case exists already; returns how many were created."""
+    if get_current_definition(ctx, "standard_verification") is None:
+        return 0
+    if ctx.session.execute(select(Household.id).limit(1)).first() is not None:
+        return 0
+    signed_on = ctx.now().date() - timedelta(days=3)
+    entrustment = create_entrustment(
+        ctx, entrusting_unit="HQ-MZB", agency_unit="CY-HDZX", households=[demo_household(i, signed_on) for i in range(4)],
+        documents=[[DocumentIn("authorisation", "授权书.pdf", DEMO_SCAN)] for _ in range(4)],
+        contact_name="周敏", contact_phone="0431-88886666", actor=_as(ctx, "hq_street_clerk", "street_clerk"))
+    cases = [h.instance for h in entrustment.households]
+    _advance(ctx, cases[1], stop_after="intake_check")
+    _advance(ctx, cases[2], stop_after="prepare_exchange")
+    _answer(ctx, cases[2], limit=1)
+    _advance(ctx, cases[3], stop_after="prepare_exchange")
+    _answer(ctx, cases[3])
+    _advance(ctx, cases[3], stop_after="feedback")
+    return len(cases)
+
+
+STEPS = [("intake_check", INTAKE_OK, "cy_intake"), ("review", {"decision": "accept"}, "cy_reviewer"),
+         ("prepare_exchange", {"batch_checked": True}, "cy_exchange_1"),
+         ("confirm_exchange", {"statuses_checked": True}, "cy_exchange_2"),
+         ("issue_report", {"report_no": "朝核报〔2026〕1号"}, "cy_reporter"), ("feedback", {}, "hq_street_clerk")]
+
+
+def _as(ctx: EngineContext, username: str, role: str | None) -> Actor:
+    return Actor(username, role, get_user(ctx, username).id)
+
+
+def _advance(ctx: EngineContext, case: WorkflowInstance | None, *, stop_after: str) -> None:
+    assert case is not None
+    for bpmn_id, data, who in STEPS:
+        open_tasks = {t.bpmn_id: t for t in list_open_tasks(ctx, instance_id=case.id)}
+        if bpmn_id in open_tasks:
+            task = open_tasks[bpmn_id]
+            complete_task(ctx, task.id, data, actor=_as(ctx, who, task.role_code))
+        if bpmn_id == stop_after:
+            return
+
+
+def _answer(ctx: EngineContext, case: WorkflowInstance | None, limit: int | None = None) -> None:
+    """Sharing units answer (in the demo, as the exchange API would deliver them)."""
+    assert case is not None
+    keys = ctx.session.execute(select(MessageSubscription.correlation_key).where(
+        MessageSubscription.instance_id == case.id, MessageSubscription.message_name == "exchange_result")
+        .order_by(MessageSubscription.correlation_key)).scalars().all()
+    for n, key in enumerate(keys[:limit]):
+        unit = key.split(":", 1)[1]
+        deliver_message(ctx, "exchange_result", key, {"result_id": 1000 + n}, actor=Actor.system(f"unit:{unit}"))

@@ -1,0 +1,46 @@
+"""What starts when a case reaches a certain end: the entrusting unit's decision feedback (PS-12)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from engine.calendar import WorkingCalendar
+from engine.context import Actor
+from engine.context import EngineContext
+from engine.models import WorkflowInstance
+from engine.policy import effective_policy
+from engine.runtime import Workflow
+from engine.services.deploy import get_current_definition
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK_PROCESS = "decision_feedback"
+SYSTEM = Actor.system("system")
+
+
+def on_instance_completed(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow) -> None:
+    """Start the follow-ups of a finished case (called in the same unit of work)."""
+    if instance.process_id == "standard_verification" and "end_completed" in {t.bpmn_id for t in wf.trace()}:
+        start_decision_feedback(ctx, instance, report_no=wf.data.get("report_no"))
+
+
+def start_decision_feedback(ctx: EngineContext, case: WorkflowInstance, *, report_no: str | None = None) -> None:
+    """Ask the entrusting unit for its assistance decision, due per the policy profile (Jilin: day 10 of the
+    next month); once per case."""
+    from engine.services.instances import start_instance
+
+    if get_current_definition(ctx, FEEDBACK_PROCESS) is None:
+        logger.warning("%s is not deployed; no decision feedback requested", FEEDBACK_PROCESS)
+        return
+    existing = ctx.session.execute(select(WorkflowInstance.id).where(
+        WorkflowInstance.process_id == FEEDBACK_PROCESS, WorkflowInstance.business_key == case.business_key)).first()
+    if existing is not None or case.business_key is None:
+        return
+    calendar = WorkingCalendar(ctx.session)
+    data = effective_policy(ctx, ctx.policy_profile).decision_feedback_data(
+        case.business_key, ctx.now(), calendar, **({"report_no": report_no} if report_no else {}))
+    start_instance(ctx, FEEDBACK_PROCESS, actor=SYSTEM, business_key=case.business_key, data=data,
+                   agency_unit_id=case.agency_unit_id, entrusting_unit_id=case.entrusting_unit_id,
+                   region_code=case.region_code)

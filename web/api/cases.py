@@ -1,0 +1,154 @@
+"""Entrustments in, case status and reports out, assistance decisions back (DO-5, PR-2, PS-12).
+
+Personal data leaves only masked here; every read of a case's personal data is recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from flask import Response
+from flask import jsonify
+from flask import request
+from sqlalchemy import select
+
+from engine import assignment
+from engine.audit import record_access
+from engine.context import Actor
+from engine.errors import InvalidStateError
+from engine.errors import NotFoundError
+from engine.errors import PermissionDeniedError
+from engine.errors import ValidationError
+from engine.models import HumanTask
+from engine.models import HumanTaskStatus
+from engine.models import Membership
+from engine.models import WorkflowInstance
+from engine.models.case import Household
+from engine.services import cases as case_service
+from engine.services import instances
+from engine.services.org import get_unit_by_code
+from engine.services.packages import DocumentIn
+from forms.ids import mask_id
+from web.api.blueprint import bp
+from web.api.openapi import operation
+from web.auth import api_login_required
+from web.auth import current_api_user
+from web.db import get_ctx
+
+ENTRUSTING_ROLES = ("street_clerk", "assistance_officer")
+FEEDBACK_TASKS = ("record_decision", "record_decision_late")
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("请求体应为 JSON 对象", code="invalid_json")
+    return body
+
+
+def _actor_in(unit_id: int, roles: tuple[str, ...]) -> Actor:
+    """The caller acting for ``unit_id`` in one of ``roles`` (403 otherwise)."""
+    user = current_api_user()
+    held = get_ctx().session.execute(select(Membership.role_code).where(
+        Membership.user_id == user.id, Membership.unit_id == unit_id, Membership.role_code.in_(roles))).scalars().first()
+    if held is None:
+        raise PermissionDeniedError("您不是该委托单位的经办人员", code="role_required", roles=list(roles))
+    return Actor(user.username, held, user.id)
+
+
+def _documents(household: dict[str, Any], index: int) -> list[DocumentIn]:
+    out = []
+    for j, doc in enumerate(household.pop("documents", None) or []):
+        try:
+            content = base64.b64decode(doc["content_base64"], validate=True)
+            out.append(DocumentIn(str(doc["kind"]), str(doc.get("filename") or f"scan-{j}"), content))
+        except (KeyError, TypeError, binascii.Error):
+            raise ValidationError(fields={"households": {str(index): {"documents": {str(j): [
+                "附件须含 kind 与 base64 编码的 content_base64"]}}}}) from None
+    return out
+
+
+@bp.post("/api/v1/entrustments")
+@api_login_required
+def create_entrustment() -> tuple[Response, int]:
+    body = _json_body()
+    ctx = get_ctx()
+    entrusting = get_unit_by_code(ctx, str(body.get("entrusting_unit", "")))
+    agency = get_unit_by_code(ctx, str(body.get("agency_unit", "")))
+    actor = _actor_in(entrusting.id, ENTRUSTING_ROLES)
+    households = [dict(h) for h in body.get("households") or [] if isinstance(h, dict)]
+    documents = [_documents(h, i) for i, h in enumerate(households)]
+    entrustment = case_service.create_entrustment(
+        ctx, entrusting_unit=entrusting, agency_unit=agency, households=households, documents=documents,
+        contact_name=body.get("contact_name", ""), contact_phone=body.get("contact_phone", ""), actor=actor,
+        number=body.get("number"), household_count=body.get("household_count"),
+        person_count=body.get("person_count"), source="api")
+    return jsonify({"entrustment": entrustment.number, "households": entrustment.household_count,
+                    "persons": entrustment.person_count,
+                    "cases": [{"case_no": h.case_no, "instance_id": h.instance_id} for h in entrustment.households]}), 201
+
+
+def _case(case_no: str) -> tuple[Household, WorkflowInstance]:
+    ctx = get_ctx()
+    household = ctx.session.execute(select(Household).where(Household.case_no == case_no)).scalar_one_or_none()
+    if household is None or household.instance is None or not assignment.visible_to(
+            ctx, current_api_user().id, household.instance):
+        raise NotFoundError("案件不存在", case_no=case_no)
+    return household, household.instance
+
+
+@bp.get("/api/v1/cases/<case_no>")
+@api_login_required
+def get_case(case_no: str) -> Response:
+    household, instance = _case(case_no)
+    ctx = get_ctx()
+    open_tasks = instances.list_open_tasks(ctx, instance_id=instance.id)
+    user = current_api_user()
+    record_access(ctx, "personal_data_viewed", instance, actor=Actor(user.username, None, user.id), via="api")
+    return jsonify({
+        "case_no": household.case_no, "instance_id": instance.id, "status": household.status.value,
+        "process_status": instance.status.value, "business_type": household.business_type,
+        "region_code": household.region_code, "entrusting_unit": household.entrustment.entrusting_unit.code,
+        "agency_unit": household.entrustment.agency_unit.code,
+        "persons": [{"name": p.name, "id_number": mask_id(p.id_number) if p.id_number else None,
+                     "role": p.role.value, "relation": p.relation, "included": p.is_included}
+                    for p in household.persons],
+        "open_tasks": [{"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name, "role": t.role_code,
+                        "due_at": t.due_at.isoformat() if t.due_at else None} for t in open_tasks],
+    })
+
+
+@bp.post("/api/v1/cases/<case_no>/decision")
+@api_login_required
+def record_decision(case_no: str) -> Response:
+    """The entrusting unit reports its own assistance decision for a verified household (PS-12)."""
+    household, instance = _case(case_no)
+    ctx = get_ctx()
+    feedback = ctx.session.execute(
+        select(HumanTask).join(WorkflowInstance, WorkflowInstance.id == HumanTask.instance_id)
+        .where(WorkflowInstance.process_id == "decision_feedback", WorkflowInstance.business_key == case_no,
+               HumanTask.status == HumanTaskStatus.OPEN, HumanTask.bpmn_id.in_(FEEDBACK_TASKS))
+    ).scalars().first()
+    if feedback is None:
+        raise InvalidStateError("该案件尚未完成核对或救助审批结果已反馈", code="no_decision_expected")
+    user = current_api_user()
+    actor = Actor(user.username, feedback.role_code, user.id)
+    task = instances.complete_task(ctx, feedback.id, _json_body(), actor=actor)
+    return jsonify({"case_no": case_no, "task": task.bpmn_id, "status": task.status.value})
+
+
+_JSON = {"application/json": {"schema": {"type": "object"}}}
+_AUTH = [{"bearer": []}]
+operation("post", "/entrustments", summary="委托核对：提交委托书与各户资料（含授权书扫描件，base64），每户生成一个核对案件",
+          security=_AUTH, requestBody={"content": _JSON},
+          responses={"201": {"description": "委托书编号与案件编号", "content": _JSON},
+                     "403": {"description": "不是委托单位经办人员"},
+                     "422": {"description": "逐户逐字段的中文校验意见；任何一户有误则全部不写入"}})
+operation("get", "/cases/{case_no}", summary="案件概况（证件号脱敏）与当前待办；查看将被记录", security=_AUTH,
+          responses={"200": {"description": "案件", "content": _JSON}, "404": {"description": "不存在或不在辖区"}})
+operation("post", "/cases/{case_no}/decision", summary="委托单位反馈救助审批结果（PS-12）", security=_AUTH,
+          requestBody={"content": _JSON},
+          responses={"200": {"description": "已记录"}, "409": {"description": "尚无待反馈的审批结果"},
+                     "422": {"description": "表单校验失败"}})
