@@ -124,3 +124,15 @@ def _subscriptions(ctx, instance):  # type: ignore[no-untyped-def]
 
     return ctx.session.execute(select(MessageSubscription).where(
         MessageSubscription.instance_id == instance.id, MessageSubscription.message_name == "exchange_result")).scalars()
+
+
+def test_history_and_replay_by_case_number(app, client) -> None:  # type: ignore[no-untyped-def]
+    _setup(app)
+    case_no = client.post("/api/v1/entrustments", headers=_token(client, "hq_street_clerk"),
+                          json=_body(1)).json["cases"][0]["case_no"]
+    auditor = _token(client, "auditor")
+    history = client.get(f"/api/v1/cases/{case_no}/history", headers=auditor)
+    assert history.status_code == 200 and history.json["business_key"] == case_no
+    replay = client.post(f"/api/v1/cases/{case_no}/replay", headers=auditor)
+    assert replay.status_code == 200 and replay.json["consistent"] is True
+    assert client.get(f"/api/v1/cases/{case_no}/history", headers=_token(client, "ng_intake")).status_code == 404

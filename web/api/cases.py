@@ -152,3 +152,28 @@ operation("post", "/cases/{case_no}/decision", summary="委托单位反馈救助
           requestBody={"content": _JSON},
           responses={"200": {"description": "已记录"}, "409": {"description": "尚无待反馈的审批结果"},
                      "422": {"description": "表单校验失败"}})
+
+
+@bp.get("/api/v1/cases/<case_no>/history")
+@api_login_required
+def case_history_by_number(case_no: str) -> Response:
+    """The timeline by case number (the numeric route takes a workflow instance id)."""
+    from web.api.audit import case_history
+
+    _household, instance = _case(case_no)
+    return case_history(instance.id)
+
+
+@bp.post("/api/v1/cases/<case_no>/replay")
+@api_login_required
+def case_replay_by_number(case_no: str) -> Response:
+    from web.api.audit import case_replay
+
+    _household, instance = _case(case_no)
+    return case_replay(instance.id)
+
+
+operation("get", "/cases/{case_no}/history", summary="案件时间线（按案件编号；数字路径参数为流程实例号）",
+          security=_AUTH, responses={"200": {"description": "时间线（JSON 或 ?format=csv）"}})
+operation("post", "/cases/{case_no}/replay", summary="按案件编号重放案件并与存储状态比对", security=_AUTH,
+          responses={"200": {"description": "{consistent, steps, first_divergence}"}})
