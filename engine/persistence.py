@@ -7,6 +7,7 @@ none of them ever deserializes a workflow.
 from __future__ import annotations
 
 import hashlib
+from zoneinfo import ZoneInfo
 from datetime import datetime
 
 from sqlalchemy import event
@@ -18,6 +19,7 @@ from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import ConflictError
 from engine.errors import NotFoundError
+from engine.errors import PermissionDeniedError
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
 from engine.models import InstanceStatus
@@ -30,6 +32,8 @@ from engine.models import WorkflowInstance
 from engine.runtime import DefinitionInfo
 from engine.runtime import ReadyTask
 from engine.runtime import Workflow
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def lock_instance(session: Session, instance_id: int) -> WorkflowInstance:
@@ -81,6 +85,30 @@ def definition_info(ctx: EngineContext, definition_id: int) -> DefinitionInfo:
     return ctx.runtime.definition_info(definition_id, fetch)
 
 
+def guard_outgoing(ctx: EngineContext, instance_id: int, message_name: str, payload: object) -> None:
+    """Nothing leaves for a person without a valid authorisation (PR-1, 先授权，后核对).
+
+    An ``exchange_request`` of a household's case names its subjects (``subject_ids``, person
+    ids of that household); the command that would send it is refused — and rolled back — when
+    any of them is not that household's or not authorised today. An instance without a
+    household carries no personal data, so there is nothing to guard.
+    """
+    if message_name != "exchange_request" or not isinstance(payload, dict):
+        return
+    from engine.models.case import Household
+    from engine.models.case import Person
+    from engine.services.authorisations import assert_authorised
+
+    household_id = ctx.session.execute(select(Household.id).where(Household.instance_id == instance_id)).scalar()
+    if household_id is None:
+        return
+    subjects = [int(s) for s in payload.get("subject_ids") or [] if str(s).isdigit()]
+    own = set(ctx.session.execute(select(Person.id).where(Person.household_id == household_id)).scalars())
+    if len(subjects) != len(payload.get("subject_ids") or []) or not set(subjects) <= own:
+        raise PermissionDeniedError("核对请求包含不属于本户的对象", code="foreign_subject")
+    assert_authorised(ctx, subjects, ctx.now().astimezone(LOCAL_TZ).date())
+
+
 def state_digest(state: str) -> str:
     """sha256 of a stored state; events carry it so tampering with the state is detectable."""
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
@@ -96,6 +124,7 @@ def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, 
     info = definition_info(ctx, instance.definition_id)
     # drain thrown messages before dumping, so the saved state never carries them again
     for message in wf.drain_thrown_messages():
+        guard_outgoing(ctx, instance_id, message.message_name, message.payload)
         ctx.session.add(OutboxMessage(instance_id=instance_id, message_name=message.message_name,
                                       payload=message.payload, created_at=now))
     instance.state = ctx.runtime.dump(wf)
