@@ -103,7 +103,8 @@ def check_task_action(ctx: EngineContext, task: HumanTask, instance: WorkflowIns
     """
     if actor.user_id is not None:
         if not visible_to(ctx, actor.user_id, instance):
-            raise NotFoundError("任务不存在", task_id=task.id)
+            # recorded for auditors (AU-1); the caller only learns that no such task exists
+            _refuse(ctx, instance, task, actor, action, NotFoundError("任务不存在"), rule="jurisdiction")
         if not holds(ctx, actor.user_id, task.unit_id, task.role_code):
             _refuse(ctx, instance, task, actor, action, PermissionDeniedError(
                 "您在承办单位不具备办理该任务的角色", code="role_required", role=task.role_code))
@@ -129,11 +130,17 @@ def _check_registration(ctx: EngineContext, task: HumanTask, instance: WorkflowI
             f"您不是信息共享单位「{sharing_unit}」当前有效的备案交换人员（SD-3）", rule="SD-3"))
 
 
+def assert_visible(ctx: EngineContext, task: HumanTask, actor: Actor, action: str) -> None:
+    """404 (recorded as a jurisdiction refusal) unless the actor may know the task's case exists."""
+    if actor.user_id is not None and not visible_to(ctx, actor.user_id, task.instance):
+        _refuse(ctx, task.instance, task, actor, action, NotFoundError("任务不存在"), rule="jurisdiction")
+
+
 def _refuse(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, actor: Actor, action: str,
-            error: HeduiError) -> None:
+            error: HeduiError, rule: str | None = None) -> None:
     append_event(ctx, stream=instance_stream(instance.id), kind="refused", actor=actor, instance_id=instance.id,
                  definition_hash=definition_info(ctx, instance.definition_id).content_hash, task_id=task.id, bpmn_id=task.bpmn_id,
-                 payload={"action": action, "code": error.code, "rule": error.details.get("rule"),
+                 payload={"action": action, "code": error.code, "rule": rule or error.details.get("rule"),
                           "message": error.message})
     error.commit = True  # keep the record of the refusal; nothing else was changed
     raise error

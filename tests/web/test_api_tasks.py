@@ -175,3 +175,12 @@ def test_supervisor_reassigns_through_the_api(api) -> None:  # type: ignore[no-u
     response = api.post(f"/api/v1/tasks/{task_id}/reassign", headers=_token(api, "ng_intake"),
                         json={"username": "cy_all"})
     assert response.status_code == 404
+
+
+def test_jurisdiction_refusals_are_recorded_without_revealing_anything(api, app) -> None:  # type: ignore[no-untyped-def]
+    task_id = _inbox(api, "cy_intake")[0]["id"]
+    response = api.post(f"/api/v1/tasks/{task_id}/claim", headers=_token(api, "ng_intake"))
+    assert response.status_code == 404 and response.json == {"error": "not_found", "message": "任务不存在"}
+    session = app.extensions["hedui"].new_context().session
+    [refusal] = session.execute(select(Event).where(Event.kind == "refused")).scalars().all()
+    assert (refusal.actor, refusal.payload["rule"]) == ("ng_intake", "jurisdiction")

@@ -12,7 +12,6 @@ from engine.context import Actor
 import forms
 from engine import assignment
 from forms.jsonschema import json_schema
-from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.models import HumanTask
 from engine.services import instances
@@ -53,8 +52,8 @@ def _actor_for(task: HumanTask) -> Actor:
 def _visible_task(task_id: str) -> HumanTask:
     ctx = get_ctx()
     task = instances.get_task(ctx, task_id)
-    if not assignment.visible_to(ctx, current_api_user().id, task.instance):
-        raise NotFoundError("任务不存在", task_id=task_id)
+    user = current_api_user()
+    assignment.assert_visible(ctx, task, Actor(user.username, task.role_code, user.id), request.endpoint or "view")
     return task
 
 
