@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HEDUI_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/hedui.db
 
-.PHONY: install run test bench lint clean
+.PHONY: install assets run test bench lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hedui needs Python >= 3.11")'
@@ -18,8 +18,25 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+## make assets: the pinned bpmn-js (package-lock.json) from npm, copied into web/static/vendor/ (git-ignored)
+VENDOR := web/static/vendor
+BPMN_JS := node_modules/bpmn-js/dist
+ASSETS_STAMP := $(VENDOR)/.copied-$(shell cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-12)
+
+$(ASSETS_STAMP): package.json
+	@if ! command -v npm >/dev/null; then \
+	  echo "npm not found: BPMN diagrams will not be shown (install Node.js, then run make assets)"; exit 0; fi; \
+	set -e; \
+	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi; \
+	mkdir -p $(VENDOR); \
+	cp $(BPMN_JS)/bpmn-navigated-viewer.production.min.js $(BPMN_JS)/assets/diagram-js.css \
+	   $(BPMN_JS)/assets/bpmn-js.css $(VENDOR)/; \
+	rm -f $(VENDOR)/.copied-*; touch $@
+
+assets: $(ASSETS_STAMP)
+
 ## make run: install, migrate, deploy bpmn/, seed the demo, serve on http://127.0.0.1:5000
-run: install
+run: install assets
 	mkdir -p instance
 	$(BIN)/hedui db upgrade
 	$(BIN)/hedui calendar seed
@@ -28,7 +45,9 @@ run: install
 	$(BIN)/hedui run --host $(HOST) --port $(PORT)
 
 ## make test: install and run the whole suite (SQLite; PostgreSQL too when HEDUI_TEST_DATABASE_URL is set)
-test: install
+test: install assets
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
+	  || echo "chromium unavailable: browser tests will be skipped"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: measure the engine and the audit replay, write BENCHMARKS.md
@@ -40,3 +59,4 @@ bench: install
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+	rm -rf node_modules $(VENDOR)

@@ -51,3 +51,15 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(home_bp)
     app.register_blueprint(admin_bp)
+    from web.inbox.blueprint import bp as inbox_bp
+
+    app.register_blueprint(inbox_bp)
+    from web.intake.blueprint import bp as intake_bp
+
+    app.register_blueprint(intake_bp)
+    from web.cases.blueprint import bp as cases_bp
+
+    app.register_blueprint(cases_bp)
+    from web.admin_extra.blueprint import bp as admin_extra_bp
+
+    app.register_blueprint(admin_extra_bp)

@@ -78,3 +78,10 @@ from engine.models.case import PersonRole  # noqa: E402
 
 __all__ += ["Authorisation", "AuthorisationPerson", "CaseCounter", "CaseStatus", "Document", "DocumentBlob",
             "DocumentKind", "Entrustment", "EntrustmentSource", "Household", "Person", "PersonRole"]
+
+from engine.models.draft import ImportJob  # noqa: E402
+from engine.models.draft import ImportJobStatus  # noqa: E402
+from engine.models.draft import IntakeDraft  # noqa: E402
+from engine.models.draft import IntakeDraftFile  # noqa: E402
+
+__all__ += ["ImportJob", "ImportJobStatus", "IntakeDraft", "IntakeDraftFile"]

@@ -21,6 +21,7 @@ from web.home.blueprint import bp
 from web.home.schemas import LoginFormSchema
 from web.home.schemas import field_errors
 from web.home.schemas import load_form
+from web.inbox.views import inbox_counts
 from web.login import end_session
 from web.login import held_roles
 from web.login import public
@@ -31,7 +32,7 @@ from web.login import throttled_response
 
 @bp.get("/")
 def index() -> str:
-    return render_template("home/index.html", roles=held_roles())
+    return render_template("home/index.html", roles=held_roles(), inbox_counts=inbox_counts())
 
 
 @bp.route("/login", methods=["GET", "POST"])

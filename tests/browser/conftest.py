@@ -1,0 +1,113 @@
+"""Browser tests: the app served for real (werkzeug, a thread, a free port) on a SQLite file, driven by
+Playwright in Debian's Chromium (``/usr/bin/chromium``; Playwright's own browser download is never used).
+
+Every test in this directory is skipped, with the reason, when Chromium or the ``playwright`` package is
+missing. Each test gets its own database copied from the migrated template, with the demo organisation,
+``standard_verification`` deployed, and two households entrusted to the 朝阳区 agency, on a fixed clock
+(T0, a Monday morning in Beijing).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from engine.clock import FixedClock
+from tests.conftest import T0
+from tests.web.inbox_cases import entrust
+from tests.web.inbox_cases import prepare
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: as the machine notes say: headless, no sandbox (root), and no background connections to a closed network
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+VENDOR = Path(__file__).parents[2] / "web" / "static" / "vendor"
+
+
+def _unavailable() -> str | None:
+    if not CHROMIUM.exists():
+        return f"browser tests skipped: {CHROMIUM} is missing (apt-get install chromium; `make test` tries)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "browser tests skipped: the playwright package is not installed (pip install playwright)"
+    return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _browser_available() -> None:
+    reason = _unavailable()
+    if reason:
+        pytest.skip(reason)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Flask
+    clock: FixedClock
+
+    def ctx(self) -> Any:
+        """A unit of work on the served database (commits at the end of the ``with`` block)."""
+        return self.app.extensions["hedui"].unit_of_work()
+
+
+@pytest.fixture
+def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
+    from web import create_app
+
+    path = tmp_path / "browser.db"
+    shutil.copy(sqlite_template, path)
+    clock = FixedClock(T0)
+    app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{path}", "CLOCK": clock,
+                      "SECRET_KEY": "browser-test-secret-key-of-32-chars!"})
+    with app.extensions["hedui"].unit_of_work() as ctx:
+        prepare(ctx)
+        entrust(ctx, 2)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, clock)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        app.extensions["hedui"].jobs.shutdown()
+        app.extensions["hedui"].db_engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(base_url=live_server.url, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def vendored_bpmn_js() -> None:
+    if not (VENDOR / "bpmn-navigated-viewer.production.min.js").exists():
+        pytest.skip("bpmn-js is not in web/static/vendor/: run `make assets`")

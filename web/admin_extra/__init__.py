@@ -1,0 +1,1 @@
+"""More administration pages: the working-day calendar and the policy overrides (admins only)."""

@@ -1,0 +1,128 @@
+"""Read-only lookups behind the case page and the search: jurisdiction first, personal data masked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
+
+from engine import assignment
+from engine.calendar import SHANGHAI
+from engine.context import EngineContext
+from engine.errors import NotFoundError
+from engine.models import Document
+from engine.models import HumanTask
+from engine.models import HumanTaskStatus
+from engine.models import Membership
+from engine.models import Region
+from engine.models import Unit
+from engine.models import UnitKind
+from engine.models import WorkflowInstance
+from engine.models.case import Household
+from engine.models.case import Person
+from forms.household import BUSINESS_TYPES
+
+#: roles whose duty on a case may need the full ID number (staff of the case's own units): intake and
+#: review compare it with the paper, exchange officers send it to sharing units, clerks correct it
+DUTY_ROLES = ("intake_officer", "review_officer", "report_officer", "exchange_officer", "street_clerk",
+              "assistance_officer")
+CASE_STATUS = {"open": "核对中", "closed": "已结案", "cancelled": "已撤销"}
+ROLE_NAMES = {"member": "共同生活家庭成员", "obligor": "法定赡养、扶养、抚养义务人"}
+#: roles that import data packages for their entrusting unit (as the API's entrusting roles)
+IMPORT_ROLES = ("street_clerk", "assistance_officer")
+
+
+def visible_case(ctx: EngineContext, user_id: int, case_no: str) -> Household:
+    """The case ``case_no`` if the user's jurisdiction covers it; 404 otherwise (OR-3), never 403."""
+    household = ctx.session.execute(
+        select(Household).where(Household.case_no == case_no)
+        .options(selectinload(Household.persons), selectinload(Household.authorisations))
+    ).scalar_one_or_none()
+    if household is None or household.instance is None or not assignment.visible_to(
+            ctx, user_id, household.instance):
+        raise NotFoundError("案件不存在", case_no=case_no)
+    return household
+
+
+def has_duty(session: Session, user_id: int, instance: WorkflowInstance) -> bool:
+    """Whether the user works on the case in a role that may need full ID numbers (SEC-13)."""
+    units = [u for u in (instance.agency_unit_id, instance.entrusting_unit_id) if u is not None]
+    return session.execute(select(Membership.id).where(
+        Membership.user_id == user_id, Membership.unit_id.in_(units), Membership.role_code.in_(DUTY_ROLES))
+    ).first() is not None
+
+
+def documents_of(session: Session, household: Household) -> list[Document]:
+    """The case's scans and its entrustment's letter scans, without loading their bytes."""
+    return list(session.execute(
+        select(Document).where((Document.household_id == household.id)
+                               | ((Document.entrustment_id == household.entrustment_id)
+                                  & Document.household_id.is_(None)))
+        .order_by(Document.id)
+    ).scalars())
+
+
+def open_tasks(session: Session, case_no: str) -> list[HumanTask]:
+    """Open tasks of every process instance of the case (verification, decision feedback, ...)."""
+    return list(session.execute(
+        select(HumanTask).join(WorkflowInstance, WorkflowInstance.id == HumanTask.instance_id)
+        .where(WorkflowInstance.business_key == case_no, HumanTask.status == HumanTaskStatus.OPEN)
+        .order_by(HumanTask.created_at)
+    ).scalars())
+
+
+def unit_names(session: Session, ids: list[int | None]) -> dict[int, str]:
+    wanted = [i for i in ids if i is not None]
+    return dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(wanted))).all())
+
+
+def region_name(session: Session, code: str) -> str:
+    return session.execute(select(Region.name).where(Region.code == code)).scalar() or code
+
+
+@dataclass(frozen=True)
+class Found:
+    """One case the searched ID number appears in (the person's row, masked)."""
+
+    case_no: str
+    applicant: str
+    business_type: str
+    status: str
+    region: str
+    role: str
+    masked_id: str
+    created_on: date
+
+
+def find_by_id_number(ctx: EngineContext, user_id: int, number: str) -> list[Found]:
+    """Cases within the user's jurisdiction listing a person with exactly this ID number (no partial match)."""
+    rows = ctx.session.execute(
+        select(Household, Person).join(Person, Person.household_id == Household.id)
+        .where(Person.id_number == number).order_by(Household.created_at.desc(), Household.id.desc())
+    ).all()
+    found = []
+    for household, person in rows:
+        if household.instance is None or not assignment.visible_to(ctx, user_id, household.instance):
+            continue
+        applicant = household.applicant
+        found.append(Found(
+            case_no=household.case_no, applicant=applicant.name if applicant else "—",
+            business_type=BUSINESS_TYPES.get(household.business_type, household.business_type),
+            status=CASE_STATUS.get(household.status.value, household.status.value),
+            region=region_name(ctx.session, household.region_code),
+            role=ROLE_NAMES[person.role.value], masked_id=person.masked_id,
+            created_on=household.created_at.astimezone(SHANGHAI).date()))
+    return found
+
+
+def entrusting_units(session: Session, user_id: int) -> list[Unit]:
+    """The active entrusting units in which the user may import data packages."""
+    return list(session.execute(
+        select(Unit).join(Membership, Membership.unit_id == Unit.id)
+        .where(Membership.user_id == user_id, Membership.role_code.in_(IMPORT_ROLES),
+               Unit.kind == UnitKind.ENTRUSTING_DEPARTMENT, Unit.is_active.is_(True))
+        .order_by(Unit.code)
+    ).scalars().unique())

@@ -1,0 +1,188 @@
+"""The case page and the case search.
+
+Jurisdiction first (OR-3): a case outside it answers 404, never 403. ID numbers are masked
+unless someone whose duty needs it asks for them with a purpose; every view of a case's
+personal data, every unmasking and every search by ID number is recorded (SEC-12, SEC-13).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from engine import assignment
+from engine.context import Actor
+from engine.errors import PermissionDeniedError
+from engine.errors import ValidationError
+from engine.models.case import DOCUMENT_KIND_NAMES
+from engine.models.case import Household
+from engine.services.cases import local_today
+from forms.household import BUSINESS_TYPES
+from forms.household import SIGNATURES
+from forms.ids import IdNumberError
+from forms.ids import mask_id
+from forms.ids import parse_id_number
+from forms.member_rules import DUTIES
+from forms.member_rules import RELATIONS
+from forms.member_rules import RULE_SETS
+from web.cases import access
+from web.cases import queries
+from web.cases.blueprint import bp
+from web.cases.schemas import SEARCH_PURPOSES
+from web.cases.schemas import UNMASK_PURPOSES
+from web.cases.schemas import CaseSearchSchema
+from web.cases.schemas import UnmaskSchema
+from web.cases.schemas import looks_like_id_number
+from web.db import get_ctx
+from web.home.schemas import field_errors
+from web.home.schemas import load_form
+from web.inbox.views import local_time
+
+logger = logging.getLogger(__name__)
+
+SOURCE_NAMES = {"paper": "纸质材料录入", "package": "电子数据包导入", "api": "救助审批系统推送", "upward": "下级核对机构委托"}
+
+
+def _actor() -> Actor:
+    return Actor(current_user.username, None, current_user.id)
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    return redirect(url_for("cases.search"))
+
+
+# --- the case page -------------------------------------------------------------------------------------------
+
+
+@bp.get("/<case_no>")
+def case(case_no: str) -> str:
+    ctx = get_ctx()
+    household = queries.visible_case(ctx, current_user.id, case_no)
+    assert household.instance is not None  # visible_case refuses cases without an instance
+    access.record_viewed(ctx, household.instance, _actor(), page="case")
+    return _case_page(household, unmasked=set(), form={}, errors={}, message=None)
+
+
+@bp.post("/<case_no>/unmask")
+def unmask(case_no: str) -> ResponseReturnValue:
+    """Show full ID numbers once, for a stated purpose; the page after a reload is masked again."""
+    ctx = get_ctx()
+    household = queries.visible_case(ctx, current_user.id, case_no)
+    instance = household.instance
+    assert instance is not None
+    if not queries.has_duty(ctx.session, current_user.id, instance):
+        raise PermissionDeniedError("您在本案件中没有需要查看完整证件号码的职责", code="duty_required")
+    form = request.form.to_dict()
+    try:
+        data = load_form(UnmaskSchema(), form)
+        persons = _chosen(household, data["person_id"])
+    except ValidationError as exc:
+        return _case_page(household, unmasked=set(), form=form, errors=field_errors(exc), message=exc.message), 422
+    access.record_unmasked(ctx, instance, _actor(), purpose=data["purpose"], note=data["note"],
+                           person_ids=[p.id for p in persons])
+    logger.info("Case %s: %s ID numbers shown to %s (%s)", case_no, len(persons), current_user.username,
+                data["purpose"])
+    return _case_page(household, unmasked={p.id for p in persons}, form={}, errors={}, message=None)
+
+
+def _chosen(household: Household, person_id: int | None) -> list[Any]:
+    with_numbers = [p for p in household.persons if p.id_number]
+    if person_id is None:
+        return with_numbers
+    chosen = [p for p in with_numbers if p.id == person_id]
+    if not chosen:
+        raise ValidationError(fields={"person_id": ["请从列表中选择人员"]})
+    return chosen
+
+
+def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any], errors: dict[str, list[str]],
+               message: str | None) -> str:
+    ctx = get_ctx()
+    instance = household.instance
+    assert instance is not None
+    entrustment = household.entrustment
+    rules = RULE_SETS.get(household.rule_set)
+    return render_template(
+        "cases/case.html", household=household, entrustment=entrustment, instance=instance,
+        units=queries.unit_names(ctx.session, [entrustment.entrusting_unit_id, entrustment.agency_unit_id]),
+        region=queries.region_name(ctx.session, household.region_code),
+        business_type=_business(household.business_type, household.business_other),
+        status=queries.CASE_STATUS.get(household.status.value, household.status.value),
+        source=SOURCE_NAMES.get(entrustment.source.value, entrustment.source.value),
+        members=[p for p in household.persons if p.role.value == "member"],
+        obligors=[p for p in household.persons if p.role.value == "obligor"],
+        shown_id=lambda p: (p.id_number if p.id in unmasked else mask_id(p.id_number)) if p.id_number else "（无）",
+        unmasked=unmasked, relation=lambda code: RELATIONS.get(code, (code, None))[0],
+        rule=lambda code: (rules.get(code).label if rules and code and rules.get(code) else (code or "—")),
+        duty=lambda code: DUTIES.get(code, code or "—").split("（")[0], signatures=_signatures(household),
+        authorisations=household.authorisations,
+        business_names=lambda codes: "、".join(BUSINESS_TYPES.get(c, c) for c in codes),
+        person_choices=[(str(p.id), f"{p.name}（{RELATIONS.get(p.relation, (p.relation, None))[0]}）")
+                        for p in household.persons if p.id_number],
+        today=local_today(ctx), documents=queries.documents_of(ctx.session, household),
+        kind_names=DOCUMENT_KIND_NAMES, tasks=queries.open_tasks(ctx.session, household.case_no),
+        can_unmask=queries.has_duty(ctx.session, current_user.id, instance), purposes=list(UNMASK_PURPOSES.items()),
+        form=form, errors=errors, message=message, local_time=local_time)
+
+
+def _business(code: str, other: str | None) -> str:
+    name = BUSINESS_TYPES.get(code, code)
+    return f"{name}（{other}）" if other else name
+
+
+def _signatures(household: Household) -> dict[int, str]:
+    """Person id -> how they signed the household's latest authorisation."""
+    if not household.authorisations:
+        return {}
+    latest = household.authorisations[-1]
+    return {row.person_id: SIGNATURES.get(row.signature, row.signature) for row in latest.persons}
+
+
+# --- search --------------------------------------------------------------------------------------------------
+
+
+@bp.get("/search")
+def search() -> str:
+    return _search_page({}, {}, None, results=None)
+
+
+@bp.post("/search")
+def run_search() -> ResponseReturnValue:
+    """Exact match by case number or ID number; posted, so an ID number never lands in a URL or access log."""
+    ctx = get_ctx()
+    form = request.form.to_dict()
+    try:
+        data = load_form(CaseSearchSchema(), form)
+    except ValidationError as exc:
+        return _search_page(form, field_errors(exc), exc.message, results=None), 422
+    query = data["q"].strip()
+    if not looks_like_id_number(query):
+        household = ctx.session.execute(select(Household).where(Household.case_no == query)).scalar_one_or_none()
+        if household is not None and household.instance is not None and assignment.visible_to(
+                ctx, current_user.id, household.instance):
+            return redirect(url_for("cases.case", case_no=household.case_no))
+        return _search_page(form, {}, None, results=[], searched="case")
+    try:
+        number = parse_id_number(query, today=local_today(ctx)).number
+    except IdNumberError as exc:
+        return _search_page(form, {"q": [exc.message]}, exc.message, results=None), 422
+    results = queries.find_by_id_number(ctx, current_user.id, number)
+    access.record_searched(ctx, _actor(), number=number, purpose=data["purpose"], note=data["note"],
+                           case_nos=[r.case_no for r in results])
+    form["q"] = ""  # the number is not echoed back into the page, only its masked form
+    return _search_page(form, {}, None, results=results, searched="id", masked=mask_id(number))
+
+
+def _search_page(form: dict[str, Any], errors: dict[str, list[str]], message: str | None, *,
+                 results: list[queries.Found] | None, searched: str | None = None, masked: str = "") -> str:
+    return render_template("cases/search.html", form=form, errors=errors, message=message, results=results,
+                           searched=searched, masked=masked, purposes=list(SEARCH_PURPOSES.items()))

@@ -1,0 +1,107 @@
+"""What the task page shows about a case, and why someone may not open a task.
+
+The case summary lists the household's persons with masked ID numbers only; the page that
+shows it records the view (``personal_data_viewed``) like the API does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from engine import assignment
+from engine.context import EngineContext
+from engine.models import HumanTask
+from engine.models import Region
+from engine.models import Unit
+from engine.models import WorkflowInstance
+from engine.models.case import Entrustment
+from engine.models.case import Household
+from engine.models.case import PersonRole
+from engine.persistence import definition_info
+from engine.services.org import is_registered
+from engine.sod import violations
+from forms.household import BUSINESS_TYPES
+from forms.ids import mask_id
+from forms.member_rules import RELATIONS
+
+ROLE_REQUIRED = "您在承办单位不具备办理该任务的角色，不能查看或办理此任务。"
+CASE_STATUS = {"open": "核对中", "closed": "已结案", "cancelled": "已撤销"}
+
+
+@dataclass(frozen=True)
+class PersonLine:
+    name: str
+    masked_id: str
+    relation: str
+    kind: str
+    counted: bool
+
+
+@dataclass
+class CaseSummary:
+    case_no: str | None
+    region: str | None = None
+    entrusting_unit: str | None = None
+    agency_unit: str | None = None
+    business_type: str | None = None
+    status: str | None = None
+    entrustment_no: str | None = None
+    persons: list[PersonLine] = field(default_factory=list)
+    has_household: bool = False
+
+
+def case_summary(ctx: EngineContext, instance: WorkflowInstance) -> CaseSummary:
+    """The case of ``instance``: its household (by case number) when there is one, else its units."""
+    summary = CaseSummary(case_no=instance.business_key)
+    units = {u.id: u.name for u in ctx.session.execute(select(Unit).where(
+        Unit.id.in_([i for i in (instance.agency_unit_id, instance.entrusting_unit_id) if i is not None]))).scalars()}
+    summary.agency_unit = units.get(instance.agency_unit_id or 0)
+    summary.entrusting_unit = units.get(instance.entrusting_unit_id or 0)
+    if instance.region_code:
+        summary.region = ctx.session.execute(select(Region.name).where(Region.code == instance.region_code)).scalar()
+    household = None
+    if instance.business_key:
+        household = ctx.session.execute(
+            select(Household).where(Household.case_no == instance.business_key)
+            .options(selectinload(Household.persons),
+                     selectinload(Household.entrustment).selectinload(Entrustment.entrusting_unit),
+                     selectinload(Household.entrustment).selectinload(Entrustment.agency_unit))
+        ).scalar_one_or_none()
+    if household is None:
+        return summary
+    summary.has_household = True
+    summary.entrusting_unit = household.entrustment.entrusting_unit.name
+    summary.agency_unit = household.entrustment.agency_unit.name
+    summary.entrustment_no = household.entrustment.number
+    summary.business_type = household.business_other or BUSINESS_TYPES.get(household.business_type,
+                                                                             household.business_type)
+    summary.status = CASE_STATUS.get(household.status.value, household.status.value)
+    summary.persons = [
+        PersonLine(p.name, mask_id(p.id_number), RELATIONS.get(p.relation, (p.relation, None))[0],
+                   "家庭成员" if p.role is PersonRole.MEMBER else "法定赡养、抚养、扶养义务人", p.is_included)
+        for p in household.persons
+    ]
+    return summary
+
+
+def refusal(ctx: EngineContext, task: HumanTask, user_id: int, username: str) -> str | None:
+    """Why ``username`` may not open ``task`` (None: they may), without recording anything.
+
+    Its claimant and its completer may always open it; anyone else must be a candidate: hold the
+    task's role in the task's unit, be registered for its sharing unit (SD-3), and not be excluded
+    by a separation-of-duties rule (the same rules the services enforce on claim and completion).
+    """
+    if username in (task.assignee, task.completed_by):
+        return None
+    if not assignment.holds(ctx, user_id, task.unit_id, task.role_code):
+        return ROLE_REQUIRED
+    sharing_unit = task.properties.get("exchangeUnitValue")
+    if sharing_unit and not is_registered(ctx, user_id, sharing_unit, ctx.now().astimezone(assignment.LOCAL_TZ).date()):
+        return f"您不是信息共享单位「{sharing_unit}」当前有效的备案交换人员（SD-3）"
+    names = definition_info(ctx, task.instance.definition_id).task_names
+    found = violations(task.properties, assignment.done_by(ctx, task.instance_id), username, names)
+    return found[0].explanation if found else None
