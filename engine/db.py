@@ -58,7 +58,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class CanonicalJSON(TypeDecorator[Any]):
-    """JSON stored as TEXT with a stable encoding (never JSONB: key order matters to hashes)."""
+    """JSON stored as TEXT with a stable encoding (not a binary JSON type: key order matters to hashes and the serializer)."""
 
     impl = Text
     cache_ok = True

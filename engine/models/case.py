@@ -12,7 +12,6 @@ import enum
 from datetime import date
 from datetime import datetime
 
-from sqlalchemy import Enum
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import LargeBinary
@@ -23,14 +22,12 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from engine.db import Base
+from engine.db import str_enum
 from engine.db import CanonicalJSON
 from engine.models.instance import WorkflowInstance
 from engine.models.org import Unit
 from forms.ids import mask_id
 
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class EntrustmentSource(enum.StrEnum):
@@ -63,7 +60,7 @@ class Entrustment(Base):
     #: ××户 and ××人 (persons verified: counted members plus support-duty persons)
     household_count: Mapped[int]
     person_count: Mapped[int]
-    source: Mapped[EntrustmentSource] = mapped_column(_enum(EntrustmentSource))
+    source: Mapped[EntrustmentSource] = mapped_column(str_enum(EntrustmentSource, 20))
     #: sha256 of the imported data package (source = package)
     package_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
@@ -102,7 +99,7 @@ class Household(Base):
     applicant_phone: Mapped[str | None] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(String(2000))
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_instances.id"), unique=True)
-    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), index=True)
+    status: Mapped[CaseStatus] = mapped_column(str_enum(CaseStatus, 20), index=True)
     created_at: Mapped[datetime]
 
     entrustment: Mapped[Entrustment] = relationship(back_populates="households")
@@ -137,7 +134,7 @@ class Person(Base):
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
     #: order on the form (members first, then support-duty persons)
     position: Mapped[int]
-    role: Mapped[PersonRole] = mapped_column(_enum(PersonRole))
+    role: Mapped[PersonRole] = mapped_column(str_enum(PersonRole, 20))
     name: Mapped[str] = mapped_column(String(50))
     #: the full number, needed for exchange (DX-4); never logged, masked in lists. None only for a
     #: newborn without 户口 (a rule with ``id_optional``)
@@ -250,7 +247,7 @@ class Document(Base):
     authorisation_id: Mapped[int | None] = mapped_column(ForeignKey("authorisations.id"), index=True)
     #: whose document (an ID card scan)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
-    kind: Mapped[DocumentKind] = mapped_column(_enum(DocumentKind))
+    kind: Mapped[DocumentKind] = mapped_column(str_enum(DocumentKind, 20))
     filename: Mapped[str] = mapped_column(String(255))
     #: sniffed from the content (PDF, JPEG, PNG), never taken from the client
     content_type: Mapped[str] = mapped_column(String(50))

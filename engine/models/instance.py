@@ -42,7 +42,7 @@ class WorkflowInstance(Base):
     #: the business key (e.g. the case number) external replies are correlated by
     business_key: Mapped[str | None] = mapped_column(String(100), index=True)
     status: Mapped[InstanceStatus] = mapped_column(str_enum(InstanceStatus, 20), index=True)
-    #: serialized workflow without its spec (TEXT, never JSONB: see notes P2)
+    #: serialized workflow without its spec (TEXT, not a binary JSON type whose key order differs: notes P2)
     state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(16))
     #: optimistic lock; bumped by every save
