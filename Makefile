@@ -39,7 +39,7 @@ assets: $(ASSETS_STAMP)
 run: install assets
 	mkdir -p instance
 	$(BIN)/hedui db upgrade
-	$(BIN)/hedui calendar seed
+	$(BIN)/hedui calendar seed --provisional
 	$(BIN)/hedui bpmn deploy
 	$(BIN)/hedui demo
 	$(BIN)/hedui run --host $(HOST) --port $(PORT)

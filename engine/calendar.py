@@ -130,7 +130,8 @@ def _seed_year(session: Session, year: int, now: datetime) -> int:
         if row is None:
             new_rows.append({"day": day, "is_workday": is_workday, "kind": kind, "name": name,
                              "source": SEED_SOURCE, "updated_at": now})
-        elif not row.source.startswith(ADMIN_SOURCE_PREFIX) and (row.is_workday, row.kind, row.name) != values:
+        elif not row.source.startswith(ADMIN_SOURCE_PREFIX) and (
+                (row.is_workday, row.kind, row.name) != values or row.source != SEED_SOURCE):
             row.is_workday, row.kind, row.name, row.source, row.updated_at = *values, SEED_SOURCE, now
             updated += 1
     if new_rows:

@@ -158,24 +158,39 @@ calendar_cli = AppGroup("calendar", help="工作日历（节假日与调休）")
 
 @calendar_cli.command("seed")
 @click.argument("years", nargs=-1, type=int)
-def calendar_seed(years: tuple[int, ...]) -> None:
+@click.option("--provisional", is_flag=True,
+              help="For years without official data, load a provisional calendar from the statutory holidays "
+                   "(no 调休; replaced when the official schedule is seeded).")
+def calendar_seed(years: tuple[int, ...], provisional: bool) -> None:
     """Load holidays and make-up working days for YEARS (default: last, this and next year, where available)."""
     from engine.calendar import seed_calendar
+    from engine.calendar_provisional import seed_provisional
 
     state = _state()
-    wanted = list(years)
-    if not wanted:
-        this_year = state.clock.now().year
-        wanted = [y for y in (this_year - 1, this_year, this_year + 1) if _seedable(y)]
-        for missing in sorted({this_year - 1, this_year, this_year + 1} - set(wanted)):
-            click.secho(f"警告: {missing} 年的节假日安排尚无数据，涉及该年的期限将无法计算", fg="yellow", err=True)
+    this_year = state.clock.now().year
+    requested = list(years) or [this_year - 1, this_year, this_year + 1]
+    official = [y for y in requested if _seedable(y)]
+    missing = sorted(set(requested) - set(official))
+    if years and missing and not provisional:
+        official = requested  # let the engine refuse with its message naming the year
+        missing = []
     try:
         with state.unit_of_work() as ctx:
-            changed = seed_calendar(ctx.session, wanted, clock=state.clock)
+            changed = seed_calendar(ctx.session, official, clock=state.clock)
+            if provisional and missing:
+                changed += seed_provisional(ctx.session, missing, clock=state.clock)
     except HeduiError as exc:
         _fail(exc)
     state.calendar.invalidate()
-    click.secho(f"工作日历已导入 {', '.join(map(str, wanted))} 年（更新 {changed} 天）", fg="green")
+    if official:
+        click.secho(f"工作日历已导入 {', '.join(map(str, official))} 年（更新 {changed} 天）", fg="green")
+    for year in missing:
+        if provisional:
+            click.secho(f"警告: {year} 年尚无国务院办公厅公布的调休安排，已按法定节假日载入临时日历（不含调休上班日）；"
+                        f"正式安排公布后请升级日历数据包并运行 hedui calendar seed {year}", fg="yellow", err=True)
+        else:
+            click.secho(f"警告: {year} 年的节假日安排尚无数据，涉及该年的期限将无法计算"
+                        f"（可用 --provisional 载入按法定节假日推算的临时日历）", fg="yellow", err=True)
 
 
 def _seedable(year: int) -> bool:

@@ -75,6 +75,17 @@ def test_the_year_view_shows_every_day_with_its_kind(admin) -> None:  # type: ig
     assert "尚未导入" in admin.get("/admin/calendar?year=2031").get_data(as_text=True)
 
 
+def test_a_provisional_year_is_marked_as_such(app, admin) -> None:  # type: ignore[no-untyped-def]
+    from engine.calendar_provisional import seed_provisional
+
+    with app.extensions["hedui"].unit_of_work() as ctx:
+        seed_provisional(ctx.session, [2027], clock=ctx.clock)
+    html = admin.get("/admin/calendar?year=2027").get_data(as_text=True)
+    assert "临时日历" in html and "不含调休上班日" in html
+    assert 'aria-label="2月9日 星期二 节假日（春节（补假））"' in html
+    assert "临时日历" not in admin.get("/admin/calendar?year=2026").get_data(as_text=True)
+
+
 def test_toggling_a_day_moves_a_deadline_at_once(app, admin, client) -> None:  # type: ignore[no-untyped-def]
     headers = _token(client, "cy_intake")
     assert due(client, "2026-11-23", 1, headers) == "2026-11-24"  # cached by the app from now on

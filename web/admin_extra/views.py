@@ -23,6 +23,7 @@ from sqlalchemy import event
 
 from engine.calendar import SHANGHAI
 from engine.calendar import set_day
+from engine.calendar_provisional import is_provisional
 from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
@@ -64,8 +65,10 @@ def calendar() -> str:
     raw = request.args.get("year", "")
     year = int(raw) if raw.isdigit() and FIRST_YEAR <= int(raw) <= LAST_YEAR else _today().year
     session = get_ctx().session
+    loaded = queries.year_status(session, year)
     return render_template("admin_extra/calendar.html", year=year, months=queries.year_grid(session, year),
-                           loaded=queries.year_status(session, year), weekdays=queries.WEEKDAY_NAMES,
+                           loaded=loaded, provisional=loaded is not None and is_provisional(loaded.source),
+                           weekdays=queries.WEEKDAY_NAMES,
                            kind_names=queries.KIND_NAMES, today=_today(), first_year=FIRST_YEAR, last_year=LAST_YEAR)
 
 
