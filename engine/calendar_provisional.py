@@ -127,3 +127,28 @@ def provisional_years(session: Session) -> list[int]:
     """The loaded years that are still provisional (shown as a warning to administrators)."""
     return list(session.scalars(select(CalendarYear.year).where(
         CalendarYear.source.startswith(PROVISIONAL_PREFIX)).order_by(CalendarYear.year)))
+
+
+#: from this day of the year on, the longest limits (45 working days) reach into the next year
+_NEXT_YEAR_RELEVANT_FROM = (10, 1)
+
+
+def calendar_gaps(session: Session, today: date) -> list[tuple[int, str]]:
+    """Years deadlines may soon need whose calendar is missing, incomplete or provisional.
+
+    This year always; the next one from October, when 45-working-day limits start reaching into it.
+    Returns ``(year, "missing" | "incomplete" | "provisional")`` pairs for the administrators' home page.
+    """
+    years = [today.year]
+    if (today.month, today.day) >= _NEXT_YEAR_RELEVANT_FROM:
+        years.append(today.year + 1)
+    gaps = []
+    for year in years:
+        loaded = session.get(CalendarYear, year)
+        if loaded is None:
+            gaps.append((year, "missing"))
+        elif not loaded.is_complete:
+            gaps.append((year, "incomplete"))
+        elif is_provisional(loaded.source):
+            gaps.append((year, "provisional"))
+    return gaps

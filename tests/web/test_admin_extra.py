@@ -86,6 +86,21 @@ def test_a_provisional_year_is_marked_as_such(app, admin) -> None:  # type: igno
     assert "临时日历" not in admin.get("/admin/calendar?year=2026").get_data(as_text=True)
 
 
+def test_the_home_page_warns_admins_of_calendar_gaps(app, admin) -> None:  # type: ignore[no-untyped-def]
+    from engine.calendar_provisional import calendar_gaps
+    from engine.calendar_provisional import seed_provisional
+
+    html = admin.get("/").get_data(as_text=True)  # T0 is in November 2026
+    assert "2027 年的工作日历尚未导入" in html and 'href="/admin/calendar?year=2027"' in html
+    with app.extensions["hedui"].unit_of_work() as ctx:
+        seed_provisional(ctx.session, [2027], clock=ctx.clock)
+        assert calendar_gaps(ctx.session, date(2026, 9, 30)) == [], "2027 does not matter before October"
+        assert calendar_gaps(ctx.session, date(2026, 10, 1)) == [(2027, "provisional")]
+        assert calendar_gaps(ctx.session, date(2028, 1, 1)) == [(2028, "missing")]
+    html = admin.get("/").get_data(as_text=True)
+    assert "2027 年目前使用按法定节假日推算的临时日历" in html and "尚未导入" not in html
+
+
 def test_toggling_a_day_moves_a_deadline_at_once(app, admin, client) -> None:  # type: ignore[no-untyped-def]
     headers = _token(client, "cy_intake")
     assert due(client, "2026-11-23", 1, headers) == "2026-11-24"  # cached by the app from now on

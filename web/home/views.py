@@ -12,6 +12,8 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from engine.calendar import SHANGHAI
+from engine.calendar_provisional import calendar_gaps
 from engine.errors import ValidationError
 from engine.services.security import FailedLoginError
 from engine.services.security import LoginThrottledError
@@ -23,6 +25,7 @@ from web.home.schemas import field_errors
 from web.home.schemas import load_form
 from web.inbox.views import inbox_counts
 from web.login import end_session
+from web.login import has_role
 from web.login import held_roles
 from web.login import public
 from web.login import safe_next
@@ -32,7 +35,11 @@ from web.login import throttled_response
 
 @bp.get("/")
 def index() -> str:
-    return render_template("home/index.html", roles=held_roles(), inbox_counts=inbox_counts())
+    gaps = []
+    if has_role("admin"):
+        today = get_ctx().now().astimezone(SHANGHAI).date()
+        gaps = calendar_gaps(get_ctx().session, today)
+    return render_template("home/index.html", roles=held_roles(), inbox_counts=inbox_counts(), calendar_gaps=gaps)
 
 
 @bp.route("/login", methods=["GET", "POST"])
