@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from web.config import load_config
 from web.state import HeduiState
@@ -23,6 +24,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=settings["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # SpiffWorkflow logs every task state change at INFO
     logging.getLogger("spiff").setLevel(max(logging.WARNING, logging.getLevelName(settings["LOG_LEVEL"])))
+    if settings["TRUSTED_PROXIES"]:
+        # the login throttle counts per client address: behind a proxy that address is in X-Forwarded-For
+        hops = int(settings["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     state = HeduiState(settings)
     app.extensions["hedui"] = state
 

@@ -28,8 +28,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "LOG_LEVEL": ("INFO", "root log level"),
     "SESSION_IDLE_MINUTES": (30, "minutes without a request after which a browser session ends (server-side check)"),
     "POLICY_PROFILE": ("jilin", "policy profile: jilin | baoji (time limits, monthly windows; engine/policy.py)"),
+    "TRUSTED_PROXIES": (0, "reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted"),
 }
-_INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES"}
+_INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES", "TRUSTED_PROXIES"}
 _FLOAT = {"SCRIPT_TIME_LIMIT"}
 _DEV_SECRET = "dev-only-not-secret"  # a default that production refuses (validate_config)
 
@@ -75,6 +76,8 @@ def validate_config(config: Mapping[str, Any]) -> None:
         problems.append("HEDUI_DATABASE_URL 仅支持 sqlite 与 postgresql")
     if int(config["TIMER_INTERVAL"]) < 1:
         problems.append("HEDUI_TIMER_INTERVAL 至少为 1 秒")
+    if not 0 <= int(config["TRUSTED_PROXIES"]) <= 5:
+        problems.append("HEDUI_TRUSTED_PROXIES 须为 0–5")
     if not 1 <= int(config["SESSION_IDLE_MINUTES"]) <= 24 * 60:
         problems.append("HEDUI_SESSION_IDLE_MINUTES 须为 1–1440 分钟")
     if config["POLICY_PROFILE"] not in PROFILES:

@@ -331,3 +331,37 @@ def test_throttle_counts_use_the_window(app, clock) -> None:  # type: ignore[no-
     clock.advance(timedelta(days=30))
     assert purge_attempts(ctx) == 5
     ctx.session.close()
+
+
+def test_behind_a_trusted_proxy_the_throttle_counts_the_forwarded_client(  # type: ignore[no-untyped-def]
+        app, db_engine, session_factory, clock) -> None:
+    proxied = create_app({"ENV": "testing", "DATABASE_URL": str(db_engine.url.render_as_string(hide_password=False)),
+                          "DB_ENGINE": db_engine, "CLOCK": clock, "SECRET_KEY": "test-secret", "TRUSTED_PROXIES": 1})
+    proxied.extensions["hedui"].session_factory = session_factory
+    seed(proxied)
+
+    def via_proxy(client, username: str, password: str, client_ip: str):  # type: ignore[no-untyped-def]
+        environ = {"REMOTE_ADDR": "10.9.9.9", "HTTP_X_FORWARDED_FOR": client_ip}
+        token = csrf_from(client.get("/login", environ_base=environ).get_data(as_text=True))
+        return client.post("/login", data={"csrf_token": token, "username": username, "password": password},
+                           environ_base=environ)
+
+    web = proxied.test_client()
+    for i in range(20):
+        assert via_proxy(web, f"ghost{i % 4}", "wrong-password", "172.16.0.5").status_code == 200
+    assert via_proxy(web, "cy_reviewer", DEMO_PASSWORD, "172.16.0.5").status_code == 429
+    assert via_proxy(proxied.test_client(), "cy_reviewer", DEMO_PASSWORD, "172.16.0.6").status_code == 302
+    assert _attempts(proxied, ip="172.16.0.5") == 20 and _attempts(proxied, ip="10.9.9.9") == 0
+
+    # without a trusted proxy the header is the client's word and is ignored
+    direct = app.test_client()
+    forged = {"REMOTE_ADDR": "10.0.0.7", "HTTP_X_FORWARDED_FOR": "172.16.0.99"}
+    token = csrf_from(direct.get("/login", environ_base=forged).get_data(as_text=True))
+    direct.post("/login", data={"csrf_token": token, "username": "ghost", "password": "x"}, environ_base=forged)
+    assert _attempts(app, ip="10.0.0.7") == 1 and _attempts(app, ip="172.16.0.99") == 0
+
+
+def test_trusted_proxies_setting_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEDUI_TRUSTED_PROXIES", "9")
+    with pytest.raises(ConfigurationError, match="HEDUI_TRUSTED_PROXIES"):
+        create_app({"ENV": "testing", "DATABASE_URL": "sqlite://"})
