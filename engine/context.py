@@ -46,6 +46,8 @@ class EngineContext:
     policy_profile: str = "jilin"
     #: jobs to enqueue once the unit of work commits: ``(job name, kwargs)``
     after_commit_jobs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: retention years per archive record type overriding the defaults (engine/archives/retention.py)
+    archive_retention: dict[str, int] | None = None
 
     def now(self) -> datetime:
         return self.clock.now()

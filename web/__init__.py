@@ -65,6 +65,9 @@ def register_blueprints(app: Flask) -> None:
     from web.cases.blueprint import bp as cases_bp
 
     app.register_blueprint(cases_bp)
+    from web.archives.blueprint import bp as archives_bp
+
+    app.register_blueprint(archives_bp)
     from web.admin_extra.blueprint import bp as admin_extra_bp
 
     app.register_blueprint(admin_extra_bp)

@@ -225,6 +225,9 @@ def register_commands(app: object) -> None:
     from web.cli_audit import audit_cli
 
     app.cli.add_command(audit_cli)  # type: ignore[attr-defined]
+    from web.cli_archive import register as register_archive
+
+    register_archive(app)
     from web import worker
 
     worker.register_commands(app)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.archives import retention
 from engine.errors import ConfigurationError
 from engine.policy import PROFILES
 
@@ -29,6 +30,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "SESSION_IDLE_MINUTES": (30, "minutes without a request after which a browser session ends (server-side check)"),
     "POLICY_PROFILE": ("jilin", "policy profile: jilin | baoji (time limits, monthly windows; engine/policy.py)"),
     "TRUSTED_PROXIES": (0, "reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted"),
+    "ARCHIVE_KEY": (None, "HMAC key signing archive backup bundles (AR-3), the same on the county and city "
+                          "platforms; export/import require it in production, otherwise derived from SECRET_KEY"),
+    "ARCHIVE_RETENTION": ("", "retention years per archive record type overriding the default of 5, "
+                              "e.g. authorisation=10,case_history=8 (engine/archives/retention.py)"),
 }
 _INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES", "TRUSTED_PROXIES"}
 _FLOAT = {"SCRIPT_TIME_LIMIT"}
@@ -80,6 +85,10 @@ def validate_config(config: Mapping[str, Any]) -> None:
         problems.append("HEDUI_TRUSTED_PROXIES 须为 0–5")
     if not 1 <= int(config["SESSION_IDLE_MINUTES"]) <= 24 * 60:
         problems.append("HEDUI_SESSION_IDLE_MINUTES 须为 1–1440 分钟")
+    try:
+        retention.parse(config.get("ARCHIVE_RETENTION"))
+    except ConfigurationError as exc:
+        problems.append(exc.message)
     if config["POLICY_PROFILE"] not in PROFILES:
         problems.append(f"HEDUI_POLICY_PROFILE 须为 {' 或 '.join(PROFILES)}")
     if problems:

@@ -46,7 +46,7 @@ class InProcessJobQueue:
             raise
 
     def start_ticker(self) -> None:
-        """Sweep due timers and escalate overdue tasks every HEDUI_TIMER_INTERVAL seconds (idempotent)."""
+        """Every HEDUI_TIMER_INTERVAL s: fire due timers, escalate overdue tasks, seal closed cases (idempotent)."""
         with self._lock:
             if self._ticker is not None:
                 return
@@ -56,7 +56,7 @@ class InProcessJobQueue:
     def _tick(self) -> None:
         interval = float(self.state.config["TIMER_INTERVAL"])
         while not self._stop.wait(interval):
-            for name in ("timers.run_due", "tasks.escalate_overdue"):
+            for name in ("timers.run_due", "tasks.escalate_overdue", "archives.seal_closed"):
                 try:
                     self._run(name, {})
                 except Exception:  # noqa: S110 - logged in _run; the ticker must survive

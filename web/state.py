@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from engine.archives import retention
 from engine.calendar import WorkingCalendar
 from engine.clock import Clock
 from engine.clock import SystemClock
@@ -44,7 +45,8 @@ class HeduiState:
     def new_context(self, session: Session | None = None) -> EngineContext:
         session = session or self.session_factory()
         return EngineContext(session, self.runtime, self.clock, deadline=self.calendar.using(session).deadline,
-                             policy_profile=self.config.get("POLICY_PROFILE", "jilin"))
+                             policy_profile=self.config.get("POLICY_PROFILE", "jilin"),
+                             archive_retention=retention.parse(self.config.get("ARCHIVE_RETENTION")) or None)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[EngineContext]:

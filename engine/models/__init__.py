@@ -85,3 +85,10 @@ from engine.models.draft import IntakeDraft  # noqa: E402
 from engine.models.draft import IntakeDraftFile  # noqa: E402
 
 __all__ += ["ImportJob", "ImportJobStatus", "IntakeDraft", "IntakeDraftFile"]
+
+from engine.models.archive import Archive  # noqa: E402
+from engine.models.archive import ArchiveItem  # noqa: E402
+from engine.models.archive import ArchiveItemBlob  # noqa: E402
+from engine.models.archive import PrintCounter  # noqa: E402
+
+__all__ += ["Archive", "ArchiveItem", "ArchiveItemBlob", "PrintCounter"]

@@ -2,6 +2,7 @@
 
 Entrusted by 红旗街道民政办 to 朝阳区核对中心: one waiting at 受理初审, one at 审核复审, one in data
 exchange with one sharing unit answered, one verified and waiting for the assistance decision.
+The verification of the last one has ended, so its archive is sealed (AR-1).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.archives.seal import seal_closed
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.models import MessageSubscription
@@ -77,6 +79,7 @@ def seed_demo_cases(ctx: EngineContext, *, actor: Actor) -> int:
     _advance(ctx, cases[3], stop_after="prepare_exchange")
     _answer(ctx, cases[3])
     _advance(ctx, cases[3], stop_after="feedback")
+    seal_closed(ctx)
     return len(cases)
 
 

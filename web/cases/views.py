@@ -20,6 +20,8 @@ from sqlalchemy import select
 
 from engine import assignment
 from engine.context import Actor
+from engine.documents.printing import document_key
+from engine.documents.printing import print_counts
 from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.models.case import DOCUMENT_KIND_NAMES
@@ -131,7 +133,15 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         today=local_today(ctx), documents=queries.documents_of(ctx.session, household),
         kind_names=DOCUMENT_KIND_NAMES, tasks=queries.open_tasks(ctx.session, household.case_no),
         can_unmask=queries.has_duty(ctx.session, current_user.id, instance), purposes=list(UNMASK_PURPOSES.items()),
-        form=form, errors=errors, message=message, local_time=local_time)
+        form=form, errors=errors, message=message, local_time=local_time,
+        printed=_printed(household))
+
+
+def _printed(household: Household) -> dict[str, int]:
+    """How often the case's 授权书 and 委托书 were printed (shown next to their print buttons)."""
+    keys = {which: document_key(household, which) for which in ("authorisation", "entrustment")}
+    counts = print_counts(get_ctx().session, list(keys.values()))
+    return {which: counts.get(key, 0) for which, key in keys.items()}
 
 
 def _business(code: str, other: str | None) -> str:
