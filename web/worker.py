@@ -100,6 +100,12 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
                 "args": ("tasks.escalate_overdue", {}),
                 "options": {"expires": interval},
             },
+            "exchange.run": {
+                "task": TASK_NAME,
+                "schedule": timedelta(seconds=interval),
+                "args": ("exchange.run", {}),
+                "options": {"expires": interval},
+            },
         },
     }
 

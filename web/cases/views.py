@@ -22,6 +22,7 @@ from engine import assignment
 from engine.context import Actor
 from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
+from engine.exchange.queries import case_results
 from engine.models.case import DOCUMENT_KIND_NAMES
 from engine.models.case import Household
 from engine.services.cases import local_today
@@ -131,7 +132,8 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         today=local_today(ctx), documents=queries.documents_of(ctx.session, household),
         kind_names=DOCUMENT_KIND_NAMES, tasks=queries.open_tasks(ctx.session, household.case_no),
         can_unmask=queries.has_duty(ctx.session, current_user.id, instance), purposes=list(UNMASK_PURPOSES.items()),
-        form=form, errors=errors, message=message, local_time=local_time)
+        form=form, errors=errors, message=message, local_time=local_time,
+        exchange_results=case_results(ctx, instance.id))
 
 
 def _business(code: str, other: str | None) -> str:
