@@ -42,7 +42,7 @@ run: install assets
 	$(BIN)/hedui calendar seed --provisional
 	$(BIN)/hedui bpmn deploy
 	$(BIN)/hedui demo
-	$(BIN)/hedui run --host $(HOST) --port $(PORT)
+	HEDUI_EXCHANGE_SIMULATOR=on $(BIN)/hedui run --host $(HOST) --port $(PORT)
 
 ## make test: install and run the whole suite (SQLite; PostgreSQL too when HEDUI_TEST_DATABASE_URL is set)
 test: install assets
@@ -56,6 +56,7 @@ AUDIT_CASES ?= 1000
 bench: install
 	$(BIN)/python -m tests.perf.bench_engine --out BENCHMARKS.md $(BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_audit --cases $(AUDIT_CASES) --out BENCHMARKS.md
+	$(BIN)/python -m tests.perf.bench_exchange_flow --out BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

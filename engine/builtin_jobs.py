@@ -19,3 +19,5 @@ def run_due_timers(ctx: EngineContext, limit: int = 200) -> int:
 def noop(ctx: EngineContext, value: object = None) -> object:
     """Echo ``value``; used to check that a queue and its workers are alive."""
     return value
+
+from engine.exchange import jobs as _exchange_jobs  # noqa: E402,F401  (registers the exchange.* jobs)

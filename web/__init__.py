@@ -71,3 +71,6 @@ def register_blueprints(app: Flask) -> None:
     from web.admin_extra.blueprint import bp as admin_extra_bp
 
     app.register_blueprint(admin_extra_bp)
+    from web.exchange.blueprint import bp as exchange_bp
+
+    app.register_blueprint(exchange_bp)

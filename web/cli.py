@@ -209,15 +209,19 @@ def demo() -> None:
     if current_app.config["ENV"] == "production":
         click.secho("生产环境不允许写入演示数据", fg="red", err=True)
         sys.exit(1)
+    from engine.exchange.catalogue import seed_demo_catalogue
+    from engine.services.demo import REGISTERED_FROM
     from engine.services.demo_cases import seed_demo_cases
 
     with _state().unit_of_work() as ctx:
         created = seed_demo(ctx, actor=CLI_ACTOR)
+        seed_demo_catalogue(ctx, actor=CLI_ACTOR, valid_from=REGISTERED_FROM)
         cases = seed_demo_cases(ctx, actor=CLI_ACTOR)
     click.secho(f"演示数据就绪（新建 {created} 个用户，密码均为 {DEMO_PASSWORD}；新建 {cases} 个演示案件）", fg="green")
 
 
 def register_commands(app: object) -> None:
+    from web import cli_exchange  # noqa: F401  (adds its commands to the exchange group)
     from web.cli_org import GROUPS
 
     for group in (db_cli, bpmn_cli, timers_cli, calendar_cli, demo, *GROUPS):

@@ -28,6 +28,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "BPMN_DIR": (str(Path(__file__).resolve().parent.parent / "bpmn"), "directory `hedui bpmn deploy` reads by default"),
     "LOG_LEVEL": ("INFO", "root log level"),
     "SESSION_IDLE_MINUTES": (30, "minutes without a request after which a browser session ends (server-side check)"),
+    "EXCHANGE_SIMULATOR": ("off", "on: simulated sharing units answer in process (demo); refused in production"),
     "POLICY_PROFILE": ("jilin", "policy profile: jilin | baoji (time limits, monthly windows; engine/policy.py)"),
     "TRUSTED_PROXIES": (0, "reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted"),
     "ARCHIVE_KEY": (None, "HMAC key signing archive backup bundles (AR-3), the same on the county and city "
@@ -89,6 +90,10 @@ def validate_config(config: Mapping[str, Any]) -> None:
         retention.parse(config.get("ARCHIVE_RETENTION"))
     except ConfigurationError as exc:
         problems.append(exc.message)
+    if config["EXCHANGE_SIMULATOR"] not in ("on", "off"):
+        problems.append("HEDUI_EXCHANGE_SIMULATOR 须为 on 或 off")
+    elif config["EXCHANGE_SIMULATOR"] == "on" and config["ENV"] == "production":
+        problems.append("生产环境不能启用模拟信息共享单位（HEDUI_EXCHANGE_SIMULATOR）")
     if config["POLICY_PROFILE"] not in PROFILES:
         problems.append(f"HEDUI_POLICY_PROFILE 须为 {' 或 '.join(PROFILES)}")
     if problems:

@@ -12,6 +12,7 @@ from flask import Flask
 
 from engine.jobs import get_job
 from engine.jobs import run_job
+from web.config import INSTANCE_DIR
 from web.state import HeduiState
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ class InProcessJobQueue:
             raise
 
     def start_ticker(self) -> None:
-        """Every HEDUI_TIMER_INTERVAL s: fire due timers, escalate overdue tasks, seal closed cases (idempotent)."""
+        """Every HEDUI_TIMER_INTERVAL s: fire due timers, escalate overdue tasks, run the exchange sweep, seal
+        closed cases (each idempotent)."""
         with self._lock:
             if self._ticker is not None:
                 return
@@ -56,9 +58,15 @@ class InProcessJobQueue:
     def _tick(self) -> None:
         interval = float(self.state.config["TIMER_INTERVAL"])
         while not self._stop.wait(interval):
-            for name in ("timers.run_due", "tasks.escalate_overdue", "archives.seal_closed"):
+            jobs: list[tuple[str, dict[str, Any]]] = [
+                ("timers.run_due", {}), ("tasks.escalate_overdue", {}), ("exchange.run", {}),
+                ("archives.seal_closed", {})]
+            if self.state.config.get("EXCHANGE_SIMULATOR") == "on":
+                # the demo's simulated units: media answer packages appear where an officer can upload them
+                jobs.append(("exchange.simulate", {"package_dir": str(INSTANCE_DIR / "exchange-answers")}))
+            for name, kwargs in jobs:
                 try:
-                    self._run(name, {})
+                    self._run(name, kwargs)
                 except Exception:  # noqa: S110 - logged in _run; the ticker must survive
                     pass
 

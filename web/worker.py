@@ -106,6 +106,12 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
                 "args": ("archives.seal_closed", {}),
                 "options": {"expires": interval},
             },
+            "exchange.run": {
+                "task": TASK_NAME,
+                "schedule": timedelta(seconds=interval),
+                "args": ("exchange.run", {}),
+                "options": {"expires": interval},
+            },
         },
     }
 

@@ -92,3 +92,22 @@ from engine.models.archive import ArchiveItemBlob  # noqa: E402
 from engine.models.archive import PrintCounter  # noqa: E402
 
 __all__ += ["Archive", "ArchiveItem", "ArchiveItemBlob", "PrintCounter"]
+
+from engine.models.exchange import BatchStatus  # noqa: E402
+from engine.models.exchange import ExchangeBatch  # noqa: E402
+from engine.models.exchange import ExchangeDelayNotice  # noqa: E402
+from engine.models.exchange import ExchangeImport  # noqa: E402
+from engine.models.exchange import ExchangeKey  # noqa: E402
+from engine.models.exchange import ExchangeMode  # noqa: E402
+from engine.models.exchange import ExchangeNonce  # noqa: E402
+from engine.models.exchange import ExchangeProfile  # noqa: E402
+from engine.models.exchange import ExchangeRequest  # noqa: E402
+from engine.models.exchange import ExchangeRequestLine  # noqa: E402
+from engine.models.exchange import ExchangeResult  # noqa: E402
+from engine.models.exchange import ImportStatus  # noqa: E402
+from engine.models.exchange import RequestStatus  # noqa: E402
+from engine.models.exchange import ResultStatus  # noqa: E402
+
+__all__ += ["BatchStatus", "ExchangeBatch", "ExchangeDelayNotice", "ExchangeImport", "ExchangeKey", "ExchangeMode",
+            "ExchangeNonce", "ExchangeProfile", "ExchangeRequest", "ExchangeRequestLine", "ExchangeResult",
+            "ImportStatus", "RequestStatus", "ResultStatus"]

@@ -2,7 +2,8 @@
 
 Entrusted by 红旗街道民政办 to 朝阳区核对中心: one waiting at 受理初审, one at 审核复审, one in data
 exchange with one sharing unit answered, one verified and waiting for the assistance decision.
-The verification of the last one has ended, so its archive is sealed (AR-1).
+The answers come from the simulated sharing units through the real exchange path
+(``engine.exchange.demo``). The verification of the last one has ended, so its archive is sealed (AR-1).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from sqlalchemy import select
 from engine.archives.seal import seal_closed
 from engine.context import Actor
 from engine.context import EngineContext
+from engine.exchange.catalogue import seed_demo_catalogue
+from engine.exchange.demo import answer_units
 from engine.models import MessageSubscription
 from engine.models import WorkflowInstance
 from engine.models.case import Household
 from engine.services.cases import create_entrustment
+from engine.services.demo import REGISTERED_FROM
 from engine.services.deploy import get_current_definition
 from engine.services.instances import complete_task
 from engine.services.instances import list_open_tasks
-from engine.services.messages import deliver_message
 from engine.services.packages import DocumentIn
 from engine.services.users import get_user
 from forms.ids import check_char
@@ -67,6 +70,7 @@ def seed_demo_cases(ctx: EngineContext, *, actor: Actor) -> int:
         return 0
     if ctx.session.execute(select(Household.id).limit(1)).first() is not None:
         return 0
+    seed_demo_catalogue(ctx, actor=actor, valid_from=REGISTERED_FROM)
     signed_on = ctx.now().date() - timedelta(days=3)
     entrustment = create_entrustment(
         ctx, entrusting_unit="HQ-MZB", agency_unit="CY-HDZX", households=[demo_household(i, signed_on) for i in range(4)],
@@ -74,11 +78,12 @@ def seed_demo_cases(ctx: EngineContext, *, actor: Actor) -> int:
         contact_name="周敏", contact_phone="0431-88886666", actor=_as(ctx, "hq_street_clerk", "street_clerk"))
     cases = [h.instance for h in entrustment.households]
     _advance(ctx, cases[1], stop_after="intake_check")
-    _advance(ctx, cases[2], stop_after="prepare_exchange")
-    _answer(ctx, cases[2], limit=1)
+    # the fully answered case first: a batch takes every open request of its unit
     _advance(ctx, cases[3], stop_after="prepare_exchange")
     _answer(ctx, cases[3])
     _advance(ctx, cases[3], stop_after="feedback")
+    _advance(ctx, cases[2], stop_after="prepare_exchange")
+    _answer(ctx, cases[2], limit=1)
     seal_closed(ctx)
     return len(cases)
 
@@ -105,11 +110,11 @@ def _advance(ctx: EngineContext, case: WorkflowInstance | None, *, stop_after: s
 
 
 def _answer(ctx: EngineContext, case: WorkflowInstance | None, limit: int | None = None) -> None:
-    """Sharing units answer (in the demo, as the exchange API would deliver them)."""
+    """Sharing units answer through the real exchange path: batches by two officers, simulated units."""
     assert case is not None
     keys = ctx.session.execute(select(MessageSubscription.correlation_key).where(
         MessageSubscription.instance_id == case.id, MessageSubscription.message_name == "exchange_result")
         .order_by(MessageSubscription.correlation_key)).scalars().all()
-    for n, key in enumerate(keys[:limit]):
-        unit = key.split(":", 1)[1]
-        deliver_message(ctx, "exchange_result", key, {"result_id": 1000 + n}, actor=Actor.system(f"unit:{unit}"))
+    units = [key.split(":", 1)[1] for key in keys[:limit]]
+    answer_units(ctx, units, first=_as(ctx, "cy_exchange_1", "exchange_officer"),
+                 second=_as(ctx, "cy_exchange_2", "exchange_officer"))

@@ -1,7 +1,7 @@
 """add archives and print counters: sealed case archives (immutable by trigger) and per-document print counters
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 03:20:08.559676
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -24,6 +24,7 @@ from engine.documents.printing import document_key
 from engine.documents.printing import print_counts
 from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
+from engine.exchange.queries import case_results
 from engine.models.case import DOCUMENT_KIND_NAMES
 from engine.models.case import Household
 from engine.services.cases import local_today
@@ -134,7 +135,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         kind_names=DOCUMENT_KIND_NAMES, tasks=queries.open_tasks(ctx.session, household.case_no),
         can_unmask=queries.has_duty(ctx.session, current_user.id, instance), purposes=list(UNMASK_PURPOSES.items()),
         form=form, errors=errors, message=message, local_time=local_time,
-        printed=_printed(household))
+        printed=_printed(household), exchange_results=case_results(ctx, instance.id))
 
 
 def _printed(household: Household) -> dict[str, int]:
