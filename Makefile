@@ -50,12 +50,13 @@ test: install assets
 	  || echo "chromium unavailable: browser tests will be skipped"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make bench: measure the engine and the audit replay, write BENCHMARKS.md
+## make bench: measure the engine, the audit replay and the data exchange, write BENCHMARKS.md
 ## (PostgreSQL too when HEDUI_BENCH_DATABASE_URL names a server: a scratch database is created there)
 AUDIT_CASES ?= 1000
 bench: install
 	$(BIN)/python -m tests.perf.bench_engine --out BENCHMARKS.md $(BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_audit --cases $(AUDIT_CASES) --out BENCHMARKS.md
+	$(BIN)/python -m tests.perf.bench_exchange_media --out BENCHMARKS.md
 	$(BIN)/python -m tests.perf.bench_exchange_flow --out BENCHMARKS.md
 
 clean:
