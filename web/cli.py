@@ -178,7 +178,7 @@ def calendar_seed(years: tuple[int, ...], provisional: bool) -> None:
         with state.unit_of_work() as ctx:
             changed = seed_calendar(ctx.session, official, clock=state.clock)
             if provisional and missing:
-                changed += seed_provisional(ctx.session, missing, clock=state.clock)
+                seed_provisional(ctx.session, missing, clock=state.clock)
     except HeduiError as exc:
         _fail(exc)
     state.calendar.invalidate()

@@ -42,7 +42,7 @@ def _run(fn, ok: str) -> None:  # type: ignore[no-untyped-def]
 users_cli = AppGroup("users", help="用户与角色")
 units_cli = AppGroup("units", help="单位")
 regions_cli = AppGroup("regions", help="行政区划")
-exchange_cli = AppGroup("exchange", help="数据交换人员备案")
+exchange_cli = AppGroup("exchange", help="数据交换：交换人员备案、信息共享单位目录、批次发送与模拟单位")
 
 
 @users_cli.command("create")
