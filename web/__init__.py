@@ -63,3 +63,6 @@ def register_blueprints(app: Flask) -> None:
     from web.admin_extra.blueprint import bp as admin_extra_bp
 
     app.register_blueprint(admin_extra_bp)
+    from web.audit.blueprint import bp as audit_bp
+
+    app.register_blueprint(audit_bp)
