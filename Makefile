@@ -52,10 +52,12 @@ test: install assets
 
 ## make bench: measure the engine, the audit replay and the data exchange, write BENCHMARKS.md
 ## (PostgreSQL too when HEDUI_BENCH_DATABASE_URL names a server: a scratch database is created there)
-AUDIT_CASES ?= 1000
+## the audit bench: the demo + AUDIT_CASES cases, AUDIT_DRIVEN of them driven through the services, the rest copies
+AUDIT_CASES ?= 10000
+AUDIT_DRIVEN ?= 1000
 bench: install
 	$(BIN)/python -m tests.perf.bench_engine --out BENCHMARKS.md $(BENCH_ARGS)
-	$(BIN)/python -m tests.perf.bench_audit --cases $(AUDIT_CASES) --out BENCHMARKS.md
+	$(BIN)/python -m tests.perf.bench_audit --cases $(AUDIT_CASES) --driven $(AUDIT_DRIVEN) --out BENCHMARKS.md
 	$(BIN)/python -m tests.perf.bench_exchange_media --out BENCHMARKS.md
 	$(BIN)/python -m tests.perf.bench_exchange_flow --out BENCHMARKS.md
 

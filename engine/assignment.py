@@ -35,6 +35,15 @@ from engine.sod import declared_exclusions
 from engine.sod import violations
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+#: oversight (AU-1, PR-4): may read every case of its jurisdiction, may never act on one
+AUDITOR_ROLE = "auditor"
+AUDITOR_READ_ONLY = "auditor_read_only"
+
+
+def is_auditor(ctx: EngineContext, user_id: int) -> bool:
+    """Whether the user holds the auditor role in any unit (then they act on no case at all)."""
+    return ctx.session.execute(select(Membership.id).where(
+        Membership.user_id == user_id, Membership.role_code == AUDITOR_ROLE)).first() is not None
 
 
 def unit_for_role(ctx: EngineContext, instance: WorkflowInstance, role_code: str | None) -> int | None:
@@ -105,6 +114,7 @@ def check_task_action(ctx: EngineContext, task: HumanTask, instance: WorkflowIns
         if not visible_to(ctx, actor.user_id, instance):
             # recorded for auditors (AU-1); the caller only learns that no such task exists
             _refuse(ctx, instance, task, actor, action, NotFoundError("任务不存在"), rule="jurisdiction")
+        refuse_auditor(ctx, task, instance, actor, action)
         if not holds(ctx, actor.user_id, task.unit_id, task.role_code):
             _refuse(ctx, instance, task, actor, action, PermissionDeniedError(
                 "您在承办单位不具备办理该任务的角色", code="role_required", role=task.role_code))
@@ -128,6 +138,18 @@ def _check_registration(ctx: EngineContext, task: HumanTask, instance: WorkflowI
     if not is_registered(ctx, actor.user_id or 0, sharing_unit, today):
         _refuse(ctx, instance, task, actor, action, SeparationOfDutiesError(
             f"您不是信息共享单位「{sharing_unit}」当前有效的备案交换人员（SD-3）", rule="SD-3"))
+
+
+def refuse_auditor(ctx: EngineContext, task: HumanTask, instance: WorkflowInstance, actor: Actor,
+                   action: str) -> None:
+    """Refuse (and record) any task action by, or reassignment to, someone holding the auditor role.
+
+    An auditor who could also claim or complete would be auditing their own work; the role is
+    read-only by construction, whatever other roles the same person was given (AU-1).
+    """
+    if actor.user_id is not None and is_auditor(ctx, actor.user_id):
+        _refuse(ctx, instance, task, actor, action, PermissionDeniedError(
+            "审计监督员只能查阅案件，不能认领、办理、退回、改派或接受改派任务", code=AUDITOR_READ_ONLY), rule="AU-1")
 
 
 def assert_visible(ctx: EngineContext, task: HumanTask, actor: Actor, action: str) -> None:

@@ -4,9 +4,9 @@
   unit) did what, when, on which element, under which version of the diagram, with which data.
 * :func:`replay_instance` re-executes the case's commands against its pinned definition and
   compares the outcome with the stored state (:mod:`engine.audit_replay`).
-* :func:`verify_all` checks the hash chain of every stream, that every instance's stored state is
-  the one its last command recorded (``state_sha256``), and that every event names the definition
-  the instance is pinned to.
+* :func:`verify_all` / :func:`verify_instance` (:mod:`engine.audit_verify`) check the hash chain,
+  that every stored state is the one its last command recorded (``state_sha256``), and that every
+  event names the definition the instance is pinned to.
 * :func:`record_access` writes ``audit_viewed`` / ``history_exported`` to the *system* stream, so
   reading a case never adds to the case's own stream (its replay log).
 """
@@ -17,15 +17,13 @@ import json
 from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
-from dataclasses import field
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func
 from sqlalchemy import select
 
+from engine.assignment import AUDITOR_ROLE
 from engine.assignment import visible_to
 from engine.audit_replay import REPLAYED_KINDS
 from engine.audit_replay import Divergence
@@ -34,6 +32,11 @@ from engine.audit_replay import ReplayStep
 from engine.audit_replay import deadline_for
 from engine.audit_replay import load_case
 from engine.audit_replay import replay_case
+from engine.audit_verify import STATE_PLACE
+from engine.audit_verify import VerifyProblem
+from engine.audit_verify import VerifyReport
+from engine.audit_verify import verify_all
+from engine.audit_verify import verify_instance
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import NotFoundError
@@ -41,7 +44,6 @@ from engine.errors import PermissionDeniedError
 from engine.history import SYSTEM_STREAM
 from engine.history import append_event
 from engine.history import instance_stream
-from engine.history import verify_chain
 from engine.models import Event
 from engine.models import HumanTask
 from engine.models import Membership
@@ -51,7 +53,6 @@ from engine.models import Role
 from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
-from engine.persistence import state_digest
 
 __all__ = [
     "REPLAYED_KINDS",
@@ -66,11 +67,10 @@ __all__ = [
     "record_access",
     "replay_instance",
     "timeline",
+    "STATE_PLACE",
     "verify_all",
+    "verify_instance",
 ]
-
-AUDITOR_ROLE = "auditor"
-STATE_PLACE = "存储的流程状态"
 
 KIND_NAMES = {
     "started": "启动案件",
@@ -107,138 +107,6 @@ def iter_replays(ctx: EngineContext, instance_ids: Iterable[int] | None = None) 
     deadline = deadline_for(ctx)
     for instance_id in instance_ids:
         yield replay_case(ctx, load_case(ctx, instance_id), deadline)
-
-
-# --- tamper detection --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VerifyProblem:
-    """One place where the log or a stored state is not what was recorded."""
-
-    stream: str
-    instance_id: int | None
-    business_key: str | None
-    seq: int | None
-    event_id: int | None
-    #: Chinese: "第 3 号事件（task_completed）", "存储的流程状态" ...
-    place: str
-    problem: str
-    #: for a changed state: where replaying the log parts from it (Chinese)
-    detail: str | None = None
-
-    def __str__(self) -> str:
-        case = (f"案件 {self.instance_id}（{self.business_key or '无业务编号'}）" if self.instance_id is not None
-                else f"事件流 {self.stream}")
-        return f"{case} {self.place}：{self.problem}" + (f"；重放定位：{self.detail}" if self.detail else "")
-
-
-@dataclass
-class VerifyReport:
-    events_checked: int = 0
-    instances_checked: int = 0
-    problems: list[VerifyProblem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-@dataclass
-class _StreamFacts:
-    last_digest: tuple[int, int, str, str] | None = None  # seq, event id, kind, state_sha256
-    foreign: list[tuple[int, int, str, str]] = field(default_factory=list)  # seq, id, kind, definition hash
-    mismatched_instance: list[tuple[int, int, str]] = field(default_factory=list)  # seq, id, kind
-    count: int = 0
-
-
-def verify_all(ctx: EngineContext) -> VerifyReport:
-    """Check every chain, every stored state against its last recorded digest, every event's definition."""
-    keys = dict(ctx.session.execute(select(WorkflowInstance.id, WorkflowInstance.business_key)).all())
-    report = VerifyReport()
-    for p in verify_chain(ctx.session):
-        iid = _instance_of(p.stream)
-        report.problems.append(VerifyProblem(p.stream, iid, keys.get(iid) if iid else None, p.seq, p.event_id,
-                                             f"第 {p.seq} 号事件", p.problem))
-    facts = _stream_facts(ctx)
-    report.events_checked = sum(f.count for f in facts.values()) + _count_system(ctx)
-    rows = ctx.session.execute(
-        select(WorkflowInstance.id, WorkflowInstance.business_key, WorkflowInstance.state,
-               ProcessDefinition.content_hash)
-        .join(ProcessDefinition, ProcessDefinition.id == WorkflowInstance.definition_id)
-        .order_by(WorkflowInstance.id)
-        .execution_options(yield_per=200)
-    )
-    for instance_id, key, state, pinned in rows:
-        report.instances_checked += 1
-        stream = instance_stream(instance_id)
-        report.problems.extend(_check_instance(stream, instance_id, key, state, pinned, facts.pop(stream, None)))
-    for stream in sorted(facts):
-        iid = _instance_of(stream)
-        report.problems.append(VerifyProblem(stream, iid, None, None, None, "事件流", "对应的案件不存在（可能被删除）"))
-    report.problems = [_located(ctx, p) for p in report.problems]
-    return report
-
-
-def _located(ctx: EngineContext, problem: VerifyProblem) -> VerifyProblem:
-    """For a changed stored state, say what changed: replay the case and take its first divergence."""
-    if problem.place != STATE_PLACE or problem.instance_id is None:
-        return problem
-    result = replay_instance(ctx, problem.instance_id)
-    detail = (result.first_divergence.message if result.first_divergence is not None
-              else "按事件日志重放的结果与存储状态一致（改动未影响流程路径、待办与数据）")
-    return replace(problem, detail=detail)
-
-
-def _count_system(ctx: EngineContext) -> int:
-    return ctx.session.execute(select(func.count(Event.id)).where(Event.stream.not_like("instance:%"))).scalar_one()
-
-
-def _instance_of(stream: str) -> int | None:
-    prefix, _, rest = stream.partition(":")
-    return int(rest) if prefix == "instance" and rest.isdigit() else None
-
-
-def _stream_facts(ctx: EngineContext) -> dict[str, _StreamFacts]:
-    facts: dict[str, _StreamFacts] = {}
-    rows = ctx.session.execute(
-        select(Event.stream, Event.seq, Event.id, Event.kind, Event.instance_id, Event.definition_hash, Event.payload)
-        .where(Event.stream.like("instance:%"))
-        .order_by(Event.stream, Event.seq)
-        .execution_options(yield_per=500)
-    )
-    for stream, seq, event_id, kind, instance_id, definition_hash, payload in rows:
-        f = facts.setdefault(stream, _StreamFacts())
-        f.count += 1
-        if instance_id != _instance_of(stream):
-            f.mismatched_instance.append((seq, event_id, kind))
-        if definition_hash is not None:
-            f.foreign.append((seq, event_id, kind, definition_hash))
-        digest = payload.get("state_sha256") if isinstance(payload, dict) else None
-        if isinstance(digest, str):
-            f.last_digest = (seq, event_id, kind, digest)
-    return facts
-
-
-def _check_instance(stream: str, instance_id: int, key: str | None, state: str, pinned: str,
-                    f: _StreamFacts | None) -> list[VerifyProblem]:
-    def problem(seq: int | None, event_id: int | None, place: str, text: str) -> VerifyProblem:
-        return VerifyProblem(stream, instance_id, key, seq, event_id, place, text)
-
-    if f is None:
-        return [problem(None, None, "事件流", "案件没有任何事件记录")]
-    out = [problem(seq, eid, f"第 {seq} 号事件（{kind}）", "事件记录的案件编号与所在事件流不符")
-           for seq, eid, kind in f.mismatched_instance]
-    out += [problem(seq, eid, f"第 {seq} 号事件（{kind}）",
-                    f"事件记录的流程版本 {digest[:12]} 与案件锁定的版本 {pinned[:12]} 不符")
-            for seq, eid, kind, digest in f.foreign if digest != pinned]
-    if f.last_digest is None:
-        out.append(problem(None, None, STATE_PLACE, "没有任何事件记录过状态摘要，无法核验"))
-    elif f.last_digest[3] != state_digest(state):
-        seq, eid, kind, _ = f.last_digest
-        out.append(problem(seq, eid, STATE_PLACE,
-                           f"与第 {seq} 号事件（{kind}）记录的状态摘要不符（状态在该命令之后被改动）"))
-    return out
 
 
 # --- timeline ----------------------------------------------------------------------------------------------
@@ -313,6 +181,8 @@ class _Lookup:
         for username, role, unit_id in memberships:
             self.held.setdefault((username, role), []).append(unit_id)
         unit_codes = {e.actor.removeprefix("unit:") for e in events if e.actor.startswith("unit:")}
+        unit_codes |= {e.payload["unit"] for e in events
+                       if isinstance(e.payload, dict) and isinstance(e.payload.get("unit"), str)}
         unit_ids = {u for ids in self.held.values() for u in ids}
         self.units = {u.id: u for u in session.execute(
             select(Unit).where(Unit.id.in_(unit_ids) | Unit.code.in_(unit_codes))).scalars()}
@@ -331,6 +201,9 @@ class _Lookup:
     def unit(self, e: Event) -> Unit | None:
         if e.actor.startswith("unit:"):
             return self.units_by_code.get(e.actor.removeprefix("unit:"))
+        recorded = e.payload.get("unit") if isinstance(e.payload, dict) else None
+        if isinstance(recorded, str) and recorded in self.units_by_code:
+            return self.units_by_code[recorded]  # the unit the command was recorded for (newer events)
         held = self.held.get((e.actor, e.actor_role or ""), [])
         preferred = [self.task_units.get(e.task_id or ""), self.instance.agency_unit_id,
                      self.instance.entrusting_unit_id]

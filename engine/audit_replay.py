@@ -3,7 +3,8 @@
 The event log is the command log (DESIGN "History"). A replay starts a fresh workflow from the
 ``started`` event and re-executes every ``task_completed``, ``message_received`` and ``timer_fired``
 event in order, with a :class:`~engine.clock.FixedClock` set to the time each one happened (the
-engine's clock, so timers and ``now()`` see what they saw then) and the same working-day calendar.
+engine's clock, so timers and ``now()`` see what they saw then) and the working-day deadlines the
+command recorded (``engine.deadlines``; older events: the calendar as it is now).
 
 Task ids are uuid4 and differ between runs (notes §h, 4.3), so recorded commands are mapped onto
 the replay by what is stable: a user task by its BPMN id, a message by its name and correlation
@@ -13,7 +14,6 @@ elements, open user tasks, waiting timers and messages, and the data), never by 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import weakref
@@ -26,8 +26,16 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.calendar import WorkingCalendar
+from engine.audit_snapshot import MISSING as _MISSING
+from engine.audit_snapshot import canonical_json as _json
+from engine.audit_snapshot import flatten as _flatten
+from engine.audit_snapshot import plain as _plain
+from engine.audit_snapshot import differences
+from engine.audit_snapshot import snapshot
 from engine.clock import FixedClock
 from engine.context import EngineContext
+from engine.deadlines import PinnedDeadlines
+from engine.deadlines import recorded
 from engine.errors import HeduiError
 from engine.errors import NotFoundError
 from engine.history import instance_stream
@@ -43,7 +51,6 @@ logger = logging.getLogger(__name__)
 
 #: the kinds that re-execute a command; every other kind (claims, refusals, notices ...) leaves the workflow alone
 REPLAYED_KINDS = frozenset({"started", "task_completed", "message_received", "timer_fired"})
-_MISSING = "<missing>"
 
 
 @dataclass(frozen=True)
@@ -138,86 +145,6 @@ def deadline_for(ctx: EngineContext) -> DeadlineFn:
     return ctx.deadline if ctx.deadline is not None else WorkingCalendar(ctx.session).deadline
 
 
-# --- snapshots and their comparison ------------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """JSON-shaped copy (what a save and load would give), for comparing and showing."""
-    return json.loads(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str))
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-
-
-def snapshot(wf: Workflow, default_key: str) -> dict[str, Any]:
-    """The comparable state of a workflow: no task ids, lists in a stable order.
-
-    :param default_key: the correlation key of catch events without a ``correlationKey`` (the business key).
-    """
-    open_tasks = [{"bpmn_id": t.bpmn_id, "process_id": t.process_id, "data": _plain(wf.task_data(t.task_id))}
-                  for t in wf.ready_human_tasks()]
-    timers, messages = wf.waiting_timers(), wf.waiting_messages()
-    waiting: dict[str, set[str]] = {}
-    for task_id, bpmn_id in [(t.task_id, t.bpmn_id) for t in timers] + [(m.task_id, m.bpmn_id) for m in messages]:
-        waiting.setdefault(task_id, set()).add(bpmn_id)
-    return {
-        "completed": wf.is_completed,
-        "trace": [[s.process_id, s.bpmn_id, s.state] for s in wf.trace()],
-        "open_tasks": sorted(open_tasks, key=lambda t: (t["bpmn_id"], _json(t["data"]))),
-        "timers": sorted(({"bpmn_id": t.bpmn_id, "due_at": t.due_at.isoformat()} for t in timers),
-                         key=lambda t: (t["bpmn_id"], t["due_at"])),
-        "messages": sorted(({"bpmn_id": m.bpmn_id, "message_name": m.message_name,
-                             "correlation_key": m.correlation_key if m.correlation_key is not None else default_key}
-                            for m in messages), key=_json),
-        "waiting": sorted(({"elements": sorted(elements), "data": _plain(wf.task_data(task_id))}
-                           for task_id, elements in waiting.items()), key=_json),
-        "data": _plain(wf.data),
-    }
-
-
-def _flatten(state: dict[str, Any]) -> dict[str, str]:
-    """Every comparable fact of a snapshot (but the trace) as ``path -> canonical JSON``."""
-    flat = {"completed": _json(state["completed"])}
-    for aspect, name in (("open_tasks", lambda t: t["bpmn_id"]), ("waiting", lambda w: "|".join(w["elements"]))):
-        seen: dict[str, int] = {}
-        for item in state[aspect]:
-            label = name(item)
-            seen[label] = seen.get(label, 0) + 1
-            prefix = f"{aspect}/{label}#{seen[label]}"
-            flat[prefix] = "open"
-            flat.update({f"{prefix}/data/{k}": _json(v) for k, v in item["data"].items()})
-    for aspect in ("timers", "messages"):
-        counts: dict[str, int] = {}
-        for item in state[aspect]:
-            label = _json(item)
-            counts[label] = counts.get(label, 0) + 1
-            flat[f"{aspect}/{label}#{counts[label]}"] = "waiting"
-    flat.update({f"data/{k}": _json(v) for k, v in state["data"].items()})
-    return flat
-
-
-def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
-    """``(aspect, path, expected, actual)`` for every fact the two snapshots disagree on, trace first."""
-    out: list[tuple[str, str, Any, Any]] = []
-    e_trace, a_trace = expected["trace"], actual["trace"]
-    for i in range(max(len(e_trace), len(a_trace))):
-        e, a = (e_trace[i] if i < len(e_trace) else None), (a_trace[i] if i < len(a_trace) else None)
-        if e != a:
-            out.append(("trace", f"trace[{i}]", e, a))
-            break
-    e_flat, a_flat = _flatten(expected), _flatten(actual)
-    for path in sorted(e_flat.keys() | a_flat.keys()):
-        e_val, a_val = e_flat.get(path, _MISSING), a_flat.get(path, _MISSING)
-        if e_val != a_val:
-            out.append((path.split("/", 1)[0], path, _shown(e_val), _shown(a_val)))
-    return out
-
-
-def _shown(value: str) -> Any:
-    return None if value == _MISSING else ("<present>" if value in ("open", "waiting") else json.loads(value))
-
-
 # --- the replay itself -------------------------------------------------------------------------------------
 
 
@@ -251,7 +178,9 @@ class Replayer:
     """Re-executes one case's events step by step (``run``), then compares with the stored state."""
 
     def __init__(self, ctx: EngineContext, case: _Case, deadline: DeadlineFn, *, keep_snapshots: bool) -> None:
-        self.ctx, self.case, self.deadline = ctx, case, deadline
+        self.ctx, self.case = ctx, case
+        #: the calendar, overridden per event by the deadlines the live command pinned (engine.deadlines)
+        self.deadline = PinnedDeadlines(deadline)
         self.runtime, self.clock = _replay_runtime(ctx)
         self.keep_snapshots = keep_snapshots
         self.wf: Workflow | None = None
@@ -294,6 +223,7 @@ class Replayer:
 
     def _apply(self, event: Event) -> None:
         self.clock.set(event.occurred_at)
+        self.deadline.recorded = recorded(event.payload)
         if event.kind == "started":
             self._start(event)
         elif self.wf is None:
@@ -451,6 +381,10 @@ class Replayer:
         if not self.steps:
             return max(len(self.applied) - 1, 0)
         aspect, path = diff[0], diff[1]
+        if aspect == "completed":
+            # "not finished yet" holds from the first step on: a stored state further on than the log
+            # (a cut-off tail, a forged finish) is explained by nothing after the last recorded step
+            return last
         if aspect == "trace":
             position = int(path[len("trace["):-1])
             return next((i for i, s in enumerate(self.steps) if len(s.state["trace"]) > position), last)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.context import Actor
+from engine.deadlines import recording
 from engine.context import EngineContext
 from engine.errors import ConflictError
 from engine.errors import NotFoundError
@@ -59,7 +60,7 @@ def load_workflow(ctx: EngineContext, instance: WorkflowInstance) -> Workflow:
     """The instance's workflow: the copy this process saved last if the version still matches, else restored."""
     cached = ctx.runtime.take_cached(instance.id, instance.version)
     if cached is not None:
-        cached.deadline = ctx.deadline
+        cached.deadline = recording(ctx.deadline)
         return cached
     info = definition_info(ctx, instance.definition_id)
     return ctx.runtime.load(
@@ -67,7 +68,7 @@ def load_workflow(ctx: EngineContext, instance: WorkflowInstance) -> Workflow:
         lambda: spec_loader(ctx.session, instance.definition_id),
         instance.state,
         instance.serializer_version,
-        deadline=ctx.deadline,
+        deadline=recording(ctx.deadline),
     )
 
 

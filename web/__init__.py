@@ -74,3 +74,6 @@ def register_blueprints(app: Flask) -> None:
     from web.exchange.blueprint import bp as exchange_bp
 
     app.register_blueprint(exchange_bp)
+    from web.audit.blueprint import bp as audit_bp
+
+    app.register_blueprint(audit_bp)

@@ -11,6 +11,8 @@ from sqlalchemy import update
 import forms
 from engine.context import Actor
 from engine.context import EngineContext
+from engine.deadlines import deadlines_of
+from engine.deadlines import recording
 from engine.errors import ConflictError
 from engine.errors import FormValidationError
 from engine.errors import InvalidStateError
@@ -18,12 +20,14 @@ from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.assignment import check_task_action
 from engine.assignment import holds
+from engine.assignment import refuse_auditor
 from engine.history import append_event
 from engine.history import instance_stream
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
 from engine.models import InstanceStatus
 from engine.models import Membership
+from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
 from engine.persistence import definition_info
@@ -55,7 +59,7 @@ def start_instance(
     if definition is None:
         raise NotFoundError(f"流程「{process_id}」尚未部署", process_id=process_id)
     wf = ctx.runtime.new_workflow(definition.content_hash, lambda: spec_loader(ctx.session, definition.id), data,
-                                  deadline=ctx.deadline)
+                                  deadline=recording(ctx.deadline))
     now = ctx.now()
     instance = WorkflowInstance(
         definition=definition, process_id=process_id, business_key=business_key, status=InstanceStatus.RUNNING,
@@ -70,7 +74,7 @@ def start_instance(
     append_event(ctx, stream=instance_stream(instance.id), kind="started", actor=actor, instance_id=instance.id,
                  definition_hash=definition.content_hash,
                  payload={"process_id": process_id, "business_key": business_key, "data": dict(data or {}),
-                          "state_sha256": digest})
+                          "state_sha256": digest, **deadlines_of(wf)})
     return instance
 
 
@@ -118,6 +122,7 @@ def release_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask
     task, instance = _lock_task(ctx, task_id)
     if task.status != HumanTaskStatus.OPEN:
         raise InvalidStateError("该任务已办结", task_id=task_id)
+    refuse_auditor(ctx, task, instance, actor, "release")
     if task.assignee != actor.username:
         raise ConflictError("只有认领人可以退回该任务", task_id=task_id)
     task.assignee, task.claimed_at = None, None
@@ -131,6 +136,7 @@ def reassign_task(ctx: EngineContext, task_id: str, to_user: User, *, actor: Act
     task, instance = _lock_task(ctx, task_id)
     if task.status != HumanTaskStatus.OPEN:
         raise InvalidStateError("该任务已办结", task_id=task_id)
+    refuse_auditor(ctx, task, instance, actor, "reassign")
     if actor.user_id is None or not holds(ctx, actor.user_id, task.unit_id, "supervisor"):
         raise PermissionDeniedError("只有承办单位的科室负责人可以改派任务", code="supervisor_required")
     check_task_action(ctx, task, instance, Actor(to_user.username, task.role_code, to_user.id), "reassign")
@@ -153,7 +159,7 @@ def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, 
     wf = load_workflow(ctx, instance)
     wf.complete_task(task_id, values)
     digest = save_workflow(ctx, instance, wf, actor=actor)
-    _task_event(ctx, instance, task, "task_completed", actor, data=values, state_sha256=digest)
+    _task_event(ctx, instance, task, "task_completed", actor, data=values, state_sha256=digest, **deadlines_of(wf))
     if instance.status == InstanceStatus.COMPLETED:
         from engine.services.followups import on_instance_completed
 
@@ -172,6 +178,14 @@ def _validated(task: HumanTask, data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _task_event(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, kind: str, actor: Actor,
                 **payload: Any) -> None:
+    """Record a task command; ``unit`` is the unit the actor acted for (the task's), fixed at the time (AU-1).
+
+    Only new events carry it: the timeline derives the unit of older ones from memberships.
+    """
+    if task.unit_id is not None:
+        unit = ctx.session.get(Unit, task.unit_id)
+        if unit is not None:
+            payload = {"unit": unit.code, **payload}
     append_event(ctx, stream=instance_stream(instance.id), kind=kind, actor=actor, instance_id=instance.id,
                  definition_hash=definition_info(ctx, instance.definition_id).content_hash, task_id=task.id,
                  bpmn_id=task.bpmn_id,

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from engine.context import Actor
 from engine.context import EngineContext
+from engine.deadlines import deadlines_of
 from engine.errors import NotFoundError
 from engine.history import append_event
 from engine.persistence import definition_info
@@ -49,7 +50,7 @@ def deliver_message(
         append_event(ctx, stream=instance_stream(instance.id), kind="message_received", actor=actor,
                      instance_id=instance.id, definition_hash=definition_info(ctx, instance.definition_id).content_hash,
                      task_id=task_id, payload={"message_name": message_name, "correlation_key": correlation_key,
-                                               "payload": payload, "state_sha256": digest})
+                                               "payload": payload, "state_sha256": digest, **deadlines_of(wf)})
         delivered.append(instance.id)
     if not delivered:
         raise NotFoundError("没有等待该消息的流程", code="no_subscriber", message_name=message_name)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from engine.context import Actor
 from engine.context import EngineContext
+from engine.deadlines import deadlines_of
 from engine.history import append_event
 from engine.persistence import definition_info
 from engine.history import instance_stream
@@ -62,10 +63,12 @@ def _fire_for_instance(ctx: EngineContext, instance_id: int) -> int:
     wf.run_engine_steps()
     fired = sorted((t for t in pending if wf.timer_fired(t.id)), key=lambda t: t.due_at)
     due = {t.id: t.due_at.isoformat() for t in fired}  # read before the save rewrites the rows
+    pinned = deadlines_of(wf)  # every event of this sweep carries them: the replay runs the sweep at the first
     digest = save_workflow(ctx, instance, wf, actor=TIMER_ACTOR)
     for timer in fired:
         append_event(ctx, stream=instance_stream(instance.id), kind="timer_fired", actor=TIMER_ACTOR,
                      instance_id=instance.id, definition_hash=definition_info(ctx, instance.definition_id).content_hash,
                      task_id=timer.id, bpmn_id=timer.bpmn_id,
-                     payload={"due_at": due[timer.id], "fired_at": ctx.now().isoformat(), "state_sha256": digest})
+                     payload={"due_at": due[timer.id], "fired_at": ctx.now().isoformat(), "state_sha256": digest,
+                              **pinned})
     return len(fired)

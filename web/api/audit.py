@@ -57,28 +57,28 @@ def case_history(instance_id: int) -> Response:
     filters = {"kind": kinds, "actor": who}
     if fmt is None:
         audit.record_access(ctx, "audit_viewed", instance, actor=actor, view="history", filters=filters)
-        return jsonify(_body(instance, rows))
+        return jsonify(history_body(instance, rows))
     audit.record_access(ctx, "history_exported", instance, actor=actor, format=fmt, filters=filters, rows=len(rows))
     name = f"case-{instance.id}-history.{fmt}"
     if fmt == "json":
-        content = json.dumps(_body(instance, rows), ensure_ascii=False, indent=2)
-        return _download(content, "application/json; charset=utf-8", name)
-    return _download(_csv(rows), "text/csv; charset=utf-8", name)
+        content = json.dumps(history_body(instance, rows), ensure_ascii=False, indent=2)
+        return download(content, "application/json; charset=utf-8", name)
+    return download(history_csv(rows), "text/csv; charset=utf-8", name)
 
 
-def _body(instance: WorkflowInstance, rows: list[audit.TimelineRow]) -> dict[str, Any]:
+def history_body(instance: WorkflowInstance, rows: list[audit.TimelineRow]) -> dict[str, Any]:
     return {"instance_id": instance.id, "business_key": instance.business_key, "process_id": instance.process_id,
             "items": [r.to_dict() for r in rows]}
 
 
-def _download(content: str, mimetype: str, filename: str) -> Response:
+def download(content: str, mimetype: str, filename: str) -> Response:
     response = Response(content, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _csv(rows: list[audit.TimelineRow]) -> str:
+def history_csv(rows: list[audit.TimelineRow]) -> str:
     out = io.StringIO()
     out.write("\ufeff")  # so spreadsheet programs read the Chinese as UTF-8
     writer = csv.writer(out)

@@ -2,7 +2,9 @@
  * Draw the BPMN diagram of a task's pinned definition with bpmn-js (NavigatedViewer) and mark
  * what the case has done: finished elements, open steps, and this task's step.
  *
- * The container names a JSON endpoint in data-src: {xml, completed: [ids], active: [ids], current: id|null}.
+ * The container names a JSON endpoint in data-src: {xml, completed: [ids], active: [ids], current: id|null}
+ * and optionally waiting: [ids] (timers and messages a replayed step waits for) and running: [ids] (their
+ * enclosing sub-processes), on the audit replay page.
  * Without JavaScript (or without the vendored bpmn-js) the rest of the page works; only the diagram is missing.
  */
 (function () {
@@ -51,6 +53,8 @@
         var registry = viewer.get("elementRegistry");
         mark(canvas, registry, data.completed, "hedui-done");
         mark(canvas, registry, data.active, "hedui-active");
+        mark(canvas, registry, data.waiting, "hedui-waiting");
+        mark(canvas, registry, data.running, "hedui-running");
         if (data.current) {
           mark(canvas, registry, [data.current], "hedui-current");
         }

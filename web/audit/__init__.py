@@ -1,0 +1,1 @@
+"""Audit: the auditors' pages (case list with verification, timeline, step-by-step replay, access log)."""
