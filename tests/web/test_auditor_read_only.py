@@ -11,7 +11,10 @@ change something, this test fails until the route refuses or is listed below as 
 from __future__ import annotations
 
 import re
+from datetime import date
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -20,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 from engine.assignment import AUDITOR_READ_ONLY
+from engine.calendar import WorkingCalendar
 from engine.context import Actor
 from engine.errors import PermissionDeniedError
 from engine.models import ExchangeRegistration
@@ -80,6 +84,7 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
     login(client, "hq_street_clerk")
     draft_id = start_draft(client)
     logout(client)
+    batch_id, import_id = _exchange_scene(app)
     with app.extensions["hedui"].session_factory() as session:
         household = session.execute(select(Household).where(Household.case_no == case_no)).scalar_one()
         task = session.execute(select(HumanTask).where(HumanTask.instance_id == household.instance_id,
@@ -89,7 +94,38 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
         return {"case_no": case_no, "instance_id": household.instance_id, "task_id": task.id, "draft_id": draft_id,
                 "step": "business", "file_id": 1, "job_id": 1, "username": "cy_intake",
                 "registration_id": registration, "key": "exchange_window", "value": "2026-12-07",
-                "name": "households.csv", "fmt": "csv", "unit_id": _unit_id(session, "CY-HDZX")}
+                "name": "households.csv", "fmt": "csv", "unit_id": _unit_id(session, "CY-HDZX"),
+                "which": "authorisation", "position": 1, "batch_id": batch_id, "import_id": import_id}
+
+
+def _exchange_scene(app: Flask) -> tuple[int, int]:
+    """A batch waiting for its second officer and a staged answer package waiting for its own (SD-2)."""
+    import io
+
+    from engine.exchange.batches import confirm_batch
+    from engine.exchange.batches import prepare_batch
+    from engine.exchange.catalogue import seed_demo_catalogue
+    from engine.exchange.media_mode import export_batch
+    from engine.exchange.media_mode import stage_package
+    from engine.exchange.requests import collect_requests
+    from engine.exchange.simulate import answer_package
+    from tests.engine.exchange_factory import case_in_exchange
+    from tests.engine.exchange_factory import officer
+
+    clock = app.extensions["hedui"].clock
+    clock.set(datetime(2026, 12, 14, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))  # inside Jilin's exchange window
+    with app.extensions["hedui"].unit_of_work() as ctx:
+        ctx.deadline = WorkingCalendar(ctx.session).deadline
+        seed_demo_catalogue(ctx, actor=Actor("admin", "admin"), valid_from=date(2025, 1, 1))
+        case_in_exchange(ctx, ["CC-BDC", "CC-GA"], index=40)
+        collect_requests(ctx)
+        first, second = officer(ctx, "cy_exchange_1"), officer(ctx, "cy_exchange_2")
+        answered = prepare_batch(ctx, "CC-BDC", actor=first, mode="media")
+        confirm_batch(ctx, answered.id, actor=second, queue_send=False)
+        export_batch(ctx, answered.id, io.BytesIO(), actor=first)
+        staged = stage_package(ctx, io.BytesIO(answer_package(ctx, answered)), actor=first)
+        waiting = prepare_batch(ctx, "CC-GA", actor=first)
+        return waiting.id, staged.id
 
 
 def _unit_id(session: Any, code: str) -> int:
