@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine import escalation as _escalation  # noqa: F401  (registers tasks.escalate_overdue)
+from engine import retention as _retention  # noqa: F401  (registers retention.purge_stale)
 from engine.context import EngineContext
 from engine.jobs import job
 from engine.services.timers import fire_due_timers

@@ -27,9 +27,14 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "BPMN_DIR": (str(Path(__file__).resolve().parent.parent / "bpmn"), "directory `hedui bpmn deploy` reads by default"),
     "LOG_LEVEL": ("INFO", "root log level"),
     "SESSION_IDLE_MINUTES": (30, "minutes without a request after which a browser session ends (server-side check)"),
+    "MAX_UPLOAD_MB": (512, "largest request body in MB (uploads: scans, data packages); larger ones get 413"),
+    "DRAFT_RETENTION_DAYS": (30, "days an intake draft may sit untouched before the retention job deletes it"),
+    "PACKAGE_RETENTION_DAYS": (14, "days an uploaded data package that was never imported is kept"),
+    "RETENTION_INTERVAL": (3600, "seconds between retention sweeps (in-process ticker and celery beat)"),
     "POLICY_PROFILE": ("jilin", "policy profile: jilin | baoji (time limits, monthly windows; engine/policy.py)"),
 }
-_INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES"}
+_INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES", "MAX_UPLOAD_MB", "DRAFT_RETENTION_DAYS", "PACKAGE_RETENTION_DAYS",
+        "RETENTION_INTERVAL"}
 _FLOAT = {"SCRIPT_TIME_LIMIT"}
 _DEV_SECRET = "dev-only-not-secret"  # a default that production refuses (validate_config)
 
@@ -77,6 +82,13 @@ def validate_config(config: Mapping[str, Any]) -> None:
         problems.append("HEDUI_TIMER_INTERVAL 至少为 1 秒")
     if not 1 <= int(config["SESSION_IDLE_MINUTES"]) <= 24 * 60:
         problems.append("HEDUI_SESSION_IDLE_MINUTES 须为 1–1440 分钟")
+    if not 1 <= int(config["MAX_UPLOAD_MB"]) <= 4096:
+        problems.append("HEDUI_MAX_UPLOAD_MB 须为 1–4096（MB）")
+    for name in ("DRAFT_RETENTION_DAYS", "PACKAGE_RETENTION_DAYS"):
+        if not 1 <= int(config[name]) <= 3650:
+            problems.append(f"HEDUI_{name} 须为 1–3650 天")
+    if int(config["RETENTION_INTERVAL"]) < 60:
+        problems.append("HEDUI_RETENTION_INTERVAL 至少为 60 秒")
     if config["POLICY_PROFILE"] not in PROFILES:
         problems.append(f"HEDUI_POLICY_PROFILE 须为 {' 或 '.join(PROFILES)}")
     if problems:

@@ -17,9 +17,20 @@ from web.state import HeduiState
 logger = logging.getLogger(__name__)
 
 
+#: job arguments that come from the configuration unless the caller gives them (ticker, beat, `hedui jobs run`)
+CONFIGURED_KWARGS: dict[str, dict[str, str]] = {
+    "retention.purge_stale": {"draft_days": "DRAFT_RETENTION_DAYS", "package_days": "PACKAGE_RETENTION_DAYS"},
+}
+#: the jobs the ticker runs every HEDUI_TIMER_INTERVAL seconds, and those it runs every HEDUI_RETENTION_INTERVAL
+FREQUENT_JOBS = ("timers.run_due", "tasks.escalate_overdue")
+SLOW_JOBS = ("retention.purge_stale",)
+
+
 def execute(state: HeduiState, name: str, kwargs: dict[str, Any]) -> Any:
     """Run one job as its own unit of work (one commit)."""
     get_job(name)  # unknown names fail before a transaction opens
+    for arg, setting in CONFIGURED_KWARGS.get(name, {}).items():
+        kwargs = {arg: state.config[setting], **kwargs}
     with state.unit_of_work() as ctx:
         return run_job(ctx, name, **kwargs)
 
@@ -46,7 +57,8 @@ class InProcessJobQueue:
             raise
 
     def start_ticker(self) -> None:
-        """Sweep due timers and escalate overdue tasks every HEDUI_TIMER_INTERVAL seconds (idempotent)."""
+        """Sweep due timers and escalate overdue tasks every HEDUI_TIMER_INTERVAL seconds, and purge stale
+        uploads every HEDUI_RETENTION_INTERVAL seconds (idempotent)."""
         with self._lock:
             if self._ticker is not None:
                 return
@@ -55,8 +67,11 @@ class InProcessJobQueue:
 
     def _tick(self) -> None:
         interval = float(self.state.config["TIMER_INTERVAL"])
+        slow_every = max(1, round(float(self.state.config["RETENTION_INTERVAL"]) / interval))
+        ticks = 0
         while not self._stop.wait(interval):
-            for name in ("timers.run_due", "tasks.escalate_overdue"):
+            ticks += 1
+            for name in FREQUENT_JOBS + (SLOW_JOBS if (ticks - 1) % slow_every == 0 else ()):
                 try:
                     self._run(name, {})
                 except Exception:  # noqa: S110 - logged in _run; the ticker must survive
