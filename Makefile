@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HEDUI_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/hedui.db
 
-.PHONY: install assets run test bench lint clean
+.PHONY: install assets run test bench screenshots lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hedui needs Python >= 3.11")'
@@ -48,9 +48,11 @@ run: install assets
 test: install assets
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
 	  || echo "chromium unavailable: browser tests will be skipped"
+	@fc-list :lang=zh 2>/dev/null | grep -q . || (apt-get install -y fonts-wqy-microhei) \
+	  || echo "no Chinese font: the browser tests' screenshots will show boxes instead of text"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make bench: measure the engine, the audit replay and the data exchange, write BENCHMARKS.md
+## make bench: measure the engine, the audit replay, the data exchange and the web pages, write BENCHMARKS.md
 ## (PostgreSQL too when HEDUI_BENCH_DATABASE_URL names a server: a scratch database is created there)
 ## the audit bench: the demo + AUDIT_CASES cases, AUDIT_DRIVEN of them driven through the services, the rest copies
 AUDIT_CASES ?= 10000
@@ -60,6 +62,13 @@ bench: install
 	$(BIN)/python -m tests.perf.bench_audit --cases $(AUDIT_CASES) --driven $(AUDIT_DRIVEN) --out BENCHMARKS.md
 	$(BIN)/python -m tests.perf.bench_exchange_media --out BENCHMARKS.md
 	$(BIN)/python -m tests.perf.bench_exchange_flow --out BENCHMARKS.md
+	$(BIN)/python -m tests.perf.bench_pages --out BENCHMARKS.md
+
+## make screenshots: regenerate the README's docs/screenshots/*.png (Chromium, 1366x768; needs a CJK font)
+screenshots: install assets
+	@fc-list :lang=zh 2>/dev/null | grep -q . || (apt-get install -y fonts-wqy-microhei) \
+	  || echo "no Chinese font: the screenshots will show boxes instead of text"
+	HEDUI_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser/test_screenshots.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -29,6 +29,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "LOG_LEVEL": ("INFO", "root log level"),
     "SESSION_IDLE_MINUTES": (30, "minutes without a request after which a browser session ends (server-side check)"),
     "EXCHANGE_SIMULATOR": ("off", "on: simulated sharing units answer in process (demo); refused in production"),
+    "MAX_UPLOAD_MB": (512, "largest request body in MB (uploads: scans, data packages); larger ones get 413"),
+    "DRAFT_RETENTION_DAYS": (30, "days an intake draft may sit untouched before the retention job deletes it"),
+    "PACKAGE_RETENTION_DAYS": (14, "days an uploaded data package that was never imported is kept"),
+    "RETENTION_INTERVAL": (3600, "seconds between retention sweeps (in-process ticker and celery beat)"),
     "POLICY_PROFILE": ("jilin", "policy profile: jilin | baoji (time limits, monthly windows; engine/policy.py)"),
     "TRUSTED_PROXIES": (0, "reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted"),
     "ARCHIVE_KEY": (None, "HMAC key signing archive backup bundles (AR-3), the same on the county and city "
@@ -36,7 +40,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "ARCHIVE_RETENTION": ("", "retention years per archive record type overriding the default of 5, "
                               "e.g. authorisation=10,case_history=8 (engine/archives/retention.py)"),
 }
-_INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES", "TRUSTED_PROXIES"}
+_INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES", "TRUSTED_PROXIES", "MAX_UPLOAD_MB", "DRAFT_RETENTION_DAYS",
+        "PACKAGE_RETENTION_DAYS", "RETENTION_INTERVAL"}
 _FLOAT = {"SCRIPT_TIME_LIMIT"}
 _DEV_SECRET = "dev-only-not-secret"  # a default that production refuses (validate_config)
 
@@ -94,6 +99,13 @@ def validate_config(config: Mapping[str, Any]) -> None:
         problems.append("HEDUI_EXCHANGE_SIMULATOR 须为 on 或 off")
     elif config["EXCHANGE_SIMULATOR"] == "on" and config["ENV"] == "production":
         problems.append("生产环境不能启用模拟信息共享单位（HEDUI_EXCHANGE_SIMULATOR）")
+    if not 1 <= int(config["MAX_UPLOAD_MB"]) <= 4096:
+        problems.append("HEDUI_MAX_UPLOAD_MB 须为 1–4096（MB）")
+    for name in ("DRAFT_RETENTION_DAYS", "PACKAGE_RETENTION_DAYS"):
+        if not 1 <= int(config[name]) <= 3650:
+            problems.append(f"HEDUI_{name} 须为 1–3650 天")
+    if int(config["RETENTION_INTERVAL"]) < 60:
+        problems.append("HEDUI_RETENTION_INTERVAL 至少为 60 秒")
     if config["POLICY_PROFILE"] not in PROFILES:
         problems.append(f"HEDUI_POLICY_PROFILE 须为 {' 或 '.join(PROFILES)}")
     if problems:

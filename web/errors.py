@@ -10,6 +10,7 @@ from flask import jsonify
 from flask import render_template
 from flask import request
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from engine import errors as e
 
@@ -79,6 +80,16 @@ def handle_http_error(exc: HTTPException) -> Response | tuple[str, int]:
     return _respond(status, {"error": code, "message": HTTP_MESSAGES.get(status, exc.name or "错误")})
 
 
+def handle_too_large(exc: RequestEntityTooLarge) -> Response | tuple[str, int]:
+    """A body over ``MAX_CONTENT_LENGTH`` (HEDUI_MAX_UPLOAD_MB): refused before anything is read or written."""
+    from flask import current_app
+
+    limit_mb = int(current_app.config["MAX_CONTENT_LENGTH"]) // (1024 * 1024)
+    logger.info("request body over %s MB refused on %s %s", limit_mb, request.method, request.path)
+    return _respond(413, {"error": "request_too_large", "limit_mb": limit_mb,
+                          "message": f"上传内容过大：每次提交不能超过 {limit_mb} MB，请压缩或分批上传后重试"})
+
+
 def handle_unexpected(exc: Exception) -> Response | tuple[str, int]:
     from flask import current_app
 
@@ -90,5 +101,6 @@ def handle_unexpected(exc: Exception) -> Response | tuple[str, int]:
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(e.HeduiError, handle_domain_error)
+    app.register_error_handler(RequestEntityTooLarge, handle_too_large)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -18,9 +18,20 @@ from web.state import HeduiState
 logger = logging.getLogger(__name__)
 
 
+#: job arguments that come from the configuration unless the caller gives them (ticker, beat, `hedui jobs run`)
+CONFIGURED_KWARGS: dict[str, dict[str, str]] = {
+    "retention.purge_stale": {"draft_days": "DRAFT_RETENTION_DAYS", "package_days": "PACKAGE_RETENTION_DAYS"},
+}
+#: the jobs the ticker runs every HEDUI_TIMER_INTERVAL seconds, and those it runs every HEDUI_RETENTION_INTERVAL
+FREQUENT_JOBS = ("timers.run_due", "tasks.escalate_overdue", "exchange.run", "archives.seal_closed")
+SLOW_JOBS = ("retention.purge_stale",)
+
+
 def execute(state: HeduiState, name: str, kwargs: dict[str, Any]) -> Any:
     """Run one job as its own unit of work (one commit)."""
     get_job(name)  # unknown names fail before a transaction opens
+    for arg, setting in CONFIGURED_KWARGS.get(name, {}).items():
+        kwargs = {arg: state.config[setting], **kwargs}
     with state.unit_of_work() as ctx:
         return run_job(ctx, name, **kwargs)
 
@@ -48,7 +59,7 @@ class InProcessJobQueue:
 
     def start_ticker(self) -> None:
         """Every HEDUI_TIMER_INTERVAL s: fire due timers, escalate overdue tasks, run the exchange sweep, seal
-        closed cases (each idempotent)."""
+        closed cases; every HEDUI_RETENTION_INTERVAL s: purge stale uploads (each idempotent)."""
         with self._lock:
             if self._ticker is not None:
                 return
@@ -57,10 +68,12 @@ class InProcessJobQueue:
 
     def _tick(self) -> None:
         interval = float(self.state.config["TIMER_INTERVAL"])
+        slow_every = max(1, round(float(self.state.config["RETENTION_INTERVAL"]) / interval))
+        ticks = 0
         while not self._stop.wait(interval):
-            jobs: list[tuple[str, dict[str, Any]]] = [
-                ("timers.run_due", {}), ("tasks.escalate_overdue", {}), ("exchange.run", {}),
-                ("archives.seal_closed", {})]
+            ticks += 1
+            names = FREQUENT_JOBS + (SLOW_JOBS if (ticks - 1) % slow_every == 0 else ())
+            jobs: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in names]
             if self.state.config.get("EXCHANGE_SIMULATOR") == "on":
                 # the demo's simulated units: media answer packages appear where an officer can upload them
                 jobs.append(("exchange.simulate", {"package_dir": str(INSTANCE_DIR / "exchange-answers")}))

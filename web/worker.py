@@ -43,6 +43,7 @@ from engine.errors import HeduiError
 from engine.errors import InvalidStateError
 from engine.jobs import get_job
 from engine.jobs import job_names
+from web.config import SETTINGS
 from web.jobs import execute
 from web.state import HeduiState
 
@@ -68,6 +69,7 @@ _lazy_lock = threading.Lock()
 def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
     """Celery settings derived from Hedui's configuration (no result backend: jobs report through the database)."""
     interval = int(config["TIMER_INTERVAL"])
+    retention_interval = int(config.get("RETENTION_INTERVAL", SETTINGS["RETENTION_INTERVAL"][0]))
     return {
         "broker_url": config["BROKER_URL"],
         "broker_connection_retry_on_startup": True,
@@ -111,6 +113,13 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
                 "schedule": timedelta(seconds=interval),
                 "args": ("exchange.run", {}),
                 "options": {"expires": interval},
+            },
+            # the retention periods are filled in from the worker's configuration (web.jobs.execute)
+            "retention.purge_stale": {
+                "task": TASK_NAME,
+                "schedule": timedelta(seconds=retention_interval),
+                "args": ("retention.purge_stale", {}),
+                "options": {"expires": retention_interval},
             },
         },
     }

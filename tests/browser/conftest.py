@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 VENDOR = Path(__file__).parents[2] / "web" / "static" / "vendor"
+#: the smallest screen the UI must be readable on (issue #5); every browser test runs at it
+VIEWPORT = {"width": 1366, "height": 768}
+#: screenshots of the main pages, kept as test artifacts (git-ignored)
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
 
 
 def _unavailable() -> str | None:
@@ -96,13 +101,19 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    context = browser.new_context(base_url=live_server.url, locale="zh-CN")
+def page(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context at 1366x768; whatever it shows at the end is kept as ``.../<test>/last.png``."""
+    context = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport=VIEWPORT)
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
+    try:
+        (ARTIFACTS / request.node.name).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / request.node.name / "last.png"), full_page=True)
+    except Exception:  # noqa: S110 - an artifact must never decide a test's outcome
+        pass
     context.close()
     assert errors == [], f"JavaScript errors: {errors}"
 
@@ -111,3 +122,20 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
 def vendored_bpmn_js() -> None:
     if not (VENDOR / "bpmn-navigated-viewer.production.min.js").exists():
         pytest.skip("bpmn-js is not in web/static/vendor/: run `make assets`")
+
+
+@pytest.fixture
+def shoot(page: Any, request: pytest.FixtureRequest) -> Callable[[str], Path]:
+    """``shoot("inbox")`` saves what the page shows now as ``test-artifacts/screenshots/<test>/NN-inbox.png``."""
+    folder = ARTIFACTS / request.node.name
+    shutil.rmtree(folder, ignore_errors=True)
+    taken: list[Path] = []
+
+    def take(name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{len(taken) + 1:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        taken.append(path)
+        return path
+
+    return take

@@ -248,7 +248,7 @@ def test_pages_of_twenty_are_stable_and_sorted_by_due_date(app, many) -> None:  
     assert "共 25 项，第 1 / 2 页" in first and 'rel="next"' in first and 'rel="prev"' in second
     ids = _row_ids(first) + _row_ids(second)
     assert len(_row_ids(first)) == 20 and len(ids) == 25 and len(set(ids)) == 25
-    expected = [t.id for t in sorted(_open_tasks(app), key=lambda t: (t.due_at, t.created_at, t.id))]
+    expected = [t.id for t in sorted(_open_tasks(app), key=lambda t: (t.due_at, t.created_at, t.instance_id, t.id))]
     assert ids == expected
     assert "HD-CY-HDZX-2026-000001" in first and '<span class="muted">—</span>' in first  # plain: no applicant
     desc = _row_ids(_html(many.get("/inbox?tab=claimable&sort=desc"))) + _row_ids(

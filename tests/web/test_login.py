@@ -136,8 +136,10 @@ def test_login_success_shows_the_user_their_units_and_roles(web, app) -> None:  
     html = web.get("/").get_data(as_text=True)
     assert_valid_html(html)
     assert "吴全（朝阳区核对中心）" in html
+    # header: one entry per unit, its roles joined (one line at 1366 px)
+    [held] = re.findall(r'<li title="朝阳区社会救助家庭经济状况核对中心 · ([^"]+)">', html)
+    assert sorted(held.split("、")) == sorted(["受理初审员", "审核复审员", "报告出具员"])
     for role in ("受理初审员", "审核复审员", "报告出具员"):
-        assert f"<li>朝阳区社会救助家庭经济状况核对中心 · {role}</li>" in html  # header
         assert f"<td>朝阳区社会救助家庭经济状况核对中心</td><td>朝阳区</td><td>{role}</td>" in html  # home page
     assert "系统管理" not in html  # no admin link for staff
     assert _attempts(app, username="cy_all", succeeded=True) == 1

@@ -12,10 +12,12 @@ from sqlalchemy.orm import selectinload
 from engine import assignment
 from engine.calendar import SHANGHAI
 from engine.context import EngineContext
+from engine.errors import HeduiError
 from engine.errors import NotFoundError
 from engine.models import Document
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
+from engine.models import InstanceStatus
 from engine.models import Membership
 from engine.models import Region
 from engine.models import Unit
@@ -23,6 +25,7 @@ from engine.models import UnitKind
 from engine.models import WorkflowInstance
 from engine.models.case import Household
 from engine.models.case import Person
+from engine.persistence import load_workflow
 from forms.household import BUSINESS_TYPES
 
 #: roles whose duty on a case may need the full ID number (staff of the case's own units): intake and
@@ -30,6 +33,9 @@ from forms.household import BUSINESS_TYPES
 DUTY_ROLES = ("intake_officer", "review_officer", "report_officer", "exchange_officer", "street_clerk",
               "assistance_officer")
 CASE_STATUS = {"open": "核对中", "closed": "已结案", "cancelled": "已撤销"}
+#: how a finished verification ended, by the end event it reached (bpmn/standard_verification.bpmn)
+END_STATUS = {"end_completed": "已结案（核对完成）", "end_returned": "已退回委托单位", "end_terminated": "已终止核对"}
+INSTANCE_STATUS = {"terminated": "已终止", "error": "流程异常，请联系管理员"}
 ROLE_NAMES = {"member": "共同生活家庭成员", "obligor": "法定赡养、扶养、抚养义务人"}
 #: roles that import data packages for their entrusting unit (as the API's entrusting roles)
 IMPORT_ROLES = ("street_clerk", "assistance_officer")
@@ -53,6 +59,21 @@ def has_duty(session: Session, user_id: int, instance: WorkflowInstance) -> bool
     return session.execute(select(Membership.id).where(
         Membership.user_id == user_id, Membership.unit_id.in_(units), Membership.role_code.in_(DUTY_ROLES))
     ).first() is not None
+
+
+def case_status(ctx: EngineContext, household: Household) -> str:
+    """What the case page says about the case: the household's status while its process runs, then the end it
+    reached (the household row is not closed by the process, so a finished process speaks for itself)."""
+    instance = household.instance
+    if instance is None or instance.status == InstanceStatus.RUNNING:
+        return CASE_STATUS.get(household.status.value, household.status.value)
+    if instance.status != InstanceStatus.COMPLETED:
+        return INSTANCE_STATUS.get(instance.status.value, instance.status.value)
+    try:
+        reached = [step.bpmn_id for step in load_workflow(ctx, instance).trace() if step.bpmn_id in END_STATUS]
+    except HeduiError:
+        reached = []
+    return END_STATUS[reached[-1]] if reached else "已结束"
 
 
 def documents_of(session: Session, household: Household) -> list[Document]:

@@ -119,7 +119,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         units=queries.unit_names(ctx.session, [entrustment.entrusting_unit_id, entrustment.agency_unit_id]),
         region=queries.region_name(ctx.session, household.region_code),
         business_type=_business(household.business_type, household.business_other),
-        status=queries.CASE_STATUS.get(household.status.value, household.status.value),
+        status=queries.case_status(ctx, household),
         source=SOURCE_NAMES.get(entrustment.source.value, entrustment.source.value),
         members=[p for p in household.persons if p.role.value == "member"],
         obligors=[p for p in household.persons if p.role.value == "obligor"],

@@ -238,6 +238,8 @@ def _rows(ctx: EngineContext, where: Sequence[ColumnElement[bool]], sort: str, p
     order: list[Any] = [HumanTask.due_at.is_(None),
              HumanTask.due_at.desc() if desc else HumanTask.due_at.asc(),
              HumanTask.created_at.desc() if desc else HumanTask.created_at.asc(),
+             # task ids are random (uuid4): ties are broken by the case, so the order means something
+             HumanTask.instance_id.desc() if desc else HumanTask.instance_id.asc(),
              HumanTask.id.desc() if desc else HumanTask.id.asc()]
     query = (
         select(HumanTask, WorkflowInstance.business_key, ProcessDefinition.name, agency.name, region.level)

@@ -67,7 +67,8 @@
     var inputs = root.querySelectorAll("input[data-id-check]");
     for (var i = 0; i < inputs.length; i++) {
       inputs[i].addEventListener("input", function (event) { showIdCheck(event.target); });
-      if (inputs[i].value) { showIdCheck(inputs[i]); }
+      // a number the server refused already has its message under the field: saying it twice only clutters
+      if (inputs[i].value && !document.getElementById(inputs[i].id + "-error")) { showIdCheck(inputs[i]); }
     }
   }
 
