@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from engine.archives.seal import seal_closed
+from engine.context import Actor
+from engine.exchange.catalogue import seed_demo_catalogue
 from engine.models import Event
 from engine.models.case import Household
 from engine.services.demo_cases import _advance
@@ -25,6 +28,7 @@ expect: Any = pytest.importorskip("playwright.sync_api", reason="the playwright 
 def _close_and_seal(live_server: LiveServer) -> tuple[str, str]:
     """Run the first case to 核对完成 (as the demo does) and seal it; returns (case number, applicant name)."""
     with live_server.ctx() as ctx:
+        seed_demo_catalogue(ctx, actor=Actor("admin", "admin"), valid_from=date(2025, 1, 1))
         household = ctx.session.execute(select(Household).order_by(Household.id)).scalars().first()
         assert household is not None and household.applicant is not None
         _advance(ctx, household.instance, stop_after="prepare_exchange")

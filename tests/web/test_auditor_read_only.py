@@ -95,7 +95,8 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 "step": "business", "file_id": 1, "job_id": 1, "username": "cy_intake",
                 "registration_id": registration, "key": "exchange_window", "value": "2026-12-07",
                 "name": "households.csv", "fmt": "csv", "unit_id": _unit_id(session, "CY-HDZX"),
-                "which": "authorisation", "position": 1, "batch_id": batch_id, "import_id": import_id}
+                "which": "authorisation", "position": 1, "batch_id": batch_id, "import_id": import_id,
+                "document_id": _document_id(session, household)}
 
 
 def _exchange_scene(app: Flask) -> tuple[int, int]:
@@ -126,6 +127,13 @@ def _exchange_scene(app: Flask) -> tuple[int, int]:
         staged = stage_package(ctx, io.BytesIO(answer_package(ctx, answered)), actor=first)
         waiting = prepare_batch(ctx, "CC-GA", actor=first)
         return waiting.id, staged.id
+
+
+def _document_id(session: Any, household: Household) -> int:
+    from engine.models.case import Document
+
+    return int(session.execute(select(Document.id).where(Document.household_id == household.id)
+                               .order_by(Document.id)).scalars().first())
 
 
 def _unit_id(session: Any, code: str) -> int:
