@@ -60,6 +60,9 @@ def register_blueprints(app: Flask) -> None:
     from web.cases.blueprint import bp as cases_bp
 
     app.register_blueprint(cases_bp)
+    from web.rechecks.blueprint import bp as rechecks_bp
+
+    app.register_blueprint(rechecks_bp)
     from web.admin_extra.blueprint import bp as admin_extra_bp
 
     app.register_blueprint(admin_extra_bp)

@@ -85,3 +85,14 @@ from engine.models.draft import IntakeDraft  # noqa: E402
 from engine.models.draft import IntakeDraftFile  # noqa: E402
 
 __all__ += ["ImportJob", "ImportJobStatus", "IntakeDraft", "IntakeDraftFile"]
+
+from engine.models.recheck import BatchStatus  # noqa: E402
+from engine.models.recheck import ItemStatus  # noqa: E402
+from engine.models.recheck import Recheck  # noqa: E402
+from engine.models.recheck import RecheckBatch  # noqa: E402
+from engine.models.recheck import RecheckBatchItem  # noqa: E402
+from engine.models.recheck import RecheckStatus  # noqa: E402
+from engine.models.recheck import RecheckTrigger  # noqa: E402
+
+__all__ += ["BatchStatus", "ItemStatus", "Recheck", "RecheckBatch", "RecheckBatchItem", "RecheckStatus",
+            "RecheckTrigger"]
