@@ -49,6 +49,11 @@ class DecisionFeedbackForm(FormSchema):
         validate=validate.Length(max=2000, error="不超过 2000 字"),
         metadata={"label": "说明", "help": "选择“其他”时必须说明"},
     )
+    #: optional (absent when not given): when the household was told the result (PS-13); an objection
+    #: is accepted within the policy's window from this date (engine.services.rechecks)
+    notified_on = fields.Date(
+        metadata={"label": "告知核对对象日期", "help": "告知家庭审批及核对结果的日期；家庭可在告知之日起 30 日内提出异议"},
+    )
 
     @validates_schema
     def _normalise(self, data: dict[str, Any], **_: Any) -> None:
@@ -57,6 +62,10 @@ class DecisionFeedbackForm(FormSchema):
             raise ValidationError("选择“其他”时必须说明", "note")
         data["note"] = note
         data["decision_document_no"] = (data.get("decision_document_no") or "").strip() or None
-        if data.get("decided_on") is not None:
-            # workflow data stays JSON: the date travels as YYYY-MM-DD
-            data["decided_on"] = data["decided_on"].isoformat()
+        if data.get("decided_on") is not None and data.get("notified_on") is not None \
+                and data["notified_on"] < data["decided_on"]:
+            raise ValidationError("告知日期不能早于审批日期", "notified_on")
+        for key in ("decided_on", "notified_on"):
+            if data.get(key) is not None:
+                # workflow data stays JSON: the date travels as YYYY-MM-DD
+                data[key] = data[key].isoformat()

@@ -70,6 +70,9 @@ def register_blueprints(app: Flask) -> None:
     from web.archives.blueprint import bp as archives_bp
 
     app.register_blueprint(archives_bp)
+    from web.rechecks.blueprint import bp as rechecks_bp
+
+    app.register_blueprint(rechecks_bp)
     from web.admin_extra.blueprint import bp as admin_extra_bp
 
     app.register_blueprint(admin_extra_bp)

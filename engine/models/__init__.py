@@ -111,3 +111,14 @@ from engine.models.exchange import ResultStatus  # noqa: E402
 __all__ += ["BatchStatus", "ExchangeBatch", "ExchangeDelayNotice", "ExchangeImport", "ExchangeKey", "ExchangeMode",
             "ExchangeNonce", "ExchangeProfile", "ExchangeRequest", "ExchangeRequestLine", "ExchangeResult",
             "ImportStatus", "RequestStatus", "ResultStatus"]
+
+from engine.models.recheck import BatchStatus as RecheckBatchStatus  # noqa: E402
+from engine.models.recheck import ItemStatus  # noqa: E402
+from engine.models.recheck import Recheck  # noqa: E402
+from engine.models.recheck import RecheckBatch  # noqa: E402
+from engine.models.recheck import RecheckBatchItem  # noqa: E402
+from engine.models.recheck import RecheckStatus  # noqa: E402
+from engine.models.recheck import RecheckTrigger  # noqa: E402
+
+__all__ += ["RecheckBatchStatus", "ItemStatus", "Recheck", "RecheckBatch", "RecheckBatchItem", "RecheckStatus",
+            "RecheckTrigger"]

@@ -4,6 +4,8 @@ Entrusted by 红旗街道民政办 to 朝阳区核对中心: one waiting at 受�
 exchange with one sharing unit answered, one verified and waiting for the assistance decision.
 The answers come from the simulated sharing units through the real exchange path
 (``engine.exchange.demo``). The verification of the last one has ended, so its archive is sealed (AR-1).
+That last household also has a re-verification in progress (个案复核, PS-9): a tip-off (举报)
+filed by the street office, entrusted by 朝阳区民政局 to 朝阳区核对中心, its linked case at 受理初审.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from engine.models import WorkflowInstance
 from engine.models.case import Household
 from engine.services.cases import create_entrustment
 from engine.services.demo import REGISTERED_FROM
+from engine.services.cases import local_today
 from engine.services.deploy import get_current_definition
 from engine.services.instances import complete_task
 from engine.services.instances import list_open_tasks
@@ -85,7 +88,23 @@ def seed_demo_cases(ctx: EngineContext, *, actor: Actor) -> int:
     _advance(ctx, cases[2], stop_after="prepare_exchange")
     _answer(ctx, cases[2], limit=1)
     seal_closed(ctx)
+    if get_current_definition(ctx, "individual_recheck") is not None:
+        _recheck(ctx, entrustment.households[3])
     return len(cases)
+
+
+def _recheck(ctx: EngineContext, household: Household) -> None:
+    """A tip-off (举报) filed by the street office and entrusted by the county department (SoD: two people)."""
+    from engine.services.org import get_unit_by_code
+    from engine.services.rechecks import file_recheck
+
+    form = {"trigger": "complaint", "requester_name": "匿名", "requested_on": local_today(ctx).isoformat(),
+            "reason": "群众举报：该户家庭成员经营网店，收入未申报（演示）"}
+    recheck = file_recheck(ctx, case_no=household.case_no, form=form, initiating_unit=get_unit_by_code(ctx, "HQ-MZB"),
+                           actor=_as(ctx, "hq_street_clerk", "assistance_officer"))
+    [decide] = list_open_tasks(ctx, instance_id=recheck.instance_id)
+    complete_task(ctx, decide.id, {"decision": "recheck", "agency_level": "county"},
+                  actor=_as(ctx, "cy_assistance", "assistance_officer"))
 
 
 STEPS = [("intake_check", INTAKE_OK, "cy_intake"), ("review", {"decision": "accept"}, "cy_reviewer"),

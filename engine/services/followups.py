@@ -1,14 +1,17 @@
-"""What starts when a case reaches a certain end: the entrusting unit's decision feedback (PS-12)."""
+"""What follows a step or an end: the decision feedback (PS-12) and the re-verification links (PS-9)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select
 
 from engine.calendar import WorkingCalendar
 from engine.context import Actor
 from engine.context import EngineContext
+from engine.models import HumanTask
 from engine.models import WorkflowInstance
 from engine.policy import effective_policy
 from engine.runtime import Workflow
@@ -22,8 +25,23 @@ SYSTEM = Actor.system("system")
 
 def on_instance_completed(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow) -> None:
     """Start the follow-ups of a finished case (called in the same unit of work)."""
-    if instance.process_id == "standard_verification" and "end_completed" in {t.bpmn_id for t in wf.trace()}:
+    if instance.process_id != "standard_verification":
+        return
+    ends = {t.bpmn_id for t in wf.trace()} & {"end_completed", "end_returned", "end_terminated"}
+    if "end_completed" in ends:
         start_decision_feedback(ctx, instance, report_no=wf.data.get("report_no"))
+    from engine.services.rechecks import on_verification_finished
+
+    on_verification_finished(ctx, instance, next(iter(sorted(ends)), "end"), wf.data.get("report_no"))
+
+
+def on_task_completed(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, values: Mapping[str, Any],
+                      actor: Actor) -> None:
+    """Domain records that follow a completed step, whichever channel completed it (inbox, API)."""
+    if instance.process_id == "individual_recheck":
+        from engine.services.rechecks import on_recheck_task
+
+        on_recheck_task(ctx, instance, task, values, actor)
 
 
 def start_decision_feedback(ctx: EngineContext, case: WorkflowInstance, *, report_no: str | None = None) -> None:

@@ -160,9 +160,11 @@ def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, 
     wf.complete_task(task_id, values)
     digest = save_workflow(ctx, instance, wf, actor=actor)
     _task_event(ctx, instance, task, "task_completed", actor, data=values, state_sha256=digest, **deadlines_of(wf))
-    if instance.status == InstanceStatus.COMPLETED:
-        from engine.services.followups import on_instance_completed
+    from engine.services.followups import on_instance_completed
+    from engine.services.followups import on_task_completed
 
+    on_task_completed(ctx, instance, task, values, actor)
+    if instance.status == InstanceStatus.COMPLETED:
         on_instance_completed(ctx, instance, wf)
     return task
 

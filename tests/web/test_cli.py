@@ -65,7 +65,12 @@ def test_demo_cases_in_several_stages_replay_consistently(runner, app) -> None: 
     session = app.extensions["hedui"].new_context().session
     open_steps = sorted(session.execute(select(HumanTask.bpmn_id).where(
         HumanTask.status == HumanTaskStatus.OPEN)).scalars())
-    assert open_steps == ["intake_check", "record_decision", "review"]
+    # the fourth case also has a re-verification in progress: its linked case waits at 受理初审 (PS-9)
+    assert open_steps == ["intake_check", "intake_check", "record_decision", "review"]
+    from engine.models import Recheck
+
+    [recheck] = session.execute(select(Recheck)).scalars().all()
+    assert (recheck.status.value, recheck.trigger.value) == ("entrusted", "complaint")
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0, verify.output
     replay = runner.invoke(args=["audit", "replay", "--all"])

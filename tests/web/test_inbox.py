@@ -415,7 +415,7 @@ def test_widgets_follow_the_schema_fields() -> None:
     assert [c for c, _ in review.fields[0].choices] == ["accept", "terminate"]
     feedback = {f.name: f.widget for f in task_form("decision_feedback", {}, "").fields}
     assert feedback == {"assistance_decision": "radio", "decided_on": "date", "decision_document_no": "text",
-                        "note": "textarea"}
+                        "note": "textarea", "notified_on": "date"}
     supplemented = task_form("materials_supplemented", {}, "")
     assert {f.name: f.widget for f in supplemented.fields}["supplemented_items"] == "lines"
     assert task_form(None, {}, "确认").fields == () and task_form("no_such_form", {}, "X").title == "X"

@@ -48,10 +48,13 @@ from web.db import get_ctx
 from web.home.schemas import field_errors
 from web.home.schemas import load_form
 from web.inbox.views import local_time
+from web.rechecks.views import case_rechecks
+from web.rechecks.views import initiating_units
 
 logger = logging.getLogger(__name__)
 
-SOURCE_NAMES = {"paper": "纸质材料录入", "package": "电子数据包导入", "api": "救助审批系统推送", "upward": "下级核对机构委托"}
+SOURCE_NAMES = {"paper": "纸质材料录入", "package": "电子数据包导入", "api": "救助审批系统推送", "upward": "下级核对机构委托",
+                "recheck": "复核委托书"}
 
 
 def _actor() -> Actor:
@@ -135,7 +138,8 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         kind_names=DOCUMENT_KIND_NAMES, tasks=queries.open_tasks(ctx.session, household.case_no),
         can_unmask=queries.has_duty(ctx.session, current_user.id, instance), purposes=list(UNMASK_PURPOSES.items()),
         form=form, errors=errors, message=message, local_time=local_time,
-        printed=_printed(household), exchange_results=case_results(ctx, instance.id))
+        printed=_printed(household), exchange_results=case_results(ctx, instance.id),
+        rechecks=case_rechecks(household), can_file_recheck=bool(initiating_units(current_user.id)))
 
 
 def _printed(household: Household) -> dict[str, int]:

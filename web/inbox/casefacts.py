@@ -64,9 +64,16 @@ def case_summary(ctx: EngineContext, instance: WorkflowInstance) -> CaseSummary:
     if instance.region_code:
         summary.region = ctx.session.execute(select(Region.name).where(Region.code == instance.region_code)).scalar()
     household = None
-    if instance.business_key:
+    case_no = instance.business_key
+    if instance.process_id == "individual_recheck":
+        # a recheck (PS-9) is about its original household: show that one (the 复核表 is on the recheck page)
+        from engine.models import Recheck
+
+        case_no = ctx.session.execute(select(Household.case_no).join(
+            Recheck, Recheck.original_household_id == Household.id).where(Recheck.instance_id == instance.id)).scalar()
+    if case_no:
         household = ctx.session.execute(
-            select(Household).where(Household.case_no == instance.business_key)
+            select(Household).where(Household.case_no == case_no)
             .options(selectinload(Household.persons),
                      selectinload(Household.entrustment).selectinload(Entrustment.entrusting_unit),
                      selectinload(Household.entrustment).selectinload(Entrustment.agency_unit))

@@ -1,0 +1,74 @@
+"""Shared set-up for the re-verification tests: the demo region, every diagram, enrolled households.
+
+Synthetic people only (``engine.services.demo_cases.demo_household``: fake names, valid check digits).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.calendar import WorkingCalendar
+from engine.context import Actor
+from engine.context import EngineContext
+from engine.models import Household
+from engine.models import HumanTask
+from engine.models import HumanTaskStatus
+from engine.models import WorkflowInstance
+from engine.services.cases import create_entrustment
+from engine.services.demo import seed_demo
+from engine.services.demo_cases import DEMO_SCAN
+from engine.services.demo_cases import _advance
+from engine.services.demo_cases import _answer
+from engine.services.demo_cases import demo_household
+from engine.services.deploy import deploy_files
+from engine.services.instances import complete_task
+from engine.services.packages import DocumentIn
+from engine.services.users import get_user
+
+BPMN_DIR = Path(__file__).parents[2] / "bpmn"
+ADMIN = Actor("admin", "admin")
+
+
+def as_user(ctx: EngineContext, username: str, role: str | None = None) -> Actor:
+    return Actor(username, role, get_user(ctx, username).id)
+
+
+def prepare(ctx: EngineContext) -> EngineContext:
+    """Demo organisation and every diagram of bpmn/ deployed; deadlines on the working-day calendar."""
+    ctx.deadline = WorkingCalendar(ctx.session).deadline
+    seed_demo(ctx, actor=ADMIN)
+    files = {p.name: p.read_bytes() for p in sorted(BPMN_DIR.glob("*.bpmn"))}
+    deploy_files(ctx, files, actor=Actor("designer", "process_designer"))
+    return ctx
+
+
+def enrol(ctx: EngineContext, count: int = 1, *, first: int = 0, signed_on: date | None = None) -> list[Household]:
+    """``count`` households entrusted by 红旗街道民政办 to 朝阳区核对中心 (cases at 受理初审)."""
+    signed = signed_on or date(2026, 11, 20)
+    households = [demo_household(first + i, signed) for i in range(count)]
+    entrustment = create_entrustment(
+        ctx, entrusting_unit="HQ-MZB", agency_unit="CY-HDZX", households=households,
+        documents=[[DocumentIn("authorisation", "授权书.pdf", DEMO_SCAN)] for _ in households],
+        contact_name="周敏", contact_phone="0431-88886666", actor=as_user(ctx, "hq_street_clerk", "street_clerk"))
+    return list(entrustment.households)
+
+
+def verify(ctx: EngineContext, household: Household) -> None:
+    """Walk the household's standard case to its end (report issued, receipt confirmed)."""
+    _advance(ctx, household.instance, stop_after="prepare_exchange")
+    _answer(ctx, household.instance)
+    _advance(ctx, household.instance, stop_after="feedback")
+
+
+def report_decision(ctx: EngineContext, household: Household, **data: Any) -> None:
+    """The entrusting unit reports its assistance decision (and when it told the household)."""
+    task = ctx.session.execute(
+        select(HumanTask).join(WorkflowInstance, WorkflowInstance.id == HumanTask.instance_id)
+        .where(WorkflowInstance.process_id == "decision_feedback", WorkflowInstance.business_key == household.case_no,
+               HumanTask.status == HumanTaskStatus.OPEN)).scalar_one()
+    complete_task(ctx, task.id, {"assistance_decision": "approved", **data},
+                  actor=as_user(ctx, "hq_street_clerk", "assistance_officer"))

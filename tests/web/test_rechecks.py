@@ -1,0 +1,155 @@
+"""Re-verification through the API and the pages (PS-8, PS-9, PS-13, DO-8): start, refuse late, decide, batch."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.models import Event
+from engine.models import Recheck
+from engine.models import RecheckBatch
+from tests.web.test_api_cases import _body
+from tests.web.test_api_cases import _setup
+from tests.web.test_api_cases import _verify
+from tests.web.test_api_tasks import _token
+from tests.web.test_cases_pages import RecordingQueue
+from tests.web.test_inbox import login
+from tests.web.test_inbox import _post as post
+
+
+def _case(app: Any, client: Any, verified: bool = True) -> str:
+    _setup(app)
+    case_no = client.post("/api/v1/entrustments", headers=_token(client, "hq_street_clerk"),
+                          json=_body(1)).json["cases"][0]["case_no"]
+    if verified:
+        _verify(app, case_no)
+    return case_no
+
+
+def _recheck(case_no: str, **extra: Any) -> dict[str, Any]:
+    return {"case_no": case_no, "initiating_unit": "HQ-MZB", "trigger": "objection", "requester_name": "张演示",
+            "requested_on": "2026-11-23", "reason": "对存款数额有异议", **extra}
+
+
+def test_post_rechecks_starts_one_and_the_department_decides(app, client) -> None:  # type: ignore[no-untyped-def]
+    case_no = _case(app, client)
+    clerk = _token(client, "hq_street_clerk")
+    decision = {"assistance_decision": "approved", "decided_on": "2026-11-23", "notified_on": "2026-11-23"}
+    assert client.post(f"/api/v1/cases/{case_no}/decision", headers=clerk, json=decision).status_code == 200
+    assert client.post("/api/v1/rechecks", headers=_token(client, "cy_intake"),
+                       json=_recheck(case_no)).status_code == 403
+    response = client.post("/api/v1/rechecks", headers=clerk, json=_recheck(case_no))
+    assert response.status_code == 201, response.json
+    created = response.json
+    assert (created["status"], created["deciding_unit"], created["objection_deadline"]) == (
+        "filed", "CY-MZJ", "2026-12-23")
+    assistance = _token(client, "cy_assistance")
+    done = client.post(f"/api/v1/tasks/{created['open_task_id']}/complete", headers=assistance,
+                       json={"data": {"decision": "recheck", "agency_level": "county"}})
+    assert done.status_code == 200, done.json
+    detail = client.get(f"/api/v1/rechecks/{created['recheck_no']}", headers=assistance).json
+    assert detail["status"] == "entrusted" and detail["entrustment"].startswith("FHWT-CY-MZJ-")
+    assert detail["verification_case_no"].startswith("HD-CY-HDZX-")
+    listed = client.get(f"/api/v1/rechecks?case_no={case_no}", headers=assistance).json["items"]
+    assert [r["recheck_no"] for r in listed] == [created["recheck_no"]]
+    assert client.get(f"/api/v1/rechecks/{created['recheck_no']}", headers=_token(client, "ng_intake")).status_code == 404
+    assert client.get("/api/v1/rechecks", headers=_token(client, "ng_intake")).json["items"] == []
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    assert {"/rechecks", "/rechecks/{recheck_no}", "/recheck-batches"} <= set(paths)
+
+
+def test_a_late_objection_is_refused_with_its_code_and_recorded(app, client) -> None:  # type: ignore[no-untyped-def]
+    case_no = _case(app, client)
+    clerk = _token(client, "hq_street_clerk")
+    decision = {"assistance_decision": "approved", "decided_on": "2026-10-20", "notified_on": "2026-10-20"}
+    client.post(f"/api/v1/cases/{case_no}/decision", headers=clerk, json=decision)
+    response = client.post("/api/v1/rechecks", headers=clerk, json=_recheck(case_no))
+    assert response.status_code == 422 and response.json["error"] == "objection_late"
+    assert "2026-11-19" in response.json["message"]
+    session = app.extensions["hedui"].new_context().session
+    [refused] = session.execute(select(Recheck)).scalars().all()
+    assert refused.status.value == "refused" and refused.refusal_code == "objection_late"
+    assert session.execute(select(Event).where(Event.kind == "recheck_refused")).first() is not None
+
+
+def test_the_case_page_form_files_a_complaint(app, client) -> None:  # type: ignore[no-untyped-def]
+    case_no = _case(app, client, verified=False)
+    login(client, "cy_assistance")
+    page = client.get(f"/cases/{case_no}").get_data(as_text=True)
+    assert "发起个案复核" in page and "本户尚无复核记录" in page
+    form = client.get(f"/rechecks/new/{case_no}").get_data(as_text=True)
+    assert "复核表" in form and 'name="trigger"' in form
+    bad = post(client, f"/rechecks/new/{case_no}", {"initiating_unit": "", "trigger": "complaint"})
+    assert bad.status_code == 422
+    session = app.extensions["hedui"].new_context().session
+    from engine.models import Unit
+    unit = session.execute(select(Unit.id).where(Unit.code == "CY-MZJ")).scalar_one()
+    missing = post(client, f"/rechecks/new/{case_no}", {"initiating_unit": str(unit), "trigger": "complaint"})
+    assert missing.status_code == 422 and "此项为必填项" in missing.get_data(as_text=True)
+    response = post(client, f"/rechecks/new/{case_no}", {
+        "initiating_unit": str(unit), "trigger": "complaint", "requester_name": "匿名", "requested_on": "2026-11-23",
+        "reason": "举报该户经营网店未申报收入"})
+    assert response.status_code == 302
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "群众投诉、举报" in detail and "决定是否复核" in detail
+    page = client.get(f"/cases/{case_no}").get_data(as_text=True)
+    assert "待决定是否复核" in page
+
+
+def test_batch_page_upload_progress_pause_and_resume(app, client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    case_no = _case(app, client, verified=False)
+    queue = RecordingQueue(app.extensions["hedui"])
+    monkeypatch.setattr(app.extensions["hedui"], "jobs", queue)
+    login(client, "cy_assistance")
+    page = client.get("/rechecks/batches").get_data(as_text=True)
+    assert "新建批次" in page
+    assert 'value="WT-CY-HDZX-2026-000001"' in client.get(
+        "/rechecks/batches?entrustment_number=WT-CY-HDZX-2026-000001").get_data(as_text=True)
+    session = app.extensions["hedui"].new_context().session
+    from engine.models import Unit
+    units = dict(session.execute(select(Unit.code, Unit.id)).all())
+    upload = io.BytesIO(f"核对业务编号\n{case_no}\nHD-NOPE-1\n".encode())
+    response = post(client, "/rechecks/batches", {
+        "title": "2026 年度复核", "entrusting_unit": str(units["CY-MZJ"]), "agency_unit": str(units["CY-HDZX"]),
+        "file": (upload, "名单.csv")}, content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert [name for name, _ in queue.jobs] == ["rechecks.run_batch"]
+    batch_page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "等待启动" in batch_page and "核对业务编号不存在" in batch_page
+    batch_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    assert post(client, f"/rechecks/batches/{batch_id}/pause").status_code == 302
+    assert client.get(f"/rechecks/batches/{batch_id}/status").json["status"] == "paused"
+    queue.jobs.clear()
+    assert post(client, f"/rechecks/batches/{batch_id}/resume").status_code == 302
+    assert queue.run_all() == ["completed"]
+    status = client.get(f"/rechecks/batches/{batch_id}/status").json
+    assert (status["status"], status["started"], status["failed"], status["progress"]) == ("completed", 1, 1, 100)
+    assert "受理初审" in client.get(f"/rechecks/batches/{batch_id}").get_data(as_text=True)
+    number = app.extensions["hedui"].new_context().session.get(RecheckBatch, batch_id).number
+    api = client.get(f"/api/v1/recheck-batches/{number}", headers=_token(client, "cy_assistance")).json
+    assert api["stages"] == {"受理初审": 1} and api["failed_rows"][0]["reason"] == "核对业务编号不存在"
+
+
+def test_the_department_decides_in_its_inbox(app, client) -> None:  # type: ignore[no-untyped-def]
+    case_no = _case(app, client, verified=False)
+    created = client.post("/api/v1/rechecks", headers=_token(client, "hq_street_clerk"),
+                          json=_recheck(case_no, trigger="home_visit", reason="入户发现新购车辆")).json
+    task_id = created["open_task_id"]
+    login(client, "cy_assistance")
+    assert post(client, f"/tasks/{task_id}/claim").status_code == 302
+    page = client.get(f"/tasks/{task_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "决定是否复核" in html and "受托核对机构" in html
+    assert "测试" in html and "personal_data_viewed" in _kinds(app)  # the original household, masked, view recorded
+    assert client.get(f"/tasks/{task_id}/diagram").status_code == 200
+    response = post(client, f"/tasks/{task_id}/complete", {"decision": "recheck", "agency_level": "city"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    detail = client.get(f"/rechecks/{created['recheck_no']}").get_data(as_text=True)
+    assert "复核核对中" in detail and "长春市社会救助家庭经济状况核对中心" in detail
+
+
+def _kinds(app: Any) -> set[str]:
+    session = app.extensions["hedui"].new_context().session
+    return set(session.execute(select(Event.kind)).scalars())

@@ -1,0 +1,214 @@
+"""Re-verification through the API: individual rechecks (PS-9, PS-13, DO-8) and batches (PS-8).
+
+Deciding and recording the result are ordinary tasks (``/api/v1/tasks/{id}/complete``); the
+service behind them issues the 复核委托书 and starts the linked verification case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask import jsonify
+from flask import request
+from sqlalchemy import select
+
+from engine import assignment
+from engine.context import Actor
+from engine.errors import NotFoundError
+from engine.errors import PermissionDeniedError
+from engine.errors import ValidationError
+from engine.models import HumanTask
+from engine.models import HumanTaskStatus
+from engine.models import Membership
+from engine.models import Recheck
+from engine.models import RecheckBatch
+from engine.models.case import Household
+from engine.services import recheck_batches
+from engine.services import rechecks
+from engine.services.org import get_unit_by_code
+from web.api.blueprint import bp
+from web.api.openapi import operation
+from web.auth import api_login_required
+from web.auth import current_api_user
+from web.db import get_ctx
+
+FORM_FIELDS = ("trigger", "requester_name", "requested_on", "reason", "notified_on")
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("请求体应为 JSON 对象", code="invalid_json")
+    return body
+
+
+def _actor_in(unit_id: int, roles: tuple[str, ...]) -> Actor:
+    user = current_api_user()
+    held = get_ctx().session.execute(select(Membership.role_code).where(
+        Membership.user_id == user.id, Membership.unit_id == unit_id, Membership.role_code.in_(roles))).scalars().first()
+    if held is None:
+        raise PermissionDeniedError("您不是该单位的经办人员", code="role_required", roles=list(roles))
+    return Actor(user.username, held, user.id)
+
+
+def recheck_dict(recheck: Recheck) -> dict[str, Any]:
+    """A recheck as the API shows it: the 复核表 and its links (no personal data beyond the requester's name)."""
+    ctx = get_ctx()
+    verification = recheck.verification_household
+    decide = ctx.session.execute(select(HumanTask.id).where(
+        HumanTask.instance_id == recheck.instance_id, HumanTask.status == HumanTaskStatus.OPEN)).scalars().first()
+    return {
+        "recheck_no": recheck.number, "status": recheck.status.value, "trigger": recheck.trigger.value,
+        "case_no": recheck.original_household.case_no, "original_instance_id": recheck.original_instance_id,
+        "instance_id": recheck.instance_id, "initiating_unit": recheck.initiating_unit.code,
+        "deciding_unit": recheck.deciding_unit.code, "requester_name": recheck.requester_name,
+        "requested_on": recheck.requested_on.isoformat(), "reason": recheck.reason,
+        "notified_on": recheck.notified_on.isoformat() if recheck.notified_on else None,
+        "objection_deadline": recheck.objection_deadline.isoformat() if recheck.objection_deadline else None,
+        "refusal_code": recheck.refusal_code, "decision_reason": recheck.decision_reason,
+        "agency_unit": recheck.agency_unit.code if recheck.agency_unit else None,
+        "entrustment": recheck.entrustment.number if recheck.entrustment else None,
+        "verification_case_no": verification.case_no if verification else None,
+        "result": recheck.result, "report_no": recheck.report_no, "overdue": rechecks.is_overdue(ctx, recheck),
+        "open_task_id": decide,
+    }
+
+
+def _visible(recheck: Recheck) -> bool:
+    ctx = get_ctx()
+    instance = recheck.instance or recheck.original_household.instance
+    return instance is not None and assignment.visible_to(ctx, current_api_user().id, instance)
+
+
+@bp.post("/api/v1/rechecks")
+@api_login_required
+def create_recheck() -> tuple[Response, int]:
+    body = _body()
+    ctx = get_ctx()
+    unit = get_unit_by_code(ctx, str(body.get("initiating_unit", "")))
+    assert unit is not None
+    actor = _actor_in(unit.id, rechecks.INITIATOR_ROLES)
+    form = {k: body[k] for k in FORM_FIELDS if k in body}
+    recheck = rechecks.file_recheck(ctx, case_no=str(body.get("case_no", "")), form=form, initiating_unit=unit,
+                                    actor=actor)
+    return jsonify(recheck_dict(recheck)), 201
+
+
+@bp.get("/api/v1/rechecks")
+@api_login_required
+def list_rechecks() -> Response:
+    ctx = get_ctx()
+    household_id = None
+    case_no = request.args.get("case_no")
+    if case_no:
+        household_id = ctx.session.execute(select(Household.id).where(Household.case_no == case_no)).scalar()
+        if household_id is None:
+            return jsonify({"items": []})
+    items = [recheck_dict(r) for r in rechecks.list_rechecks(ctx, original_household_id=household_id) if _visible(r)]
+    return jsonify({"items": items})
+
+
+@bp.get("/api/v1/rechecks/<number>")
+@api_login_required
+def get_recheck(number: str) -> Response:
+    recheck = rechecks.get_recheck(get_ctx(), number)
+    if not _visible(recheck):
+        raise NotFoundError("复核不存在", recheck_no=number)
+    return jsonify(recheck_dict(recheck))
+
+
+# --- batches ------------------------------------------------------------------------------------------------
+
+
+def batch_dict(batch: RecheckBatch, *, detail: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "batch_no": batch.number, "id": batch.id, "title": batch.title, "status": batch.status.value,
+        "source": batch.source, "entrusting_unit": batch.entrusting_unit.code, "agency_unit": batch.agency_unit.code,
+        "entrustment": batch.entrustment.number if batch.entrustment else None, "total": batch.total,
+        "started": batch.started, "failed": batch.failed, "pending": batch.pending, "progress": batch.progress}
+    if detail:
+        report = recheck_batches.batch_status(get_ctx(), batch)
+        out.update(stages=report.stages, overdue=report.overdue, finished=report.finished,
+                   failed_rows=report.failed_rows)
+    return out
+
+
+def _batch(number: str) -> RecheckBatch:
+    ctx = get_ctx()
+    batch = ctx.session.execute(select(RecheckBatch).where(RecheckBatch.number == number)).scalar_one_or_none()
+    user = current_api_user()
+    units = set(ctx.session.execute(select(Membership.unit_id).where(Membership.user_id == user.id)).scalars())
+    if batch is None or not units & {batch.entrusting_unit_id, batch.agency_unit_id}:
+        raise NotFoundError("批量复核批次不存在", batch_no=number)
+    return batch
+
+
+@bp.post("/api/v1/recheck-batches")
+@api_login_required
+def create_batch() -> tuple[Response, int]:
+    body = _body()
+    ctx = get_ctx()
+    entrusting = get_unit_by_code(ctx, str(body.get("entrusting_unit", "")))
+    agency = get_unit_by_code(ctx, str(body.get("agency_unit", "")))
+    assert entrusting is not None and agency is not None
+    actor = _actor_in(entrusting.id, recheck_batches.BATCH_ROLES)
+    case_nos = body.get("case_nos")
+    if case_nos is not None and not (isinstance(case_nos, list) and all(isinstance(c, str) for c in case_nos)):
+        raise ValidationError(fields={"case_nos": ["须为核对业务编号的列表"]})
+    batch = recheck_batches.create_batch(
+        ctx, entrusting_unit=entrusting, agency_unit=agency, title=str(body.get("title") or ""), actor=actor,
+        case_nos=case_nos, entrustment_number=None if case_nos is not None else body.get("entrustment_number"))
+    return jsonify(batch_dict(batch)), 202
+
+
+@bp.get("/api/v1/recheck-batches/<number>")
+@api_login_required
+def get_batch(number: str) -> Response:
+    return jsonify(batch_dict(_batch(number), detail=True))
+
+
+@bp.post("/api/v1/recheck-batches/<number>/<action>")
+@api_login_required
+def batch_action(number: str, action: str) -> Response:
+    batch = _batch(number)
+    if action not in ("pause", "resume"):
+        raise NotFoundError("不支持的操作", action=action)
+    actor = _actor_in(batch.entrusting_unit_id, recheck_batches.BATCH_ROLES)
+    change = recheck_batches.pause_batch if action == "pause" else recheck_batches.resume_batch
+    return jsonify(batch_dict(change(get_ctx(), batch.id, actor=actor)))
+
+
+_JSON = {"application/json": {"schema": {"type": "object"}}}
+_AUTH = [{"bearer": []}]
+_RECHECK_BODY = {"type": "object", "required": ["case_no", "initiating_unit", "trigger", "requester_name",
+                                                "requested_on", "reason"],
+                 "properties": {"case_no": {"type": "string", "description": "原核对业务编号"},
+                                "initiating_unit": {"type": "string", "description": "发起部门单位代码"},
+                                "trigger": {"enum": ["objection", "complaint", "home_visit", "other"]},
+                                "requester_name": {"type": "string"}, "requested_on": {"type": "string", "format": "date"},
+                                "reason": {"type": "string"},
+                                "notified_on": {"type": "string", "format": "date",
+                                                "description": "告知核对结果日期（异议；系统已有记录时以记录为准）"}}}
+operation("post", "/rechecks", summary="发起个案复核：提交复核表（PS-9、DO-8）；异议须在告知之日起 30 日内（PS-13）",
+          security=_AUTH, requestBody={"content": {"application/json": {"schema": _RECHECK_BODY}}},
+          responses={"201": {"description": "复核编号、状态与待决定任务", "content": _JSON},
+                     "403": {"description": "不是发起部门的经办人员（role_required）"},
+                     "404": {"description": "案件不存在或不在辖区"},
+                     "409": {"description": "该户已有正在办理的复核（recheck_open）"},
+                     "422": {"description": "复核表有误（form_invalid），或异议逾期不予受理（objection_late，拒绝已记录）"}})
+operation("get", "/rechecks", summary="复核列表（可按 case_no 过滤；仅辖区内）", security=_AUTH,
+          parameters=[{"name": "case_no", "in": "query", "schema": {"type": "string"}}],
+          responses={"200": {"description": "{items: [...]}", "content": _JSON}})
+operation("get", "/rechecks/{recheck_no}", summary="复核详情：复核表、决定、复核委托书、关联核对案件与结果", security=_AUTH,
+          responses={"200": {"description": "复核", "content": _JSON}, "404": {"description": "不存在或不在辖区"}})
+operation("post", "/recheck-batches", summary="创建批量复核批次（PS-8）：case_nos 名单或 entrustment_number（已导入的数据包）；后台分批启动",
+          security=_AUTH, requestBody={"content": _JSON},
+          responses={"202": {"description": "批次（后台启动中）", "content": _JSON},
+                     "403": {"description": "不是委托部门的救助经办人"}, "422": {"description": "名单为空或单位有误"}})
+operation("get", "/recheck-batches/{batch_no}", summary="批次进度：各环节数量、逾期、已结束、失败行及原因", security=_AUTH,
+          responses={"200": {"description": "批次", "content": _JSON}, "404": {"description": "不存在"}})
+operation("post", "/recheck-batches/{batch_no}/pause", summary="暂停批次（当前分块完成后停止）", security=_AUTH,
+          responses={"200": {"description": "批次"}, "409": {"description": "当前不能暂停"}})
+operation("post", "/recheck-batches/{batch_no}/resume", summary="继续已暂停的批次", security=_AUTH,
+          responses={"200": {"description": "批次"}, "409": {"description": "批次未暂停"}})
