@@ -57,12 +57,15 @@ test: install assets
 ## the audit bench: the demo + AUDIT_CASES cases, AUDIT_DRIVEN of them driven through the services, the rest copies
 AUDIT_CASES ?= 10000
 AUDIT_DRIVEN ?= 1000
+## the batch re-verification bench: households started by one batch (the issue's goal is 100000: about an hour here)
+BATCH_HOUSEHOLDS ?= 10000
 bench: install
 	$(BIN)/python -m tests.perf.bench_engine --out BENCHMARKS.md $(BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_audit --cases $(AUDIT_CASES) --driven $(AUDIT_DRIVEN) --out BENCHMARKS.md
 	$(BIN)/python -m tests.perf.bench_exchange_media --out BENCHMARKS.md
 	$(BIN)/python -m tests.perf.bench_exchange_flow --out BENCHMARKS.md
 	$(BIN)/python -m tests.perf.bench_pages --out BENCHMARKS.md
+	$(BIN)/python -m tests.perf.bench_batch --households $(BATCH_HOUSEHOLDS) --out BENCHMARKS.md
 
 ## make screenshots: regenerate the README's docs/screenshots/*.png (Chromium, 1366x768; needs a CJK font)
 screenshots: install assets
