@@ -50,6 +50,23 @@ def lock_instance(session: Session, instance_id: int) -> WorkflowInstance:
     return instance
 
 
+def lock_task_instance(session: Session, task_id: str) -> WorkflowInstance | None:
+    """Lock the instance a human task belongs to, found through the task row, in one statement.
+
+    The task -> instance link never changes, so finding the instance through a join is the same
+    as reading the task's ``instance_id`` first; only the instance row is locked (``FOR UPDATE
+    OF``), exactly as :func:`lock_instance` locks it. The task itself must be read again under
+    the lock by the caller. None if no such task exists.
+    """
+    return session.execute(
+        select(WorkflowInstance)
+        .join(HumanTask, HumanTask.instance_id == WorkflowInstance.id)
+        .where(HumanTask.id == task_id)
+        .with_for_update(of=WorkflowInstance)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
 def spec_loader(session: Session, definition_id: int) -> str:
     return session.execute(
         select(ProcessDefinition.serialized_spec).where(ProcessDefinition.id == definition_id)
@@ -115,11 +132,15 @@ def state_digest(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
 
 
-def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, *, actor: Actor) -> str:
+def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, *, actor: Actor,
+                  open_tasks: list[HumanTask] | None = None) -> str:
     """Write the state and every derived row in one flush; return the state's digest.
 
     A concurrent writer turns into a ConflictError. The caller records the command as an event
     carrying the digest (``state_sha256``), which puts the stored state under the hash chain.
+
+    :param open_tasks: the instance's open human-task rows, if the caller already read them
+        fresh under the instance lock (saves a query); else they are read here.
     """
     now, instance_id = ctx.now(), instance.id
     info = definition_info(ctx, instance.definition_id)
@@ -135,7 +156,7 @@ def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, 
         instance.status = InstanceStatus.COMPLETED
         instance.completed_at = now
     with ctx.session.no_autoflush:
-        _sync_human_tasks(ctx, instance, wf, actor, now)
+        _sync_human_tasks(ctx, instance, wf, actor, now, open_tasks)
         if info.has_timers:
             _sync_timers(ctx, instance, wf, now)
         if info.has_messages:
@@ -148,35 +169,48 @@ def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, 
     return state_digest(instance.state)
 
 
+_PENDING = "hedui_saved_workflows"
+
+
 def _keep_after_commit(ctx: EngineContext, instance_id: int, version: int, wf: Workflow) -> None:
     """Offer the saved workflow to the next command on this instance, once the save is committed.
 
     The cache holds exactly what was stored (the dump was taken after the last change) and
-    only under the committed version; a rollback discards it.
+    only under the committed version; a rollback discards it. The hand-over runs in two
+    session-class listeners registered once (registering per session cost ~0.1 ms a step).
     """
-    pending = ctx.session.info.setdefault("hedui_saved_workflows", {})
-    if not pending:
-        runtime = ctx.runtime
-
-        def committed(session: Session) -> None:
-            for (iid, ver), saved in session.info.pop("hedui_saved_workflows", {}).items():
-                runtime.put_cached(iid, ver, saved)
-
-        def rolled_back(session: Session, *_: object) -> None:
-            session.info.pop("hedui_saved_workflows", None)
-
-        event.listen(ctx.session, "after_commit", committed, once=True)
-        event.listen(ctx.session, "after_soft_rollback", rolled_back, once=True)
-    pending = {k: v for k, v in pending.items() if k[0] != instance_id}
-    pending[(instance_id, version)] = wf
-    ctx.session.info["hedui_saved_workflows"] = pending
+    pending = ctx.session.info.setdefault(_PENDING, {})
+    for key in [k for k in pending if k[0] == instance_id]:
+        del pending[key]
+    pending[(instance_id, version)] = (ctx.runtime, wf)
 
 
-def _sync_human_tasks(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, actor: Actor, now: datetime) -> None:
+@event.listens_for(Session, "after_commit")
+def _hand_over_saved_workflows(session: Session) -> None:
+    for (iid, ver), (runtime, saved) in session.info.pop(_PENDING, {}).items():
+        runtime.put_cached(iid, ver, saved)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_saved_workflows(session: Session, _previous: object) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def open_human_tasks(session: Session, instance_id: int, *, also: str | None = None) -> list[HumanTask]:
+    """The instance's open human-task rows, fresh (plus the row ``also``, whatever its status)."""
+    where = (HumanTask.instance_id == instance_id) & (HumanTask.status == HumanTaskStatus.OPEN)
+    if also is not None:
+        where = where | (HumanTask.id == also)
+    return list(session.execute(
+        select(HumanTask).where(where).execution_options(populate_existing=True)
+    ).scalars())
+
+
+def _sync_human_tasks(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, actor: Actor, now: datetime,
+                      open_rows: list[HumanTask] | None = None) -> None:
     ready = {t.task_id: t for t in wf.ready_human_tasks()}
-    open_rows = ctx.session.execute(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == HumanTaskStatus.OPEN)
-    ).scalars().all()
+    if open_rows is None:
+        open_rows = open_human_tasks(ctx.session, instance.id)
     for row in open_rows:
         if row.id in ready:
             ready.pop(row.id)

@@ -33,7 +33,9 @@ from engine.errors import HeduiError
 from engine.errors import ScriptError
 from engine.errors import WorkflowError
 from engine.runtime.clocking import clock_scope
+from engine.runtime.dumping import dump_json
 from engine.runtime.sandbox import build_script_engine
+from engine.runtime.tree import HeduiBpmnWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +83,18 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
         return dct
 
 
+class _HeduiWorkflowConverter(_SpeclessWorkflowConverter):
+    """Restore top-level workflows as :class:`HeduiBpmnWorkflow`, stored under the stock type name."""
+
+    def __init__(self, target_class: type, registry: Any, typename: str | None = None) -> None:
+        super().__init__(target_class, registry, typename or BpmnWorkflow.__name__)
+
+
 def _make_serializer() -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _SpeclessWorkflowConverter
+    # registered last, so restoring "BpmnWorkflow" builds the subclass; both classes serialize alike
+    config[HeduiBpmnWorkflow] = _HeduiWorkflowConverter
     registry = BpmnWorkflowSerializer.configure(config)
     # notes P8: date and Decimal fail at save time unless registered
     registry.register(date, lambda d: {"value": d.isoformat()}, lambda d: date.fromisoformat(d["value"]))
@@ -108,6 +119,11 @@ class BpmnRuntime:
     Build one per application (``web.create_app``) and pass it in. Workflows are
     never shared between threads; every thread gets its own script engine and spec cache.
     """
+
+    #: the class of new workflows (restored ones come from the serializer's registry)
+    workflow_class: type[BpmnWorkflow] = HeduiBpmnWorkflow
+    #: compare every incremental dump with a full one (tests; doubles the cost of a dump)
+    verify_dumps = False
 
     def __init__(
         self,
@@ -198,7 +214,7 @@ class BpmnRuntime:
         spec, subprocess_specs = self._specs(definition_key, spec_source)
         state = self._state()
         with self._guard():
-            wf = BpmnWorkflow(spec, subprocess_specs, script_engine=state.script_engine)
+            wf = self.workflow_class(spec, subprocess_specs, script_engine=state.script_engine)
             if data:
                 wf.task_tree.data.update(dict(data))
                 for task in wf.task_tree.children:
@@ -233,9 +249,20 @@ class BpmnRuntime:
         return Workflow(self, wf, deadline)
 
     def dump(self, workflow: Workflow) -> str:
-        """Serialize a workflow's state (without its spec)."""
+        """Serialize a workflow's state (without its spec).
+
+        With the workflow cache on, the workflow object lives on after the save, so finished tasks'
+        JSON is kept on it and reused by the next dump (``engine.runtime.dumping``; same text).
+        """
+        serializer, wf = self._state().serializer, workflow.wf
         with self._guard():
-            return self._state().serializer.serialize_json(workflow.wf)
+            if not isinstance(wf, HeduiBpmnWorkflow) or self.saved_limit <= 0:
+                # without the workflow cache the object is dropped after this save: nothing to reuse
+                return serializer.serialize_json(wf)
+            text = dump_json(serializer, wf, wf.fragments)
+            if self.verify_dumps and text != serializer.serialize_json(wf):
+                raise AssertionError("incremental dump differs from a full dump")
+            return text
 
     @contextmanager
     def _guard(self, task: Any = None, deadline: DeadlineFn | None = None) -> Iterator[None]:

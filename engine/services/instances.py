@@ -32,7 +32,8 @@ from engine.models import User
 from engine.models import WorkflowInstance
 from engine.persistence import definition_info
 from engine.persistence import load_workflow
-from engine.persistence import lock_instance
+from engine.persistence import lock_task_instance
+from engine.persistence import open_human_tasks
 from engine.persistence import save_workflow
 from engine.persistence import spec_loader
 from engine.services.deploy import get_current_definition
@@ -86,14 +87,27 @@ def get_task(ctx: EngineContext, task_id: str) -> HumanTask:
 
 
 def _lock_task(ctx: EngineContext, task_id: str) -> tuple[HumanTask, WorkflowInstance]:
-    """Lock the task's instance, then read the task fresh under that lock."""
-    instance_id = ctx.session.execute(select(HumanTask.instance_id).where(HumanTask.id == task_id)).scalar()
-    if instance_id is None:
+    """Lock the task's instance (one statement), then read the task fresh under that lock."""
+    instance = lock_task_instance(ctx.session, task_id)
+    if instance is None:
         raise NotFoundError("任务不存在", task_id=task_id)
-    instance = lock_instance(ctx.session, instance_id)
     task = ctx.session.get(HumanTask, task_id, populate_existing=True)
     assert task is not None  # rows of a locked instance do not disappear
     return task, instance
+
+
+def _lock_task_and_open_rows(ctx: EngineContext, task_id: str) -> tuple[HumanTask, WorkflowInstance,
+                                                                          list[HumanTask]]:
+    """:func:`_lock_task`, reading the task together with the instance's other open tasks (one query).
+
+    The open rows are read under the instance lock, so they are what ``save_workflow`` would read.
+    """
+    instance = lock_task_instance(ctx.session, task_id)
+    if instance is None:
+        raise NotFoundError("任务不存在", task_id=task_id)
+    rows = open_human_tasks(ctx.session, instance.id, also=task_id)
+    task = next(r for r in rows if r.id == task_id)  # rows of a locked instance do not disappear
+    return task, instance, [r for r in rows if r.status == HumanTaskStatus.OPEN]
 
 
 def claim_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask:
@@ -149,7 +163,7 @@ def reassign_task(ctx: EngineContext, task_id: str, to_user: User, *, actor: Act
 
 def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, actor: Actor) -> HumanTask:
     """Validate ``data`` with the task's form and complete it; exactly one of two racers succeeds."""
-    task, instance = _lock_task(ctx, task_id)
+    task, instance, open_rows = _lock_task_and_open_rows(ctx, task_id)
     if task.status != HumanTaskStatus.OPEN or instance.status != InstanceStatus.RUNNING:
         raise InvalidStateError("该任务已办结，不能重复提交", task_id=task_id)
     if task.assignee not in (None, actor.username):
@@ -158,7 +172,7 @@ def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, 
     values = _validated(task, data)
     wf = load_workflow(ctx, instance)
     wf.complete_task(task_id, values)
-    digest = save_workflow(ctx, instance, wf, actor=actor)
+    digest = save_workflow(ctx, instance, wf, actor=actor, open_tasks=open_rows)
     _task_event(ctx, instance, task, "task_completed", actor, data=values, state_sha256=digest, **deadlines_of(wf))
     from engine.services.followups import on_instance_completed
     from engine.services.followups import on_task_completed

@@ -114,6 +114,9 @@ class NaiveRuntime(BpmnRuntime):
     ``Workflow`` API the services use) is inherited, so the services run unchanged.
     """
 
+    #: stock SpiffWorkflow, as the example application runs it
+    workflow_class = BpmnWorkflow
+
     def __init__(self, clock: FixedClock) -> None:
         super().__init__(clock)
         self.saved_limit = 0  # no workflow cache
@@ -201,7 +204,8 @@ class ServiceDriver:
         """load / run / dump of one step without SQL timing (runtime only); nothing is saved.
 
         ``load`` goes through ``load_workflow`` exactly as ``complete_task`` does; with the workflow
-        cache on, the cache is first primed (untimed) the way the previous commit would have left it.
+        cache on, the cache is first primed (untimed) the way the previous commit would have left it
+        (restored, then dumped, which leaves the finished tasks' JSON in the workflow's fragment cache).
         """
         with self.session_factory() as s:
             ctx = self.ctx(s)
@@ -209,9 +213,10 @@ class ServiceDriver:
             assert instance is not None
             instance.definition  # noqa: B018 - load the relationship outside the timed region
             if self.runtime.saved_limit > 0:
-                self.runtime.put_cached(instance.id, instance.version, self.runtime.load(
-                    instance.definition.content_hash, instance.definition.serialized_spec, instance.state,
-                    instance.serializer_version))
+                primed = self.runtime.load(instance.definition.content_hash, instance.definition.serialized_spec,
+                                           instance.state, instance.serializer_version)
+                self.runtime.dump(primed)  # the previous commit dumped it (and kept its task texts)
+                self.runtime.put_cached(instance.id, instance.version, primed)
             t0 = time.perf_counter_ns()
             wf = load_workflow(ctx, instance)
             t1 = time.perf_counter_ns()

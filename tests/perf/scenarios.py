@@ -257,7 +257,8 @@ def count_statements(engine: Engine, drivers: list[Driver], res: Results) -> Non
 #: (label, path fragment, function) whose cumulative time is shown as a share of the step; fragments are
 #: loose ("engine/runtime/") because the engine's modules are still being split and renamed
 PROFILE_POINTS = (
-    ("inbox row + instance lock + task row (`_lock_task`)", "engine/services/", "_lock_task"),
+    ("instance lock + task and open task rows (`_lock_task_and_open_rows`)", "engine/services/",
+     "_lock_task_and_open_rows"),
     ("separation-of-duties / role check (`check_task_action`)", "engine/", "check_task_action"),
     ("form validation (`_validated`)", "engine/services/", "_validated"),
     ("load (`load_workflow`)", "engine/persistence", "load_workflow"),
@@ -277,6 +278,8 @@ PROFILE_POINTS = (
      "do_execute"),
     ("across all of the above: SpiffWorkflow task-tree iteration (`TaskIterator.__next__`)",
      "SpiffWorkflow/util/task.py", "__next__"),
+    ("across all of the above: Hedui's task-tree walk (`engine.runtime.tree.walk`)", "engine/runtime/tree",
+     "walk"),
 )
 
 
