@@ -111,3 +111,8 @@ from engine.models.exchange import ResultStatus  # noqa: E402
 __all__ += ["BatchStatus", "ExchangeBatch", "ExchangeDelayNotice", "ExchangeImport", "ExchangeKey", "ExchangeMode",
             "ExchangeNonce", "ExchangeProfile", "ExchangeRequest", "ExchangeRequestLine", "ExchangeResult",
             "ImportStatus", "RequestStatus", "ResultStatus"]
+
+from engine.models.report import Report  # noqa: E402
+from engine.models.report import ReportKind  # noqa: E402
+
+__all__ += ["Report", "ReportKind"]

@@ -23,7 +23,10 @@ SYSTEM = Actor.system("system")
 def on_instance_completed(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow) -> None:
     """Start the follow-ups of a finished case (called in the same unit of work)."""
     if instance.process_id == "standard_verification" and "end_completed" in {t.bpmn_id for t in wf.trace()}:
-        start_decision_feedback(ctx, instance, report_no=wf.data.get("report_no"))
+        from engine.reports.service import current_report
+
+        report = current_report(ctx, instance.business_key) if instance.business_key else None
+        start_decision_feedback(ctx, instance, report_no=report.report.number if report else wf.data.get("report_no"))
 
 
 def start_decision_feedback(ctx: EngineContext, case: WorkflowInstance, *, report_no: str | None = None) -> None:
