@@ -84,6 +84,12 @@ KIND_NAMES = {
     "entrustment_received": "收到委托",
     "task_overdue": "任务逾期",
     "authorisation_ended": "授权书终止",
+    "report_issued": "出具核对报告",
+    "report_superseded": "出具更正报告（替代原报告）",
+    "report_viewed": "查阅核对报告",
+    "report_downloaded": "下载核对报告",
+    "report_printed": "打印核对报告",
+    "expired_report_used": "依据已过期的核对报告反馈审批结果",
 }
 _ACTION_NAMES = {"claim": "认领", "complete": "办理", "reassign": "改派", "release": "退回"}
 

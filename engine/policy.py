@@ -51,6 +51,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_PROFILE = "jilin"
 PROFILE_NAMES = {"jilin": "吉林省（吉民发〔2017〕58号）", "baoji": "宝鸡市（宝民发〔2020〕200号）"}
 
+#: the legal basis the 核对报告 cover cites (DO-7, BJ 附件3; JL 第一条), per profile
+LEGAL_BASIS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "jilin": ("《社会救助暂行办法》", "《吉林省社会救助家庭经济状况核对工作管理办法（暂行）》（吉民发〔2017〕58号）"),
+    "baoji": ("《陕西省社会救助办法》", "《陕西省居民家庭经济状况核对暂行办法》"),
+})
 #: the Jilin monthly windows (JL 规程 四): what may be done on which days of the month
 WINDOW_KINDS = {
     "accept": "受理核对委托",
@@ -88,6 +93,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("objection_window_days", "核对对象提出书面复核申请", "int", "日", maximum=365,
             source="BJ 第十七条（二）(1)"),
     Setting("report_validity_months", "核对报告有效期", "int", "月", maximum=60, source="BJ 第十六条（五）；DO-10"),
+    Setting("report_income_months", "核对报告收入核算期间（委托月份之前的整月数）", "int", "月", maximum=36,
+            source="DO-7；BJ 附件3「××××年××月××日至××××年××月××日的收入」（期间长度未明定，默认 12 个月，可配置）"),
     Setting("decision_feedback_day", "救助审批情况反馈截止日（次月几日）", "int", "日", maximum=31, nullable=True,
             source="JL 规程 四；PS-12"),
     Setting("decision_feedback_days", "救助审批情况反馈期限（核对报告送达后）", "int", "工作日", nullable=True,
@@ -99,7 +106,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
 _COMMON: dict[str, Any] = {
     "county_check_days": 10, "city_check_days": 15, "reverification_days": 15, "sharing_reply_days": 7,
     "sharing_delay_max_days": 5, "material_completion_days": 5, "objection_window_days": 30,
-    "report_validity_months": 12,
+    "report_validity_months": 12, "report_income_months": 12,
 }
 #: the two profiles; values are JSON (what an override stores)
 PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType({
@@ -186,6 +193,7 @@ class Policy:
     material_completion_days: int
     objection_window_days: int
     report_validity_months: int
+    report_income_months: int
     decision_feedback_day: int | None
     decision_feedback_days: int | None
     #: window kind -> (first day, last day) of each month; None: no monthly calendar
@@ -255,6 +263,20 @@ class Policy:
         """Last day to ask for re-verification, ``objection_window_days`` calendar days after notice (PS-13)."""
         last = notified_on + timedelta(days=self.objection_window_days)
         return last if calendar is None else _next_workday(last, calendar)
+
+    @property
+    def legal_basis(self) -> tuple[str, ...]:
+        """The regulations the report cover names (the profile's, not overridable: they are law, not settings)."""
+        return LEGAL_BASIS[self.profile]
+
+    def income_period(self, entrusted_on: date) -> tuple[date, date]:
+        """The report's income period: the ``report_income_months`` whole months before the entrustment month.
+
+        Entrusted on 2026-11-20 with 12 months: 2025-11-01 to 2026-10-31.
+        """
+        last = entrusted_on.replace(day=1) - timedelta(days=1)
+        months = last.year * 12 + last.month - self.report_income_months
+        return date(months // 12, months % 12 + 1, 1), last
 
     def report_valid_until(self, issued_on: date) -> date:
         """The last day a report is valid (民法典 第二百零二条: the corresponding day of the last month)."""

@@ -1,4 +1,7 @@
-"""出具核对报告 (DO-7): record the report's number and remarks.
+"""出具核对报告 (DO-7): completing this task issues the report (engine/reports/service.py).
+
+The system numbers the report per agency and year (朝阳核字〔2026〕第0001号); ``report_no`` is
+optional and only records the agency's own document reference if it uses one besides.
 
 The report states economic facts only (PR-3: 只核对，不认定); this form has, and
 must never get, a field that records whether the household is eligible.
@@ -11,6 +14,7 @@ from typing import Any
 
 from marshmallow import fields
 from marshmallow import validate
+from marshmallow import pre_load
 from marshmallow import validates_schema
 
 from forms import register
@@ -26,15 +30,23 @@ class IssueReportForm(FormSchema):
     title = "出具核对报告"
 
     report_no = fields.String(
-        required=True,
+        load_default=None,
+        allow_none=True,
         validate=validate.Regexp(REPORT_NO, error="报告编号格式应如「朝核报〔2026〕17号」或「CY-2026-00017」"),
-        metadata={"label": "核对报告编号", "help": "文号式（机构简称〔年份〕序号号）或系统编号（机构代码-年份-序号）"},
+        metadata={"label": "本机构发文文号（可选）",
+                  "help": "报告编号由系统按机构和年度自动生成；本机构另有发文文号时填写，如「朝核报〔2026〕17号」"},
     )
     remarks = fields.String(
         load_default=None,
         validate=validate.Length(max=2000, error="不超过 2000 字"),
         metadata={"label": "备注", "help": "如未反馈的信息共享单位、需委托单位注意的事项；报告仅供参考，不作资格认定"},
     )
+
+    @pre_load
+    def _blank_reference(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("report_no"), str) and not data["report_no"].strip():
+            data = {**data, "report_no": None}
+        return data
 
     @validates_schema
     def _normalise(self, data: dict[str, Any], **_: Any) -> None:

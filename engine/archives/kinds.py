@@ -134,3 +134,7 @@ def case_history(ctx: EngineContext, household: Household, stamp: pdf.Stamp) -> 
     content = json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
     return [ItemDraft(CASE_HISTORY.code, "办理过程记录", f"办理过程-{household.case_no}.json", "application/json",
                       content, f"case:{household.case_no}", stamp.at, stamp.viewer)]
+
+
+# the exchange and report collectors register on import; they need the names above, hence at the end
+from engine.archives import case_items  # noqa: E402,F401

@@ -122,3 +122,8 @@ from engine.models.recheck import RecheckTrigger  # noqa: E402
 
 __all__ += ["RecheckBatchStatus", "ItemStatus", "Recheck", "RecheckBatch", "RecheckBatchItem", "RecheckStatus",
             "RecheckTrigger"]
+
+from engine.models.report import Report  # noqa: E402
+from engine.models.report import ReportKind  # noqa: E402
+
+__all__ += ["Report", "ReportKind"]

@@ -96,7 +96,7 @@ class PrintCounter(Base):
     """How often a document was printed ("第N次打印", RPT-06): one row per document key.
 
     Keys name the document: ``authorisation:<household id>``, ``entrustment:<entrustment id>``,
-    ``archive_item:<item id>``; reports will add their own.
+    ``archive_item:<item id>``, ``report:<report id>`` (prints) and ``report_download:<report id>``.
     """
 
     __tablename__ = "print_counters"

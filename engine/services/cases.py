@@ -123,7 +123,7 @@ def create_entrustment(
     units = _sharing_units(ctx, agency, sharing_units)
     year = today.year
     entrustment = Entrustment(
-        number=letter["number"] or f"WT-{agency.code}-{year}-{_next_value(ctx, agency.id, year, 'entrustment'):06d}",
+        number=letter["number"] or f"WT-{agency.code}-{year}-{next_counter_value(ctx, agency.id, year, 'entrustment'):06d}",
         entrusting_unit_id=entrusting.id, agency_unit_id=agency.id, contact_name=letter["contact_name"],
         contact_phone=letter["contact_phone"], entrusted_on=letter["entrusted_on"],
         household_count=len(letter["households"]),
@@ -233,7 +233,7 @@ def _sharing_units(ctx: EngineContext, agency: Unit, codes: Sequence[str] | None
 def _create_case(ctx: EngineContext, entrustment: Entrustment, data: dict[str, Any], docs: Sequence[DocumentIn],
                  units: list[str], from_lower: bool, actor: Actor, today: date) -> Household:
     agency = entrustment.agency_unit
-    case_no = f"HD-{agency.code}-{today.year}-{_next_value(ctx, agency.id, today.year, 'case'):06d}"
+    case_no = f"HD-{agency.code}-{today.year}-{next_counter_value(ctx, agency.id, today.year, 'case'):06d}"
     household = Household(
         entrustment=entrustment, case_no=case_no, business_type=data["business_type"],
         business_other=data.get("business_other"), rule_set=data["rule_set"], region_code=data["region_code"],
@@ -294,7 +294,7 @@ def _authorisation(ctx: EngineContext, household: Household, data: Mapping[str, 
     )
 
 
-def _next_value(ctx: EngineContext, agency_unit_id: int, year: int, kind: str) -> int:
+def next_counter_value(ctx: EngineContext, agency_unit_id: int, year: int, kind: str) -> int:
     """The next number of ``kind`` for the agency and year; the counter row lock serialises concurrent intakes."""
     query = (select(CaseCounter)
              .where(CaseCounter.agency_unit_id == agency_unit_id, CaseCounter.year == year, CaseCounter.kind == kind)

@@ -3,7 +3,8 @@
 Entrusted by 红旗街道民政办 to 朝阳区核对中心: one waiting at 受理初审, one at 审核复审, one in data
 exchange with one sharing unit answered, one verified and waiting for the assistance decision.
 The answers come from the simulated sharing units through the real exchange path
-(``engine.exchange.demo``). The verification of the last one has ended, so its archive is sealed (AR-1).
+(``engine.exchange.demo``). The verification of the last one has ended with its 核对报告 issued (DO-7), so
+its archive, which holds the report, is sealed (AR-1).
 That last household also has a re-verification in progress (个案复核, PS-9): a tip-off (举报)
 filed by the street office, entrusted by 朝阳区民政局 to 朝阳区核对中心, its linked case at 受理初审.
 """

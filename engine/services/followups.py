@@ -28,11 +28,16 @@ def on_instance_completed(ctx: EngineContext, instance: WorkflowInstance, wf: Wo
     if instance.process_id != "standard_verification":
         return
     ends = {t.bpmn_id for t in wf.trace()} & {"end_completed", "end_returned", "end_terminated"}
+    report_no = wf.data.get("report_no")
     if "end_completed" in ends:
-        start_decision_feedback(ctx, instance, report_no=wf.data.get("report_no"))
+        from engine.reports.service import current_report
+
+        report = current_report(ctx, instance.business_key) if instance.business_key else None
+        report_no = report.report.number if report else report_no
+        start_decision_feedback(ctx, instance, report_no=report_no)
     from engine.services.rechecks import on_verification_finished
 
-    on_verification_finished(ctx, instance, next(iter(sorted(ends)), "end"), wf.data.get("report_no"))
+    on_verification_finished(ctx, instance, next(iter(sorted(ends)), "end"), report_no)
 
 
 def on_task_completed(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, values: Mapping[str, Any],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date
 from typing import Any
 
 import pytest
@@ -17,10 +16,19 @@ from engine.context import Actor
 from engine.exchange.catalogue import seed_demo_catalogue
 from engine.models import Event
 from engine.models.case import Household
+from engine.models.exchange import ExchangeProfile
+from engine.services.demo import REGISTERED_FROM
 from engine.services.demo_cases import _advance
 from engine.services.demo_cases import _answer
 from tests.browser.conftest import LiveServer
 from tests.browser.test_inbox import sign_in
+
+
+def ensure_catalogue(ctx: Any) -> None:
+    """The sharing units' exchange settings, as the demo seeds them (the browser fixture has only the org)."""
+    if not ctx.session.execute(select(ExchangeProfile.id)).first():
+        seed_demo_catalogue(ctx, actor=Actor("admin", "admin"), valid_from=REGISTERED_FROM)
+
 
 expect: Any = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").expect
 
@@ -28,9 +36,9 @@ expect: Any = pytest.importorskip("playwright.sync_api", reason="the playwright 
 def _close_and_seal(live_server: LiveServer) -> tuple[str, str]:
     """Run the first case to 核对完成 (as the demo does) and seal it; returns (case number, applicant name)."""
     with live_server.ctx() as ctx:
-        seed_demo_catalogue(ctx, actor=Actor("admin", "admin"), valid_from=date(2025, 1, 1))
         household = ctx.session.execute(select(Household).order_by(Household.id)).scalars().first()
         assert household is not None and household.applicant is not None
+        ensure_catalogue(ctx)
         _advance(ctx, household.instance, stop_after="prepare_exchange")
         _answer(ctx, household.instance)
         _advance(ctx, household.instance, stop_after="feedback")

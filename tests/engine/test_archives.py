@@ -59,6 +59,7 @@ def test_a_closed_case_is_sealed_with_every_item_and_a_manifest(ctx) -> None:  #
     manifest = json.loads(archive.manifest)
     assert sha256(archive.manifest.encode()) == archive.manifest_sha256
     assert [i["kind"] for i in manifest["items"]] == ["authorisation_scan", "authorisation_pdf", "entrustment_pdf",
+                                                       "exchange_records", "report_pdf", "report_snapshot",
                                                        "case_history"]
     assert manifest["creator"] == {"sealed_by": "archive", "unit_code": "CY-HDZX",
                                    "unit_name": "朝阳区社会救助家庭经济状况核对中心"}
@@ -98,7 +99,8 @@ def test_retention_is_configurable_per_record_type(ctx) -> None:  # type: ignore
     seed(ctx)
     manifest = json.loads(_archive(ctx).manifest)
     assert {i["kind"]: i["retention_years"] for i in manifest["items"]} == {
-        "authorisation_scan": 10, "authorisation_pdf": 10, "entrustment_pdf": 5, "case_history": 8}
+        "authorisation_scan": 10, "authorisation_pdf": 10, "entrustment_pdf": 5, "exchange_records": 5, "report_pdf": 5,
+        "report_snapshot": 5, "case_history": 8}
     with pytest.raises(ConfigurationError):
         retention.parse("forever=1")
 
@@ -151,7 +153,7 @@ def test_verify_finds_a_one_byte_change_and_names_case_and_item(ctx) -> None:  #
     assert [(p.case_no, p.position, p.item) for p in report.problems] == [(archive.case_no, item.position, "授权书")]
     assert "SHA-256 不符" in report.problems[0].problem and str(report.problems[0]).startswith(archive.case_no)
     assert item_status(ctx.session, archive)[item.position] is not None
-    assert sum(v is None for v in item_status(ctx.session, archive).values()) == 3
+    assert sum(v is None for v in item_status(ctx.session, archive).values()) == 6
 
 
 def test_verify_finds_a_rewritten_manifest(ctx) -> None:  # type: ignore[no-untyped-def]
@@ -200,7 +202,7 @@ def test_export_import_verify_between_two_databases(ctx, sqlite_template, tmp_pa
         assert (copy.manifest, copy.manifest_sha256, copy.origin) == (original.manifest, original.manifest_sha256,
                                                                       "imported")
         report = verify_archives(other.session)
-        assert report.ok and report.items_checked == 4
+        assert report.ok and report.items_checked == 7
         assert other.session.execute(select(Event.kind).where(Event.kind == "archive_imported")).scalars().all() == [
             "archive_imported", "archive_imported"]
 
@@ -212,7 +214,7 @@ def test_import_into_this_database_from_another(ctx, sqlite_template, tmp_path, 
         bundle, _ = export_bundle(county, since=date(2026, 1, 1), key=KEY, actor=OPS)
     result = import_bundle(ctx, bundle, key=KEY, actor=OPS)
     assert len(result.imported) == 1
-    assert verify_archives(ctx.session).ok and verify_archives(ctx.session).items_checked == 4
+    assert verify_archives(ctx.session).ok and verify_archives(ctx.session).items_checked == 7
 
 
 def _tampered(bundle: bytes, name: str, change) -> bytes:  # type: ignore[no-untyped-def]
@@ -250,7 +252,7 @@ def test_a_new_item_kind_plugs_in_with_a_collector(ctx, monkeypatch) -> None:  #
     monkeypatch.setattr(kinds, "_COLLECTORS", list(kinds._COLLECTORS))
     monkeypatch.setitem(kinds.KINDS, "exchange_result", kinds.ItemKind("exchange_result", "数据交换结果", "exchange"))
 
-    @kinds.collector(50)
+    @kinds.collector(45)
     def results(ctx, household, stamp):  # type: ignore[no-untyped-def]
         return [kinds.ItemDraft("exchange_result", "不动产登记中心反馈", "result.json", "application/json",
                                 b'{"status": "no_record"}', "exchange_result:1", stamp.at, "unit:CC-BDC")]
@@ -259,8 +261,9 @@ def test_a_new_item_kind_plugs_in_with_a_collector(ctx, monkeypatch) -> None:  #
     seed(ctx)
     manifest = json.loads(_archive(ctx).manifest)
     assert [i["kind"] for i in manifest["items"]] == ["authorisation_scan", "authorisation_pdf", "entrustment_pdf",
-                                                       "exchange_result", "case_history"]
-    entry = manifest["items"][3]
+                                                       "exchange_records", "exchange_result", "report_pdf",
+                                                       "report_snapshot", "case_history"]
+    entry = manifest["items"][4]
     assert (entry["record_type"], entry["retention_years"], entry["created_by"]) == ("exchange", 7, "unit:CC-BDC")
     assert verify_archives(ctx.session).ok
 

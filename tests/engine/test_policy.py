@@ -60,6 +60,7 @@ def calendar(session: Any) -> WorkingCalendar:
     ("material_completion_days", 5, 5),
     ("objection_window_days", 30, 30),
     ("report_validity_months", 12, 12),
+    ("report_income_months", 12, 12),
     ("decision_feedback_day", 10, None),
     ("decision_feedback_days", None, 10),
     ("member_inclusion_list", "national_2021", "baoji_2020"),

@@ -25,7 +25,7 @@ def sealed(app) -> str:  # type: ignore[no-untyped-def]
 
 def test_verify_passes_then_reports_a_one_byte_change(runner, sealed: str, connection) -> None:  # type: ignore[no-untyped-def]
     ok = runner.invoke(args=["archive", "verify"])
-    assert ok.exit_code == 0 and "核验通过：1 份档案、4 个项目" in ok.output
+    assert ok.exit_code == 0 and "核验通过：1 份档案、7 个项目" in ok.output
     if connection.dialect.name == "postgresql":
         connection.execute(text("ALTER TABLE archive_item_blobs DISABLE TRIGGER archive_item_blobs_immutable"))
     else:
@@ -62,7 +62,7 @@ def test_export_then_import_into_another_database_and_verify(app, runner, sealed
     assert first.exit_code == 0 and "导入 1 份档案，跳过已有的 0 份" in first.output
     assert again.exit_code == 0 and "导入 0 份档案，跳过已有的 1 份" in again.output
     verified = city_runner.invoke(args=["archive", "verify"])
-    assert verified.exit_code == 0 and "核验通过：1 份档案、4 个项目" in verified.output
+    assert verified.exit_code == 0 and "核验通过：1 份档案、7 个项目" in verified.output
     with city.extensions["hedui"].session_factory() as session:
         assert session.execute(select(Archive.case_no, Archive.origin)).all() == [(sealed, "imported")]
     # a platform with another key refuses the bundle and writes nothing

@@ -59,7 +59,7 @@ def test_the_archive_lists_items_with_digests_and_status(app, client, cases) -> 
     with app.extensions["hedui"].session_factory() as session:
         archive = session.execute(select(Archive)).scalar_one()
         items = session.execute(select(ArchiveItem).order_by(ArchiveItem.position)).scalars().all()
-    assert "核验通过：全部 4 个项目" in html and archive.manifest_sha256 in html
+    assert "核验通过：全部 7 个项目" in html and archive.manifest_sha256 in html
     assert "朝阳区社会救助家庭经济状况核对中心" in html and "授权材料 5 年" in html
     for item in items:
         assert item.sha256[:16] in html and item.filename in html

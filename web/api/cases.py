@@ -26,6 +26,7 @@ from engine.models import HumanTaskStatus
 from engine.models import Membership
 from engine.models import WorkflowInstance
 from engine.models.case import Household
+from engine.reports.service import current_report
 from engine.services import cases as case_service
 from engine.services import instances
 from engine.services.org import get_unit_by_code
@@ -136,7 +137,10 @@ def record_decision(case_no: str) -> Response:
     user = current_api_user()
     actor = Actor(user.username, feedback.role_code, user.id)
     task = instances.complete_task(ctx, feedback.id, _json_body(), actor=actor)
-    return jsonify({"case_no": case_no, "task": task.bpmn_id, "status": task.status.value})
+    report = current_report(ctx, case_no)
+    # a decision on an expired report is recorded but flagged (LOC-27): the caller sees it too
+    return jsonify({"case_no": case_no, "task": task.bpmn_id, "status": task.status.value,
+                    "report": report.to_json() if report else None})
 
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}

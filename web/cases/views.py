@@ -25,6 +25,8 @@ from engine.documents.printing import print_counts
 from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.exchange.queries import case_results
+from engine.reports.printing import report_counts
+from engine.reports.service import case_reports
 from engine.models.case import DOCUMENT_KIND_NAMES
 from engine.models.case import Household
 from engine.services.cases import local_today
@@ -117,6 +119,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
     assert instance is not None
     entrustment = household.entrustment
     rules = RULE_SETS.get(household.rule_set)
+    reports = case_reports(ctx, household.case_no)
     return render_template(
         "cases/case.html", household=household, entrustment=entrustment, instance=instance,
         units=queries.unit_names(ctx.session, [entrustment.entrusting_unit_id, entrustment.agency_unit_id]),
@@ -139,7 +142,8 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         can_unmask=queries.has_duty(ctx.session, current_user.id, instance), purposes=list(UNMASK_PURPOSES.items()),
         form=form, errors=errors, message=message, local_time=local_time,
         printed=_printed(household), exchange_results=case_results(ctx, instance.id),
-        rechecks=case_rechecks(household), can_file_recheck=bool(initiating_units(current_user.id)))
+        rechecks=case_rechecks(household), can_file_recheck=bool(initiating_units(current_user.id)),
+        reports=reports, report_counts=report_counts(ctx, [r.report for r in reports]))
 
 
 def _printed(household: Household) -> dict[str, int]:

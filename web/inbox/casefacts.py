@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -22,6 +23,7 @@ from engine.models.case import Entrustment
 from engine.models.case import Household
 from engine.models.case import PersonRole
 from engine.persistence import definition_info
+from engine.reports.service import current_report
 from engine.services.org import is_registered
 from engine.sod import violations
 from forms.household import BUSINESS_TYPES
@@ -52,6 +54,8 @@ class CaseSummary:
     entrustment_no: str | None = None
     persons: list[PersonLine] = field(default_factory=list)
     has_household: bool = False
+    #: the report a decision relies on: number, valid until, 有效/已过期, expired (LOC-27, DO-10)
+    report: dict[str, Any] | None = None
 
 
 def case_summary(ctx: EngineContext, instance: WorkflowInstance) -> CaseSummary:
@@ -87,6 +91,8 @@ def case_summary(ctx: EngineContext, instance: WorkflowInstance) -> CaseSummary:
     summary.business_type = household.business_other or BUSINESS_TYPES.get(household.business_type,
                                                                              household.business_type)
     summary.status = CASE_STATUS.get(household.status.value, household.status.value)
+    state = current_report(ctx, household.case_no)
+    summary.report = state.to_json() if state else None
     summary.persons = [
         PersonLine(p.name, mask_id(p.id_number), RELATIONS.get(p.relation, (p.relation, None))[0],
                    "家庭成员" if p.role is PersonRole.MEMBER else "法定赡养、抚养、扶养义务人", p.is_included)

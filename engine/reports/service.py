@@ -1,0 +1,225 @@
+"""Issue, number, supersede and list reports; say whether a report is still valid (DO-7, DO-10, LOC-27).
+
+A report is issued when the 出具核对报告 task completes, in the same transaction
+(``engine.services.instances.complete_task`` calls :func:`issue_for_instance`). Its 编号 is
+``<区划简称>核字〔<年>〕第<NNNN>号`` (e.g. 朝阳核字〔2026〕第0001号): the agency's region name without
+its level suffix, the Beijing year of issue, and a gap-free sequence per agency and year taken
+from ``case_counters`` (kind ``report``) under a row lock, as case numbers are. A correction is a
+new report (new number) whose ``supersedes_id`` names the old one; the old row never changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
+
+from engine.calendar import SHANGHAI
+from engine.context import Actor
+from engine.context import EngineContext
+from engine.documents.pdf import Stamp
+from engine.errors import InvalidStateError
+from engine.errors import NotFoundError
+from engine.errors import ValidationError
+from engine.history import append_event
+from engine.history import instance_stream
+from engine.models import Region
+from engine.models import Unit
+from engine.models import WorkflowInstance
+from engine.models.case import Household
+from engine.models.report import Report
+from engine.models.report import ReportKind
+from engine.policy import effective_policy
+from engine.reports import content as report_content
+from engine.reports.render import report_pdf
+from engine.services.cases import next_counter_value
+
+ISSUE_TASK = "issue_report"
+#: a page object in ReportLab's output (``/Type /Page``, not the ``/Pages`` tree)
+_PAGE = re.compile(rb"/Type\s*/Page(?![s\w])")
+_SUFFIXES = ("自治县", "自治州", "特别行政区", "新区", "省", "市", "区", "县", "旗", "盟", "州")
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def region_short_name(name: str) -> str:
+    """朝阳区 -> 朝阳, 长春市 -> 长春, 宝鸡市 -> 宝鸡 (the 机关代字 of the 编号)."""
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            return name[: -len(suffix)]
+    return name
+
+
+def report_number(short: str, year: int, seq: int) -> str:
+    return f"{short}核字〔{year}〕第{seq:04d}号"
+
+
+def contents(report: Report) -> dict[str, Any]:
+    return dict(json.loads(report.content))
+
+
+def issue_for_instance(ctx: EngineContext, instance: WorkflowInstance, data: dict[str, Any], *,
+                       actor: Actor) -> Report | None:
+    """Issue the report of the case whose 出具核对报告 task was just completed (None: no household to report on).
+
+    Instances started without an entrustment (bare engine tests, designer sandboxes) have nothing
+    to report on; every real case has its household.
+    """
+    household = ctx.session.execute(select(Household).where(Household.case_no == instance.business_key)
+                                    .options(selectinload(Household.persons))).scalar_one_or_none()
+    if household is None or instance.business_key is None:
+        return None
+    return issue_report(ctx, household, actor=actor, remarks=data.get("remarks"), agency_ref=data.get("report_no"))
+
+
+def issue_report(ctx: EngineContext, household: Household, *, actor: Actor, remarks: str | None = None,
+                 agency_ref: str | None = None, supersedes: Report | None = None, reason: str | None = None,
+                 kind: ReportKind = ReportKind.VERIFICATION, trigger: dict[str, Any] | None = None,
+                 original: Report | None = None) -> Report:
+    """Number, snapshot, lay out once (to know the page count), hash and store a report; record it.
+
+    :param trigger: 复核报告 only: ``{"code", "label", "reason"}`` of the objection or other trigger.
+    :param original: 复核报告 only: the report re-verified; the snapshot lists the differences from it.
+    """
+    instance = household.instance
+    if instance is None:
+        raise InvalidStateError("案件没有核对流程，不能出具报告", code="report_no_case")
+    agency = ctx.session.get(Unit, household.entrustment.agency_unit_id)
+    addressee = ctx.session.get(Unit, household.entrustment.entrusting_unit_id)
+    assert agency is not None and addressee is not None
+    now = ctx.now()
+    today = now.astimezone(SHANGHAI).date()
+    policy = effective_policy(ctx, ctx.policy_profile)
+    region = ctx.session.execute(select(Region.name).where(Region.code == agency.region_code)).scalar() or agency.name
+    seq = next_counter_value(ctx, agency.id, today.year, "report")
+    number = report_number(region_short_name(region), today.year, seq)
+    issue = report_content.Issue(
+        kind=kind.value, number=number, agency=agency, addressee=addressee, issued_at=now, issued_on=today,
+        issued_by=actor.username, valid_until=policy.report_valid_until(today), remarks=remarks, agency_ref=agency_ref,
+        supersedes={"id": supersedes.id, "number": supersedes.number, "reason": reason} if supersedes else None,
+        trigger=trigger, original=contents(original) if original else None)
+    snapshot = report_content.build(ctx, household, issue, policy)
+    snapshot["cover"]["pages"] = page_count(snapshot)
+    text = canonical(snapshot)
+    report = Report(kind=kind, number=number, agency_unit_id=agency.id, year=today.year, seq=seq,
+                    household_id=household.id, instance_id=instance.id, case_no=household.case_no,
+                    addressee_unit_id=addressee.id, issued_at=now, issued_by=actor.username,
+                    valid_until=issue.valid_until, supersedes_id=supersedes.id if supersedes else None, content=text,
+                    sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+    ctx.session.add(report)
+    ctx.session.flush()
+    append_event(ctx, stream=instance_stream(instance.id), kind="report_superseded" if supersedes else "report_issued",
+                 actor=actor, instance_id=instance.id,
+                 payload={"report_id": report.id, "number": number, "sha256": report.sha256,
+                          "valid_until": report.valid_until.isoformat(),
+                          **({"supersedes": supersedes.number, "reason": reason} if supersedes else {})})
+    return report
+
+
+def page_count(snapshot: dict[str, Any]) -> int:
+    """Lay the report out once and count its pages (the cover states them, BJ 附件3)."""
+    probe = report_pdf(snapshot, Stamp(viewer="", unit="", at=datetime.fromisoformat(snapshot["issued_at"])))
+    return len(_PAGE.findall(probe))
+
+
+def supersede(ctx: EngineContext, report: Report, *, actor: Actor, reason: str) -> Report:
+    """Issue a corrected report that replaces ``report`` (which stays, unchanged, as 已被替代)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(fields={"reason": ["请说明更正原因"]})
+    if superseded_by(ctx.session, [report.id]).get(report.id) is not None:
+        raise InvalidStateError(f"报告 {report.number} 已被替代，不能再次更正", code="report_superseded")
+    household = ctx.session.get(Household, report.household_id)
+    assert household is not None
+    old = contents(report)
+    review = old.get("reverification") or {}
+    original = None
+    if review.get("original"):
+        original = ctx.session.execute(select(Report).where(Report.agency_unit_id == report.agency_unit_id,
+                                                            Report.number == review["original"]["number"])
+                                       ).scalar_one_or_none()
+    return issue_report(ctx, household, actor=actor, remarks=old.get("remarks"), agency_ref=old.get("agency_ref"),
+                        supersedes=report, reason=reason, kind=report.kind, trigger=review.get("trigger"),
+                        original=original)
+
+
+def get_report(ctx: EngineContext, report_id: int) -> Report:
+    report = ctx.session.get(Report, report_id)
+    if report is None:
+        raise NotFoundError("核对报告不存在", code="report_not_found")
+    return report
+
+
+def superseded_by(session: Session, ids: list[int]) -> dict[int, Report]:
+    """Old report id -> the report that replaced it."""
+    rows = session.execute(select(Report).where(Report.supersedes_id.in_(ids))).scalars()
+    return {r.supersedes_id: r for r in rows if r.supersedes_id is not None}
+
+
+@dataclass(frozen=True)
+class ReportState:
+    """A report as lists show it: valid, expired (LOC-27, DO-10) and/or replaced by a correction."""
+
+    report: Report
+    expired: bool
+    superseded_by: Report | None
+
+    @property
+    def label(self) -> str:
+        if self.superseded_by is not None:
+            return "已被替代"
+        return "已过期" if self.expired else "有效"
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.report
+        return {"id": r.id, "number": r.number, "kind": r.kind.value, "case_no": r.case_no,
+                "issued_at": r.issued_at.isoformat(), "valid_until": r.valid_until.isoformat(),
+                "expired": self.expired, "superseded_by": self.superseded_by.number if self.superseded_by else None,
+                "supersedes_id": r.supersedes_id, "status": self.label, "sha256": r.sha256}
+
+
+def is_expired(report: Report, today: date) -> bool:
+    return today > report.valid_until
+
+
+def case_reports(ctx: EngineContext, case_no: str) -> list[ReportState]:
+    """Every report of the case, oldest first, with its state today (Beijing date from the engine clock)."""
+    reports = list(ctx.session.execute(select(Report).where(Report.case_no == case_no)
+                                       .order_by(Report.issued_at, Report.id)).scalars())
+    today = ctx.now().astimezone(SHANGHAI).date()
+    successors = superseded_by(ctx.session, [r.id for r in reports])
+    return [ReportState(r, is_expired(r, today), successors.get(r.id)) for r in reports]
+
+
+def current_report(ctx: EngineContext, case_no: str) -> ReportState | None:
+    """The report a decision would rely on: the newest one not superseded."""
+    current = [s for s in case_reports(ctx, case_no) if s.superseded_by is None]
+    return current[-1] if current else None
+
+
+DECISION_TASKS = ("record_decision", "record_decision_late")
+
+
+def flag_expired_use(ctx: EngineContext, instance: WorkflowInstance, *, actor: Actor) -> ReportState | None:
+    """A decision recorded on an expired report is flagged (LOC-27: valid one year): ``expired_report_used``.
+
+    Recording the decision is not refused (the decision is the entrusting unit's, PR-3), but the
+    flag is on the record for supervision, and the task page and the API say 已过期 beforehand.
+    """
+    from engine.audit import record_access
+
+    state = current_report(ctx, instance.business_key) if instance.business_key else None
+    if state is not None and state.expired:
+        record_access(ctx, "expired_report_used", instance, actor=actor, report_id=state.report.id,
+                      number=state.report.number, valid_until=state.report.valid_until.isoformat())
+    return state

@@ -1,0 +1,81 @@
+"""Reports for the entrusting unit's systems: the list of a case's reports and the PDF (DO-7, DO-10, RPT-06).
+
+Jurisdiction exactly as the case API: a case or report outside it answers 404 (OR-3). Each
+report says whether it has expired (LOC-27: valid one year) and what superseded it; each PDF
+download is recorded and counted like a download in the browser.
+"""
+
+from __future__ import annotations
+
+from flask import Response
+from flask import jsonify
+from sqlalchemy import select
+
+from engine import assignment
+from engine.context import Actor
+from engine.errors import NotFoundError
+from engine.models import Membership
+from engine.models import Unit
+from engine.models import WorkflowInstance
+from engine.reports.printing import render_report
+from engine.reports.service import case_reports
+from engine.reports.service import get_report
+from web.api.blueprint import bp
+from web.api.cases import _AUTH
+from web.api.cases import _case
+from web.api.openapi import operation
+from web.auth import api_login_required
+from web.auth import current_api_user
+from web.db import get_ctx
+
+
+@bp.get("/api/v1/cases/<case_no>/reports")
+@api_login_required
+def list_reports(case_no: str) -> Response:
+    _case(case_no)
+    return jsonify({"case_no": case_no, "reports": [s.to_json() for s in case_reports(get_ctx(), case_no)]})
+
+
+@bp.get("/api/v1/reports/<int:report_id>.pdf")
+@api_login_required
+def report_pdf(report_id: int) -> Response:
+    ctx = get_ctx()
+    user = current_api_user()
+    report = get_report(ctx, report_id)
+    instance = ctx.session.get(WorkflowInstance, report.instance_id)
+    if instance is None or not assignment.visible_to(ctx, user.id, instance):
+        raise NotFoundError("核对报告不存在", code="report_not_found")
+    unit = ctx.session.execute(select(Unit.name).join(Membership, Membership.unit_id == Unit.id)
+                               .where(Membership.user_id == user.id).order_by(Membership.id)).scalars().first()
+    rendered = render_report(ctx, report, actor=Actor(user.username, None, user.id), viewer=user.display_name,
+                             unit=unit or "", printing=False, via="api")
+    state = next(s for s in case_reports(ctx, report.case_no) if s.report.id == report.id)
+    response = Response(rendered.content, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename=report-{report.id}.pdf"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Hedui-Report-Expired"] = "true" if state.expired else "false"
+    response.headers["X-Hedui-Report-Status"] = {"有效": "valid", "已过期": "expired", "已被替代": "superseded"}[state.label]
+    return response
+
+
+_REPORT = {"type": "object", "required": ["id", "number", "issued_at", "valid_until", "expired", "superseded_by"],
+           "properties": {"id": {"type": "integer"}, "number": {"type": "string", "description": "编号"},
+                          "kind": {"type": "string", "enum": ["verification", "reverification"]},
+                          "issued_at": {"type": "string", "format": "date-time"},
+                          "valid_until": {"type": "string", "format": "date", "description": "有效期最后一日（一年）"},
+                          "expired": {"type": "boolean", "description": "已超过有效期（LOC-27）"},
+                          "superseded_by": {"type": ["string", "null"], "description": "替代它的更正报告编号"},
+                          "supersedes_id": {"type": ["integer", "null"]},
+                          "status": {"type": "string", "enum": ["有效", "已过期", "已被替代"]},
+                          "sha256": {"type": "string"}}}
+operation("get", "/cases/{case_no}/reports", summary="案件的核对报告列表（编号、出具时间、有效期、是否过期、被哪份更正报告替代）",
+          security=_AUTH,
+          responses={"200": {"description": "报告列表", "content": {"application/json": {"schema": {
+              "type": "object", "properties": {"case_no": {"type": "string"},
+                                               "reports": {"type": "array", "items": _REPORT}}}}}},
+                     "404": {"description": "不存在或不在辖区"}})
+operation("get", "/reports/{report_id}.pdf", summary="核对报告 PDF（带查看人水印；下载将被记录并计数）",
+          security=_AUTH,
+          responses={"200": {"description": "PDF；X-Hedui-Report-Expired 头表示是否已过期",
+                             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                     "404": {"description": "不存在或不在辖区"}})
