@@ -120,7 +120,7 @@ def create_entrustment(
                "entrusted_on": entrusted_on or today, "household_count": household_count,
                "person_count": person_count, "households": [dict(h) for h in households]}
     letter = _validated(ctx, payload, docs, list(entrustment_documents), agency, today)
-    units = _sharing_units(ctx, agency, sharing_units)
+    units = sharing_units_for(ctx, agency, sharing_units)
     year = today.year
     entrustment = Entrustment(
         number=letter["number"] or f"WT-{agency.code}-{year}-{next_counter_value(ctx, agency.id, year, 'entrustment'):06d}",
@@ -215,7 +215,7 @@ def _household_problems(ctx: EngineContext, household: Mapping[str, Any], docs: 
     return problems
 
 
-def _sharing_units(ctx: EngineContext, agency: Unit, codes: Sequence[str] | None) -> list[str]:
+def sharing_units_for(ctx: EngineContext, agency: Unit, codes: Sequence[str] | None) -> list[str]:
     query = select(Unit).where(Unit.kind == UnitKind.SHARING_UNIT, Unit.is_active.is_(True))
     if codes is None:
         ancestors = [code for code in agency.region.path.split("/") if code]

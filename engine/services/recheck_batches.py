@@ -52,7 +52,7 @@ from engine.models import Region
 from engine.models import Unit
 from engine.models import UnitKind
 from engine.models import WorkflowInstance
-from engine.services.cases import _next_value
+from engine.services.cases import next_counter_value
 from engine.services.cases import local_today
 from engine.services.reverify import Reverification
 from engine.services.reverify import count_subjects
@@ -99,7 +99,7 @@ def create_batch(ctx: EngineContext, *, entrusting_unit: Unit, agency_unit: Unit
     today = local_today(ctx)
     failed = sum(1 for r in rows if r["status"] == ItemStatus.FAILED)
     batch = RecheckBatch(
-        number=f"PL-{entrusting_unit.code}-{today.year}-{_next_value(ctx, entrusting_unit.id, today.year, 'batch'):06d}",
+        number=f"PL-{entrusting_unit.code}-{today.year}-{next_counter_value(ctx, entrusting_unit.id, today.year, 'batch'):06d}",
         title=title, source="list" if case_nos is not None else "package", status=BatchStatus.PENDING,
         entrusting_unit_id=entrusting_unit.id, agency_unit_id=agency_unit.id, entrustment_id=entrustment.id,
         total=len(rows), started=0, failed=failed, created_at=ctx.now(), created_by=actor.username)

@@ -49,7 +49,7 @@ from engine.models import User
 from engine.models import WorkflowInstance
 from engine.persistence import lock_instance
 from engine.policy import effective_policy
-from engine.services.cases import _next_value
+from engine.services.cases import next_counter_value
 from engine.services.cases import local_today
 from engine.services.instances import complete_task
 from engine.services.instances import start_instance
@@ -114,7 +114,7 @@ def file_recheck(ctx: EngineContext, *, case_no: str, form: Mapping[str, Any], i
                                                     Recheck.status.in_(OPEN_STATUSES))).first():
         raise InvalidStateError("该户已有正在办理的复核", code="recheck_open", case_no=case_no)
     recheck = Recheck(
-        number=f"FH-{deciding.code}-{today.year}-{_next_value(ctx, deciding.id, today.year, 'recheck'):06d}",
+        number=f"FH-{deciding.code}-{today.year}-{next_counter_value(ctx, deciding.id, today.year, 'recheck'):06d}",
         trigger=RecheckTrigger(values["trigger"]), status=RecheckStatus.FILED, original_household_id=original.id,
         original_instance_id=original.instance_id, initiating_unit_id=initiating_unit.id,
         requester_name=values["requester_name"], requested_on=requested_on, reason=values["reason"],

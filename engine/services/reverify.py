@@ -40,8 +40,8 @@ from engine.models import Region
 from engine.models import Unit
 from engine.models import UnitKind
 from engine.policy import effective_policy
-from engine.services.cases import _next_value  # the shared, row-locked number counter
-from engine.services.cases import _sharing_units
+from engine.services.cases import next_counter_value
+from engine.services.cases import sharing_units_for
 from engine.services.cases import local_today
 from engine.services.instances import start_instance
 
@@ -75,7 +75,7 @@ class Reverification:
         data = {"exchange_days": policy.sharing_reply_days, "delay_days": policy.sharing_delay_max_days,
                 # re-verification has its own limit (BJ 第十七条（二）: 15 working days, PS-10)
                 "verification_days": policy.reverification_days}
-        return cls(entrustment, _sharing_units(ctx, agency, None), data, agency.region.path)
+        return cls(entrustment, sharing_units_for(ctx, agency, None), data, agency.region.path)
 
 
 def new_recheck_entrustment(ctx: EngineContext, *, entrusting: Unit, agency: Unit, households: int, persons: int,
@@ -84,7 +84,7 @@ def new_recheck_entrustment(ctx: EngineContext, *, entrusting: Unit, agency: Uni
     if agency.kind is not UnitKind.VERIFICATION_AGENCY:
         raise ValidationError("受托单位须为核对机构", code="recheck_invalid", fields={"agency_unit": ["须为核对机构"]})
     today = local_today(ctx)
-    number = f"FHWT-{entrusting.code}-{today.year}-{_next_value(ctx, entrusting.id, today.year, 'recheck_wt'):06d}"
+    number = f"FHWT-{entrusting.code}-{today.year}-{next_counter_value(ctx, entrusting.id, today.year, 'recheck_wt'):06d}"
     entrustment = Entrustment(
         number=number, entrusting_unit_id=entrusting.id, agency_unit_id=agency.id, contact_name=contact_name[:50],
         contact_phone="", entrusted_on=today, household_count=households, person_count=persons,
@@ -108,7 +108,7 @@ def start_reverification(ctx: EngineContext, original: Household, prepared: Reve
     today = local_today(ctx)
     source = _authorisation_in_force(ctx, original, today)
     agency_id = entrustment.agency_unit_id
-    case_no = f"HD-{entrustment.agency_unit.code}-{today.year}-{_next_value(ctx, agency_id, today.year, 'case'):06d}"
+    case_no = f"HD-{entrustment.agency_unit.code}-{today.year}-{next_counter_value(ctx, agency_id, today.year, 'case'):06d}"
     household = Household(
         entrustment=entrustment, case_no=case_no, business_type=original.business_type,
         business_other=original.business_other, rule_set=original.rule_set, region_code=original.region_code,

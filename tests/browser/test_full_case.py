@@ -129,7 +129,7 @@ def test_a_standard_case_from_the_street_office_to_the_end(page: Any, live_serve
     # 出具核对报告 (PS-4) by a third county officer
     sign_in(page, "cy_reporter")
     claim_and_open(page, case_no, "出具核对报告")
-    page.get_by_label("核对报告编号").fill("朝核报〔2026〕8号")
+    page.get_by_label("本机构发文文号（可选）").fill("朝核报〔2026〕8号")
     shoot("task-issue-report")
     submit_task(page, case_no, "出具核对报告")
     sign_out(page)
@@ -143,6 +143,7 @@ def test_a_standard_case_from_the_street_office_to_the_end(page: Any, live_serve
     shoot("search")
     page.get_by_role("button", name="查询").click()
     expect(page).to_have_url(re.compile(f"/cases/{case_no}$"))
+    expect(page.get_by_text(re.compile(r"朝阳核字〔2026〕第\d{4}号")).first).to_be_visible()  # the issued report
     expect(page.get_by_text("当前没有待办环节。")).to_be_visible()
     expect(page.locator(".case-status, p.muted").first).to_contain_text("已结案")
     expect(page.get_by_text(APPLICANT)).to_have_count(0)  # masked on the case page

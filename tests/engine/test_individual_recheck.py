@@ -37,6 +37,7 @@ from engine.models import Recheck
 from engine.models import RecheckStatus
 from engine.models import WorkflowInstance
 from engine.persistence import load_workflow
+from engine.reports.service import current_report
 from engine.services.demo_cases import _answer
 from engine.services.deploy import get_current_definition
 from engine.services.instances import complete_task
@@ -204,10 +205,12 @@ def test_objection_in_time_runs_to_a_linked_result(prepared: EngineContext, cloc
 
     _walk(ctx, case)
     recheck = ctx.session.get(Recheck, recheck.id)
-    assert recheck.report_no == "CY-2026-00042"  # linked through the report hook
+    report = current_report(ctx, case.case_no)
+    assert report is not None and report.report.number.startswith("朝阳核字〔2026〕第")
+    assert recheck.report_no == report.report.number  # linked through the report hook
     assert _open(ctx, recheck.instance_id) == ["record_result"]
     outcome = _data(ctx, recheck.instance_id, "record_result")["verification_outcome"]
-    assert outcome == {"case_no": case.case_no, "end": "end_completed", "report_no": "CY-2026-00042"}
+    assert outcome == {"case_no": case.case_no, "end": "end_completed", "report_no": report.report.number}
     _do(ctx, recheck.instance_id, "record_result", {"result": "复核查明存款与原核对结果一致"},
         as_user(ctx, "cy_assistance", "assistance_officer"))
     recheck = ctx.session.get(Recheck, recheck.id)

@@ -98,7 +98,9 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 "which": "authorisation", "position": 1, "batch_id": batch_id, "import_id": import_id,
                 "document_id": _document_id(session, household),
                 # re-verification routes are walked with an unknown number (their role checks: tests/web/test_rechecks.py)
-                "number": "FH-CY-MZJ-2026-999999", "action": "pause"}
+                "number": "FH-CY-MZJ-2026-999999", "action": "pause",
+                # no report exists yet in this world: report routes answer 404 (role checks: test_reports_pages.py)
+                "report_id": 1}
 
 
 def _exchange_scene(app: Flask) -> tuple[int, int]:
