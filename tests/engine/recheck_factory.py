@@ -14,6 +14,7 @@ from sqlalchemy import select
 from engine.calendar import WorkingCalendar
 from engine.context import Actor
 from engine.context import EngineContext
+from engine.exchange.catalogue import seed_demo_catalogue
 from engine.models import Household
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
@@ -43,6 +44,7 @@ def prepare(ctx: EngineContext) -> EngineContext:
     seed_demo(ctx, actor=ADMIN)
     files = {p.name: p.read_bytes() for p in sorted(BPMN_DIR.glob("*.bpmn"))}
     deploy_files(ctx, files, actor=Actor("designer", "process_designer"))
+    seed_demo_catalogue(ctx, actor=ADMIN, valid_from=date(2025, 1, 1))  # the sharing units answer the cases
     return ctx
 
 

@@ -97,7 +97,9 @@ def test_the_entrustment_letter_names_the_batch(ctx) -> None:  # type: ignore[no
     assert (f"对{applicant.name}等申请人（家庭）共{entrustment.household_count}户{entrustment.person_count}人"
             "开展经济状况核对") in text
     assert "经办人：周敏" in text and "联系电话：0431-88886666" in text and "委托时间：" in text
-    for household in households:  # the subject list: one row per household of the batch
+    batch = [h for h in households if h.entrustment_id == entrustment.id]
+    assert len(batch) == entrustment.household_count
+    for household in batch:  # the subject list: one row per household of the batch
         assert household.case_no in text
 
 

@@ -96,7 +96,9 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 "registration_id": registration, "key": "exchange_window", "value": "2026-12-07",
                 "name": "households.csv", "fmt": "csv", "unit_id": _unit_id(session, "CY-HDZX"),
                 "which": "authorisation", "position": 1, "batch_id": batch_id, "import_id": import_id,
-                "document_id": _document_id(session, household)}
+                "document_id": _document_id(session, household),
+                # re-verification routes are walked with an unknown number (their role checks: tests/web/test_rechecks.py)
+                "number": "FH-CY-MZJ-2026-999999", "action": "pause"}
 
 
 def _exchange_scene(app: Flask) -> tuple[int, int]:
