@@ -19,10 +19,12 @@ from engine.context import EngineContext
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.exchange.registry import CATEGORIES as REGISTRY_CATEGORIES
+from engine.exchange.registry import DEMO_UNIT_OFFICERS
 from engine.history import SYSTEM_STREAM
 from engine.history import append_event
 from engine.models import Unit
 from engine.models import UnitKind
+from engine.models import User
 from engine.models.exchange import ExchangeKey
 from engine.models.exchange import ExchangeMode
 from engine.models.exchange import ExchangeProfile
@@ -197,11 +199,16 @@ DEMO_PROFILES = {
 
 
 def seed_demo_catalogue(ctx: EngineContext, *, actor: Actor, valid_from: date) -> int:
-    """Give every demo sharing unit a mode, a key and an agreement on record (idempotent)."""
+    """Give every demo sharing unit a mode, a key, an agreement on record and its filed unit-side
+    officer (SD-3: the account ``seed_demo`` created; filed here too for databases seeded before);
+    idempotent. Returns how many profiles were created."""
     done = 0
     for code, (mode, endpoint) in DEMO_PROFILES.items():
         unit = ctx.session.execute(select(Unit).where(Unit.code == code)).scalar_one_or_none()
-        if unit is None or get_profile(ctx, unit) is not None:
+        if unit is None:
+            continue
+        _file_demo_officer(ctx, unit, actor=actor, valid_from=valid_from)
+        if get_profile(ctx, unit) is not None:
             continue
         set_profile(ctx, code, mode=mode, endpoint=endpoint, actor=actor,
                     signing_algorithm="hmac-sm3" if code == "CC-BANK" else "hmac-sha256")
@@ -211,3 +218,12 @@ def seed_demo_catalogue(ctx: EngineContext, *, actor: Actor, valid_from: date) -
                          document=f"demo agreement {code}".encode(), valid_from=valid_from, valid_to=None, actor=actor)
         done += 1
     return done
+
+
+def _file_demo_officer(ctx: EngineContext, unit: Unit, *, actor: Actor, valid_from: date) -> None:
+    from engine.exchange.officers import file_unit_officer
+
+    username = DEMO_UNIT_OFFICERS.get(unit.code, ("", ""))[0]
+    user = ctx.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is not None:
+        file_unit_officer(ctx, unit, user, valid_from=valid_from, valid_to=None, actor=actor)

@@ -30,8 +30,12 @@ def today(ctx: EngineContext) -> date:
 
 
 def require_registered(ctx: EngineContext, actor: Actor, unit: Unit) -> None:
-    """Only an officer registered (备案) for ``unit`` and valid today may exchange data with it (SD-3)."""
-    if actor.user_id is None or not is_registered(ctx, actor.user_id, unit.code, today(ctx)):
+    """Only an agency-side officer registered (备案) for ``unit`` and valid today may exchange data with it (SD-3).
+
+    A unit-side registration does not count here: the unit's own officers release its answers
+    (``engine.exchange.officers``), they do not prepare, confirm or import on Hedui's side.
+    """
+    if actor.user_id is None or not is_registered(ctx, actor.user_id, unit.code, today(ctx), ExchangeSide.AGENCY):
         raise PermissionDeniedError(
             f"您不是与「{unit.name}」备案的交换人员，或备案已过有效期（SD-3：{RULE_TEXT['SD-3']}）",
             code="exchange_officer_unregistered", rule="SD-3", unit=unit.code)

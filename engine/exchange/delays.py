@@ -3,12 +3,14 @@
 A notice is accepted once per request, only while the case still waits for the unit, and
 for 1–5 working days (the profile's ``delay_days``); it is stored with its document and
 delivered to the case as ``exchange_delay``, whose BPMN moves the reply timer. The request's
-own ``reply_due`` follows, so the overdue list stays right.
+own ``reply_due`` follows, so the overdue list stays right. The notice names the unit-side
+officer who signed it; one not filed for the unit on the notice's date is refused (SD-3).
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 
 from sqlalchemy import select
 
@@ -19,6 +21,9 @@ from engine.errors import InvalidStateError
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.exchange.batches import log_batch
+from engine.exchange.control import today
+from engine.exchange.officers import registration_username
+from engine.exchange.officers import require_unit_officer
 from engine.models import Unit
 from engine.models.exchange import ExchangeBatch
 from engine.models.exchange import ExchangeDelayNotice
@@ -38,8 +43,16 @@ def find_request(ctx: EngineContext, case_no: str, unit_code: str) -> ExchangeRe
 
 
 def record_delay_notice(ctx: EngineContext, request: ExchangeRequest, *, days: int, reason: str,
-                        document_name: str, document: bytes, actor: Actor) -> ExchangeDelayNotice:
-    """Record the notice and extend the case's limit by ``days`` working days (at most ``delay_days``)."""
+                        document_name: str, document: bytes, actor: Actor, officer: object,
+                        on: date | None = None) -> ExchangeDelayNotice:
+    """Record the notice and extend the case's limit by ``days`` working days (at most ``delay_days``).
+
+    ``officer`` is the unit-side officer who signed the notice: filed for the unit and valid on
+    ``on`` (the notice's date; default today), else it is refused on record (SD-3).
+    """
+    batch = ctx.session.get(ExchangeBatch, request.batch_id) if request.batch_id is not None else None
+    registration = require_unit_officer(ctx, request.unit, officer, on or today(ctx), batch=batch, actor=actor,
+                                        source="delay_notice", request_id=request.id, case_no=request.case_no)
     limit = effective_policy(ctx, ctx.policy_profile).sharing_delay_max_days
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= limit:
         raise ValidationError(f"延期天数应为 1–{limit} 个工作日（PS-10）", code="delay_too_long",
@@ -70,10 +83,9 @@ def record_delay_notice(ctx: EngineContext, request: ExchangeRequest, *, days: i
     request.reply_due = calendar.deadline(request.reply_due, days)
     request.extended_days = days
     ctx.session.flush()
-    if request.batch_id is not None:
-        batch = ctx.session.get(ExchangeBatch, request.batch_id)
-        assert batch is not None
+    if batch is not None:
         log_batch(ctx, batch, "exchange_delay_recorded", actor, request_id=request.id, case_no=request.case_no,
                   days=days, notice_id=notice.id, document_sha256=notice.document_sha256,
+                  officer=registration_username(ctx, registration),
                   reply_due=request.reply_due.isoformat())
     return notice

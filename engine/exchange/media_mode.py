@@ -3,14 +3,18 @@
 The package is written with the unit's current key (``engine.exchange.media``: SM4-GCM where
 available, AES-256-GCM otherwise; a manifest with counts and digests). An answer package is
 verified completely before anything is stored: tampered, foreign, duplicate or wrong-batch
-packages are refused with a Chinese message and nothing is kept; a valid one is staged for
-the second officer (``engine.exchange.results.confirm_import``).
+packages are refused with a Chinese message and nothing is kept; so is a package whose
+authenticated header does not name (``extra.officer``) a unit-side officer filed for the unit on
+the package's date (SD-3, the refusal is recorded); a valid one is staged for the second
+officer (``engine.exchange.results.confirm_import``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+from datetime import date
+from datetime import datetime
 from typing import BinaryIO
 
 from sqlalchemy import select
@@ -25,12 +29,16 @@ from engine.exchange.batches import mark_sent
 from engine.exchange.catalogue import current_key
 from engine.exchange.catalogue import key_owner
 from engine.exchange.control import require_registered
+from engine.exchange.media import Manifest
 from engine.exchange.media import MediaKey
 from engine.exchange.media import PackageError
 from engine.exchange.media import PackageReader
 from engine.exchange.media import PackageWrongBatchError
 from engine.exchange.media import read_header
 from engine.exchange.media import write_package
+from engine.exchange.officers import answer_day
+from engine.exchange.officers import registration_username
+from engine.exchange.officers import require_unit_officer
 from engine.exchange.results import stage_answer
 from engine.models.exchange import BatchStatus
 from engine.models.exchange import ExchangeBatch
@@ -106,9 +114,19 @@ def stage_package(ctx: EngineContext, package: BinaryIO, *, actor: Actor,
     reader = PackageReader(package, lookup, kind="result", batch_id=batch.batch_no, sender_unit=batch.unit.code,
                            receiver_unit=agency_code(batch))
     manifest = reader.verify()
+    registration = require_unit_officer(ctx, batch.unit, manifest.extra.get("officer"), _package_day(manifest),
+                                        batch=batch, actor=actor, source="media", package_id=manifest.package_id)
     records = list(reader.records())
     return stage_answer(ctx, batch, records, delivery_id=f"pkg:{manifest.package_id}", source=ExchangeMode.MEDIA,
-                        actor=actor, idempotent=False)
+                        actor=actor, idempotent=False, officer=registration_username(ctx, registration))
+
+
+def _package_day(manifest: Manifest) -> date:
+    """The answer's date: when the unit wrote the package (authenticated header, SD-3 validity)."""
+    try:
+        return answer_day(datetime.fromisoformat(manifest.created_at))
+    except (TypeError, ValueError):
+        raise PackageError("数据交换包的生成时间无效，已拒绝导入") from None
 
 
 def _batch_of(ctx: EngineContext, batch_no: str, expected_id: int | None) -> ExchangeBatch:

@@ -14,6 +14,7 @@ API contract (stable; the simulator service and tests code against it)::
     answer.category, answer.status ("has_data" | "no_record"), answer.status_label ("有数据" | "无记录"),
     answer.records (tuple of raw-field dicts, JSON-safe: money as "12345.67" strings), answer.to_dict()
     registry.behaviour(unit_code) -> UnitBehaviour          # immediate | late | delay_notice | never
+    registry.officer(unit_code) -> str                     # the unit-side officer who releases answers (SD-3)
     normalise(category, records) -> Normalised(incomes=[IncomeItem], properties=[PropertyItem])
 
 - :data:`CATEGORIES`: the DX-8 category codes with Chinese labels and the providing department
@@ -108,6 +109,22 @@ DEMO_BEHAVIOURS: dict[str, UnitBehaviour] = {
     "CC-SW": UnitBehaviour("delay_notice", answer_after=9, notice_after=5, extension_days=3),
     "CC-GJJ": UnitBehaviour("never", answer_after=None),
 }
+
+#: the unit-side exchange officer (备案, SD-3) who releases each demo unit's answers: username, display name
+DEMO_UNIT_OFFICERS: dict[str, tuple[str, str]] = {
+    "CC-GA": ("cc_ga_officer", "刘警（长春市公安局）"), "CC-BDC": ("cc_bdc_officer", "秦岚（长春市不动产登记中心）"),
+    "CC-GJJ": ("cc_gjj_officer", "袁明（长春市住房公积金管理中心）"),
+    "CC-SW": ("cc_sw_officer", "蒋税（国家税务总局长春市税务局）"),
+    "CC-SCJG": ("cc_scjg_officer", "潘正（长春市市场监督管理局）"),
+    "CC-BANK": ("cc_bank_officer", "高远（长春示范商业银行）"),
+}
+
+
+def unit_officer_name(unit_code: str) -> str:
+    """The username a simulated unit names as its releasing officer (demo units: as filed above)."""
+    if unit_code in DEMO_UNIT_OFFICERS:
+        return DEMO_UNIT_OFFICERS[unit_code][0]
+    return unit_code.lower().replace("-", "_") + "_officer"
 
 
 @dataclass(frozen=True)
@@ -226,6 +243,10 @@ class SyntheticRegistry:
         """A copy with one person's traits changed (tests: "this person owns two flats")."""
         personas = {**self._personas, id_number: replace(self.persona(id_number), **traits)}
         return SyntheticRegistry(self.seed, personas=personas, behaviours=self._behaviours)
+
+    def officer(self, unit_code: str) -> str:
+        """Who releases the unit's answers (``officer`` in results, delay notices and packages; SD-3)."""
+        return unit_officer_name(unit_code)
 
 
 # --- raw records per category: (persona, rnd, name) -> list of dicts (empty: no record) ---------------------

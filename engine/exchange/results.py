@@ -76,8 +76,12 @@ def _check_records(ctx: EngineContext, batch: ExchangeBatch, records: Sequence[d
 
 
 def stage_answer(ctx: EngineContext, batch: ExchangeBatch, records: Sequence[dict[str, Any]], *, delivery_id: str,
-                 source: ExchangeMode, actor: Actor, idempotent: bool = True) -> ExchangeImport:
+                 source: ExchangeMode, actor: Actor, idempotent: bool = True,
+                 officer: str | None = None) -> ExchangeImport:
     """Keep a verified answer for the second officer; nothing reaches a case yet.
+
+    ``officer`` is the unit-side officer who released the answer, already checked by the
+    caller (``engine.exchange.officers``); it is kept in the history with the staging.
 
     The same delivery twice is the same staged import (idempotent); a different answer under
     a used delivery id, or an answer for a batch already answered, is refused.
@@ -103,7 +107,7 @@ def stage_answer(ctx: EngineContext, batch: ExchangeBatch, records: Sequence[dic
     ctx.session.add(staged)
     ctx.session.flush()
     log_batch(ctx, batch, "exchange_answer_staged", actor, import_id=staged.id, source=source.value,
-              records=len(clean), digest=digest)
+              records=len(clean), digest=digest, officer=officer)
     return staged
 
 

@@ -5,7 +5,9 @@ by ID number, and each unit behaves per its profile: at once, some working days 
 written delay notice first, or never. The simulator goes through the same doors as a real
 unit: system answers are signed with the unit's key and pass ``receive_results`` (signature,
 nonce, idempotence), media answers are encrypted packages an officer uploads. Units whose
-endpoint is ``sim:<code>`` are answered in process when Hedui sends (``make run``).
+endpoint is ``sim:<code>`` are answered in process when Hedui sends (``make run``). Every
+answer names the unit's releasing officer (``registry.officer``), who must be filed in Hedui
+on the unit side (``seed_demo`` / ``seed_demo_catalogue`` file the demo units' officers; SD-3).
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def answer_records(registry: SyntheticRegistry, unit_code: str, lines: list[dict
 
 def delivery_body(registry: SyntheticRegistry, batch_no: str, unit_code: str,
                   lines: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"delivery_id": f"sim-{batch_no}", "batch_no": batch_no,
+    """A result delivery as the unit posts it, naming its releasing officer (SD-3)."""
+    return {"delivery_id": f"sim-{batch_no}", "batch_no": batch_no, "officer": registry.officer(unit_code),
             "results": answer_records(registry, unit_code, lines)}
 
 
@@ -119,7 +122,7 @@ def simulate_pending(ctx: EngineContext, *, registry: SyntheticRegistry = DEMO_R
         if (units and code not in units) or _answered(ctx, batch):
             continue
         behaviour, elapsed = registry.behaviour(code), _elapsed(ctx, batch)
-        report.delay_notices += _maybe_delay(ctx, batch, behaviour, elapsed)
+        report.delay_notices += _maybe_delay(ctx, batch, behaviour, elapsed, registry.officer(code))
         if behaviour.answer_after is None or elapsed < behaviour.answer_after:
             continue
         if batch.mode is ExchangeMode.SYSTEM:
@@ -144,7 +147,8 @@ def answer_package(ctx: EngineContext, batch: ExchangeBatch, registry: Synthetic
     out = io.BytesIO()
     write_package(out, answer_records(registry, batch.unit.code, batch_lines(ctx, batch)),
                   key=MediaKey(key.unit_code, key.key_id, key.secret), kind="result", batch_id=batch.batch_no,
-                  sender_unit=batch.unit.code, receiver_unit=agency_code(batch), created_at=ctx.now())
+                  sender_unit=batch.unit.code, receiver_unit=agency_code(batch), created_at=ctx.now(),
+                  extra={"officer": registry.officer(batch.unit.code)})
     return out.getvalue()
 
 
@@ -161,7 +165,8 @@ def write_answer_package(ctx: EngineContext, batch: ExchangeBatch, directory: Pa
     return path
 
 
-def _maybe_delay(ctx: EngineContext, batch: ExchangeBatch, behaviour: UnitBehaviour, elapsed: int) -> int:
+def _maybe_delay(ctx: EngineContext, batch: ExchangeBatch, behaviour: UnitBehaviour, elapsed: int,
+                 officer: str) -> int:
     if behaviour.notice_after is None or elapsed < behaviour.notice_after or not behaviour.extension_days:
         return 0
     requests = ctx.session.execute(select(ExchangeRequest).where(
@@ -170,5 +175,5 @@ def _maybe_delay(ctx: EngineContext, batch: ExchangeBatch, behaviour: UnitBehavi
     for request in requests:
         record_delay_notice(ctx, request, days=behaviour.extension_days, reason="数据量大，无法按期反馈（模拟）",
                             document_name="延期说明.pdf", document=DELAY_DOCUMENT,
-                            actor=Actor.system(f"unit:{batch.unit.code}"))
+                            actor=Actor.system(f"unit:{batch.unit.code}"), officer=officer)
     return len(requests)

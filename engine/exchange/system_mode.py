@@ -5,7 +5,8 @@ PostgreSQL, so two workers never send one batch twice; a unit that is down gets 
 retries (``sender.send_batch``) and is then rescheduled with back-off while the job carries on
 with the other units. Answers come back either in the send response or later through
 ``POST /api/v1/exchange/results``, signed with the unit's key (nonce + timestamp, replays
-refused), idempotent per delivery id, and are staged for the second officer.
+refused), idempotent per delivery id, name the unit-side officer who released them (filed
+for the unit, SD-3; ``engine.exchange.officers``) and are staged for the second officer.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from engine.exchange.batches import mark_sent
 from engine.exchange.catalogue import current_key
 from engine.exchange.catalogue import require_profile
 from engine.exchange.media_mode import agency_code
+from engine.exchange.officers import answer_day
+from engine.exchange.officers import check_unit_officer
+from engine.exchange.officers import registration_username
+from engine.exchange.officers import require_unit_officer
 from engine.exchange.results import stage_answer
 from engine.exchange.sender import RetryPolicy
 from engine.exchange.sender import Transport
@@ -130,10 +135,13 @@ def _stage_immediate(ctx: EngineContext, batch: ExchangeBatch, answer: dict[str,
     """Stage an answer given in the send response; a bad one is refused on record, the batch stays sent."""
     try:
         with ctx.session.begin_nested():
+            registration = check_unit_officer(ctx, batch.unit, answer.get("officer"), answer_day(ctx.now()))
             stage_answer(ctx, batch, answer["results"], delivery_id=str(answer["delivery_id"]),
-                         source=ExchangeMode.SYSTEM, actor=Actor.system(f"unit:{batch.unit.code}"))
+                         source=ExchangeMode.SYSTEM, actor=Actor.system(f"unit:{batch.unit.code}"),
+                         officer=registration_username(ctx, registration))
     except HeduiError as exc:
-        log_batch(ctx, batch, "exchange_answer_refused", SENDER, error=exc.code, message=exc.message)
+        log_batch(ctx, batch, "exchange_answer_refused", SENDER, error=exc.code, message=exc.message,
+                  officer=exc.details.get("officer"))
 
 
 # --- receiving ---------------------------------------------------------------------------------------------
@@ -194,8 +202,10 @@ def receive_results(ctx: EngineContext, headers: Mapping[str, str], body: bytes,
                     path: str = RESULTS_PATH) -> tuple[ExchangeImport, bool]:
     """Accept a unit's signed result delivery; returns the staged import and whether it is new.
 
-    Body: ``{"delivery_id": str, "batch_no": str, "results": [{"request_id", "id_number",
-    "category", "status": "has_data"|"no_record", "records": [{...raw fields...}]}]}``.
+    Body: ``{"delivery_id": str, "batch_no": str, "officer": str, "results": [{"request_id",
+    "id_number", "category", "status": "has_data"|"no_record", "records": [{...raw fields...}]}]}``.
+    ``officer`` names the unit-side officer who released it, filed for the unit on the date of
+    the signed timestamp (SD-3); otherwise the delivery is refused on record and nothing is kept.
     """
     signed = verify_unit_request(ctx, headers, "POST", path, body)
     data = _json(body)
@@ -206,17 +216,21 @@ def receive_results(ctx: EngineContext, headers: Mapping[str, str], body: bytes,
                                 .with_for_update()).scalar_one_or_none()
     if batch is None or batch.unit.code != signed.unit_code:
         raise NotFoundError("批次不存在或不属于该单位", code="answer_wrong_batch")
+    unit_actor = Actor.system(f"unit:{signed.unit_code}")
+    registration = require_unit_officer(ctx, batch.unit, data.get("officer"), answer_day(signed.timestamp),
+                                        batch=batch, actor=unit_actor, source="system", delivery_id=delivery_id)
     before = ctx.session.execute(select(ExchangeImport.id).where(
         ExchangeImport.unit_id == batch.unit_id, ExchangeImport.delivery_id == delivery_id)).first()
     staged = stage_answer(ctx, batch, data["results"], delivery_id=delivery_id, source=ExchangeMode.SYSTEM,
-                          actor=Actor.system(f"unit:{signed.unit_code}"))
+                          actor=unit_actor, officer=registration_username(ctx, registration))
     return staged, before is None
 
 
 def receive_delay_notice(ctx: EngineContext, headers: Mapping[str, str], body: bytes,
                          path: str = DELAYS_PATH) -> ExchangeDelayNotice:
-    """Accept a unit's signed written delay notice (DX-5): ``{"case_no", "days", "reason",
-    "document_name", "document_base64"}``; at most 5 working days, once per request."""
+    """Accept a unit's signed written delay notice (DX-5): ``{"case_no", "officer", "days", "reason",
+    "document_name", "document_base64"}``; at most 5 working days, once per request; ``officer``
+    as for results (SD-3), checked on the date of the signed timestamp."""
     from engine.exchange.delays import find_request
     from engine.exchange.delays import record_delay_notice
 
@@ -230,4 +244,5 @@ def receive_delay_notice(ctx: EngineContext, headers: Mapping[str, str], body: b
     days = data.get("days")
     return record_delay_notice(ctx, request, days=days if isinstance(days, int) else -1,
                                reason=str(data.get("reason") or ""), document_name=str(data.get("document_name") or ""),
-                               document=document, actor=Actor.system(f"unit:{signed.unit_code}"))
+                               document=document, actor=Actor.system(f"unit:{signed.unit_code}"),
+                               officer=data.get("officer"), on=answer_day(signed.timestamp))

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from engine.context import Actor
 from engine.context import EngineContext
+from engine.exchange.registry import DEMO_UNIT_OFFICERS
 from engine.models import ExchangeRegistration
 from engine.models import Region
 from engine.models import Unit
@@ -70,7 +71,7 @@ USERS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("cc_reporter", "何芳（长春市核对中心）", [("CC-HDZX", "report_officer")]),
     ("jl_reviewer", "许晨（吉林省核对中心）", [("JL-HDZX", "review_officer")]),
     ("jl_reporter", "邓宁（吉林省核对中心）", [("JL-HDZX", "report_officer")]),
-    ("cc_bank_officer", "高远（长春示范商业银行）", [("CC-BANK", "sharing_officer")]),
+    *[(username, name, [(unit, "sharing_officer")]) for unit, (username, name) in DEMO_UNIT_OFFICERS.items()],
     ("auditor", "韩冰（吉林省民政厅审计）", [("JL-MZT", "auditor")]),
     ("designer", "曹宇（流程设计）", [("JL-MZT", "process_designer")]),
     ("admin", "系统管理员", [("JL-MZT", "admin")]),
@@ -78,7 +79,8 @@ USERS: list[tuple[str, str, list[tuple[str, str]]]] = [
 
 #: exchange officers registered (备案) with every demo sharing unit
 EXCHANGE_OFFICERS = [("cy_exchange_1", "CY-HDZX"), ("cy_exchange_2", "CY-HDZX")]
-SHARING_OFFICERS = [("cc_bank_officer", "CC-BANK")]
+#: unit-side officers (SD-3): each demo sharing unit's answers are released by its own filed officer
+SHARING_OFFICERS = [(username, unit) for unit, (username, _name) in DEMO_UNIT_OFFICERS.items()]
 REGISTERED_FROM = date(2025, 1, 1)
 
 

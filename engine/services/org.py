@@ -156,14 +156,14 @@ def end_registration(ctx: EngineContext, registration: ExchangeRegistration, *, 
          last_day=last_day.isoformat())
 
 
-def is_registered(ctx: EngineContext, user_id: int, sharing_unit_code: str, on: date) -> bool:
-    """Whether ``user_id`` is a registered exchange officer for the sharing unit on ``on``."""
-    row = ctx.session.execute(
-        select(ExchangeRegistration.id)
-        .join(Unit, Unit.id == ExchangeRegistration.sharing_unit_id)
-        .where(Unit.code == sharing_unit_code, ExchangeRegistration.user_id == user_id,
-               ExchangeRegistration.valid_from <= on,
-               (ExchangeRegistration.valid_to.is_(None)) | (ExchangeRegistration.valid_to >= on))
-        .limit(1)
-    ).first()
-    return row is not None
+def is_registered(ctx: EngineContext, user_id: int, sharing_unit_code: str, on: date,
+                  side: ExchangeSide | None = None) -> bool:
+    """Whether ``user_id`` is a registered exchange officer for the sharing unit on ``on`` (on ``side``, if given)."""
+    query = (select(ExchangeRegistration.id)
+             .join(Unit, Unit.id == ExchangeRegistration.sharing_unit_id)
+             .where(Unit.code == sharing_unit_code, ExchangeRegistration.user_id == user_id,
+                    ExchangeRegistration.valid_from <= on,
+                    (ExchangeRegistration.valid_to.is_(None)) | (ExchangeRegistration.valid_to >= on)))
+    if side is not None:
+        query = query.where(ExchangeRegistration.side == side)
+    return ctx.session.execute(query.limit(1)).first() is not None

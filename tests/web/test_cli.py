@@ -45,9 +45,12 @@ def test_org_commands(runner, app) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_demo_is_idempotent(runner) -> None:  # type: ignore[no-untyped-def]
+    from engine.services.demo import USERS
+
     first = runner.invoke(args=["demo"])
     second = runner.invoke(args=["demo"])
-    assert first.exit_code == 0 and "新建 19 个用户" in first.output
+    assert len(USERS) == 24  # 19 + a filed unit-side officer for each demo sharing unit but the bank (SD-3)
+    assert first.exit_code == 0 and f"新建 {len(USERS)} 个用户" in first.output
     assert second.exit_code == 0 and "新建 0 个用户" in second.output
 
 

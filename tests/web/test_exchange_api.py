@@ -66,7 +66,7 @@ def test_delay_notice_endpoint_and_overdue_list(app: Any, client: Any, clock: An
     from engine.models.exchange import ExchangeBatch
 
     unit = ctx.session.get(ExchangeBatch, batch_id).unit
-    notice = {"case_no": number, "days": 6, "reason": "数据量大", "document_name": "延期说明.pdf",
+    notice = {"case_no": number, "officer": "cc_sw_officer", "days": 6, "reason": "数据量大", "document_name": "延期说明.pdf",
               "document_base64": base64.b64encode(b"%PDF-1.4 notice").decode()}
     body, headers = sign_json(unit_key(ctx, unit), "POST", DELAYS_PATH, notice, clock=clock)
     too_long = client.post(DELAYS_PATH, data=body, headers=headers)
@@ -81,3 +81,27 @@ def test_delay_notice_endpoint_and_overdue_list(app: Any, client: Any, clock: An
     assert listed.status_code == 200 and listed.json["items"] == []
     document = client.get("/api/v1/openapi.json").json
     assert {"/exchange/results", "/exchange/delay-notices"} <= set(document["paths"])
+
+
+def test_results_from_an_unfiled_unit_officer_are_refused_and_the_refusal_kept(app: Any, client: Any,
+                                                                               clock: Any) -> None:
+    """SD-3: 403 with a stable code; the refusal (and the used nonce) are committed, nothing else."""
+    from engine.models import Event
+    from engine.models.exchange import ExchangeBatch
+
+    ctx, batch_id, _ = _sent_batch(app, clock, ["CC-GA"])
+    batch = ctx.session.get(ExchangeBatch, batch_id)
+    payload = delivery_body(DEMO_REGISTRY, batch.batch_no, "CC-GA", batch_lines(ctx, batch))
+    body, headers = sign_json(unit_key(ctx, batch.unit), "POST", RESULTS_PATH, dict(payload, officer="cy_exchange_1"),
+                              clock=clock)
+    refused = client.post(RESULTS_PATH, data=body, headers=headers)
+    assert refused.status_code == 403 and refused.json["error"] == "unit_officer_unregistered"
+    assert "备案" in refused.json["message"]
+    session = app.extensions["hedui"].new_context().session
+    assert session.execute(select(ExchangeImport)).first() is None
+    [kept] = session.execute(select(Event.payload).where(Event.kind == "exchange_answer_refused")).scalars().all()
+    assert kept["error"] == "unit_officer_unregistered" and kept["officer"] == "cy_exchange_1"
+    assert client.post(RESULTS_PATH, data=body, headers=headers).json["error"] == "replayed_nonce"
+    body, headers = sign_json(unit_key(ctx, batch.unit), "POST", RESULTS_PATH, payload, clock=clock)
+    accepted = client.post(RESULTS_PATH, data=body, headers=headers)
+    assert accepted.status_code == 201, accepted.json

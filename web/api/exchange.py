@@ -2,7 +2,8 @@
 
 Units authenticate by signing each request with their key (``engine.exchange.signing``:
 HMAC-SHA256 or HMAC-SM3 over method, path, unit, key id, timestamp, nonce and the body digest);
-a used nonce is refused (replay), and a result delivery is idempotent per ``delivery_id``.
+a used nonce is refused (replay), and a result delivery is idempotent per ``delivery_id``. Every
+body names the unit-side officer who released it (``officer``, SD-3; ``engine.exchange.officers``).
 Officers (bearer token) can list overdue requests.
 """
 
@@ -52,6 +53,12 @@ RESULT_RECORD = {
 }
 
 
+#: SD-3: the unit-side officer who released the answer (see docs/exchange-protocol.md)
+OFFICER_FIELD = {"type": "string", "description": "放行本反馈的共享单位交换人员：其在本系统备案的用户名"
+                                                  "（须为该单位一方备案、且在反馈日期有效）"}
+OFFICER_CODES = "unit_officer_missing / unit_officer_unknown / unit_officer_unregistered / unit_officer_not_valid"
+
+
 def _signed_body() -> bytes:
     return request.get_data(cache=True)
 
@@ -68,12 +75,13 @@ operation("post", "/exchange/results", summary="信息共享单位反馈核对�
                       "结果先暂存，由第二名备案交换人员确认后才进入案件（SD-2）。",
           parameters=SIGNATURE_HEADERS,
           requestBody={"required": True, "content": {"application/json": {"schema": {
-              "type": "object", "required": ["delivery_id", "batch_no", "results"],
+              "type": "object", "required": ["delivery_id", "batch_no", "officer", "results"],
               "properties": {"delivery_id": {"type": "string"}, "batch_no": {"type": "string"},
+                             "officer": OFFICER_FIELD,
                              "results": {"type": "array", "items": RESULT_RECORD}}}}}},
           responses={"201": {"description": "已暂存，待确认"}, "200": {"description": "重复提交（幂等）"},
                      "403": {"description": "签名无效（bad_signature / unknown_key / stale_timestamp / "
-                                            "replayed_nonce）"},
+                                            "replayed_nonce）或放行人员未备案（" + OFFICER_CODES + "）"},
                      "409": {"description": "批次已反馈（answer_duplicate）"},
                      "422": {"description": "记录不属于该批次（answer_wrong_batch）等"}})
 
@@ -88,11 +96,14 @@ operation("post", "/exchange/delay-notices", summary="信息共享单位书面�
           description="无法在 7 个工作日内反馈时提交书面说明（附文件），延期 1–5 个工作日，每个请求只可一次。",
           parameters=SIGNATURE_HEADERS,
           requestBody={"required": True, "content": {"application/json": {"schema": {
-              "type": "object", "required": ["case_no", "days", "reason", "document_name", "document_base64"],
-              "properties": {"case_no": {"type": "string"}, "days": {"type": "integer", "minimum": 1, "maximum": 5},
+              "type": "object", "required": ["case_no", "officer", "days", "reason", "document_name",
+                                             "document_base64"],
+              "properties": {"case_no": {"type": "string"}, "officer": OFFICER_FIELD,
+                             "days": {"type": "integer", "minimum": 1, "maximum": 5},
                              "reason": {"type": "string"}, "document_name": {"type": "string"},
                              "document_base64": {"type": "string"}}}}}},
           responses={"201": {"description": "已登记，期限已顺延"},
+                     "403": {"description": "签名无效或签发人员未备案（" + OFFICER_CODES + "）"},
                      "409": {"description": "已登记过或不在等待反馈状态"},
                      "422": {"description": "延期天数超过 5 个工作日（delay_too_long）或缺少文件"}})
 

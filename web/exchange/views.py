@@ -28,9 +28,11 @@ from engine.exchange.batches import confirm_batch
 from engine.exchange.batches import prepare_batch
 from engine.exchange.catalogue import MODE_NAMES
 from engine.exchange.control import officer_scope
+from engine.exchange.control import today
 from engine.exchange.delays import record_delay_notice
 from engine.exchange.media_mode import export_batch
 from engine.exchange.media_mode import stage_package
+from engine.exchange.officers import filed_officers
 from engine.exchange.results import confirm_import
 from engine.exchange.results import overdue_requests
 from engine.models.exchange import BatchStatus
@@ -54,7 +56,8 @@ def _attempt(action: Callable[[], Any], ok: str) -> bool:
     try:
         action()
     except HeduiError as exc:
-        get_ctx().session.rollback()
+        if not exc.commit:  # a refusal that is its own record (SD-3 officer check) keeps that record
+            get_ctx().session.rollback()
         flash(exc.message, "error")
         return False
     flash(ok, "success")
@@ -72,6 +75,7 @@ def index() -> str:
         confirmed=queries.batches(ctx, scope, BatchStatus.CONFIRMED),
         sent=queries.batches(ctx, scope, BatchStatus.SENT), staged=queries.staged_imports(ctx, scope),
         waiting=queries.waiting_requests(ctx, scope), overdue=queries.in_scope(overdue_requests(ctx), scope),
+        officers=filed_officers(ctx, {sharing for sharing, _agency in scope}, today(ctx)),
         mode_names=MODE_NAMES,
         status_names=BATCH_STATUS_NAMES, me=current_user.username, local_time=local_time)
 
@@ -145,5 +149,5 @@ def delay() -> ResponseReturnValue:
     _attempt(lambda: record_delay_notice(
         ctx, target, days=int(days) if days.isdigit() else -1, reason=request.form.get("reason", ""),
         document_name=document.filename if document is not None and document.filename else "", document=content,
-        actor=actor), "已登记书面延期说明，反馈期限已顺延")
+        actor=actor, officer=request.form.get("officer", "")), "已登记书面延期说明，反馈期限已顺延")
     return redirect(url_for("exchange.index"))

@@ -159,7 +159,7 @@ def test_a_bad_immediate_answer_is_refused_on_record_and_the_batch_stays_sent(ex
     case_in_exchange(ctx, ["CC-GA"])
     clock.set(IN_WINDOW)
     batch = _confirmed(ctx, "CC-GA")
-    bad = {"delivery_id": "x1", "batch_no": batch.batch_no,
+    bad = {"delivery_id": "x1", "batch_no": batch.batch_no, "officer": "cc_ga_officer",
            "results": [{"request_id": 999999, "id_number": "110101199003074514", "category": "vehicles",
                         "status": "has_data", "records": []}]}
 
