@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import sys
-from datetime import date
 from pathlib import Path
 
 import click

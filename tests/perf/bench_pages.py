@@ -240,7 +240,7 @@ def _write(path: Path, rows: list[str], argv: list[str] | None, args: argparse.N
         f"1-minute load average after the run {load:.2f}",
         f"- Python {platform.python_version()}; SQLite file in the system temp dir; Flask test client "
         f"(whole WSGI request, no network, no browser rendering); {args.repeat} loads per page after 3 warm-up loads",
-        f"- Data: the demo region and its 4 demo cases (`hedui demo`)"
+        "- Data: the demo region and its 4 demo cases (`hedui demo`)"
         + (f", plus {args.extra_cases} households" if args.extra_cases else ""),
         "", "Goal (issue #5): every page in under 300 ms on this machine (p95 shown against it; not asserted).", "",
         *rows, end, ""])

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Response
 from flask import jsonify
-from flask import request
 from sqlalchemy import select
 
 from engine import assignment
@@ -19,11 +18,9 @@ from engine.audit import record_access
 from engine.context import Actor
 from engine.errors import InvalidStateError
 from engine.errors import NotFoundError
-from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
-from engine.models import Membership
 from engine.models import WorkflowInstance
 from engine.models.case import Household
 from engine.reports.service import current_report
@@ -33,6 +30,8 @@ from engine.services.org import get_unit_by_code
 from engine.services.packages import DocumentIn
 from forms.ids import mask_id
 from web.api.blueprint import bp
+from web.api.inputs import actor_in
+from web.api.inputs import json_body
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -40,23 +39,6 @@ from web.db import get_ctx
 
 ENTRUSTING_ROLES = ("street_clerk", "assistance_officer")
 FEEDBACK_TASKS = ("record_decision", "record_decision_late")
-
-
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("请求体应为 JSON 对象", code="invalid_json")
-    return body
-
-
-def _actor_in(unit_id: int, roles: tuple[str, ...]) -> Actor:
-    """The caller acting for ``unit_id`` in one of ``roles`` (403 otherwise)."""
-    user = current_api_user()
-    held = get_ctx().session.execute(select(Membership.role_code).where(
-        Membership.user_id == user.id, Membership.unit_id == unit_id, Membership.role_code.in_(roles))).scalars().first()
-    if held is None:
-        raise PermissionDeniedError("您不是该委托单位的经办人员", code="role_required", roles=list(roles))
-    return Actor(user.username, held, user.id)
 
 
 def _documents(household: dict[str, Any], index: int) -> list[DocumentIn]:
@@ -74,11 +56,11 @@ def _documents(household: dict[str, Any], index: int) -> list[DocumentIn]:
 @bp.post("/api/v1/entrustments")
 @api_login_required
 def create_entrustment() -> tuple[Response, int]:
-    body = _json_body()
+    body = json_body()
     ctx = get_ctx()
     entrusting = get_unit_by_code(ctx, str(body.get("entrusting_unit", "")))
     agency = get_unit_by_code(ctx, str(body.get("agency_unit", "")))
-    actor = _actor_in(entrusting.id, ENTRUSTING_ROLES)
+    actor = actor_in(entrusting.id, ENTRUSTING_ROLES, refusal="您不是该委托单位的经办人员")
     households = [dict(h) for h in body.get("households") or [] if isinstance(h, dict)]
     documents = [_documents(h, i) for i, h in enumerate(households)]
     entrustment = case_service.create_entrustment(
@@ -136,7 +118,7 @@ def record_decision(case_no: str) -> Response:
         raise InvalidStateError("该案件尚未完成核对或救助审批结果已反馈", code="no_decision_expected")
     user = current_api_user()
     actor = Actor(user.username, feedback.role_code, user.id)
-    task = instances.complete_task(ctx, feedback.id, _json_body(), actor=actor)
+    task = instances.complete_task(ctx, feedback.id, json_body(), actor=actor)
     report = current_report(ctx, case_no)
     # a decision on an expired report is recorded but flagged (LOC-27): the caller sees it too
     return jsonify({"case_no": case_no, "task": task.bpmn_id, "status": task.status.value,

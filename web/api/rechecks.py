@@ -14,9 +14,7 @@ from flask import request
 from sqlalchemy import select
 
 from engine import assignment
-from engine.context import Actor
 from engine.errors import NotFoundError
-from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
@@ -28,28 +26,14 @@ from engine.services import recheck_batches
 from engine.services import rechecks
 from engine.services.org import get_unit_by_code
 from web.api.blueprint import bp
+from web.api.inputs import actor_in
+from web.api.inputs import json_body
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
 from web.db import get_ctx
 
 FORM_FIELDS = ("trigger", "requester_name", "requested_on", "reason", "notified_on")
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("请求体应为 JSON 对象", code="invalid_json")
-    return body
-
-
-def _actor_in(unit_id: int, roles: tuple[str, ...]) -> Actor:
-    user = current_api_user()
-    held = get_ctx().session.execute(select(Membership.role_code).where(
-        Membership.user_id == user.id, Membership.unit_id == unit_id, Membership.role_code.in_(roles))).scalars().first()
-    if held is None:
-        raise PermissionDeniedError("您不是该单位的经办人员", code="role_required", roles=list(roles))
-    return Actor(user.username, held, user.id)
 
 
 def recheck_dict(recheck: Recheck) -> dict[str, Any]:
@@ -84,11 +68,11 @@ def _visible(recheck: Recheck) -> bool:
 @bp.post("/api/v1/rechecks")
 @api_login_required
 def create_recheck() -> tuple[Response, int]:
-    body = _body()
+    body = json_body()
     ctx = get_ctx()
     unit = get_unit_by_code(ctx, str(body.get("initiating_unit", "")))
     assert unit is not None
-    actor = _actor_in(unit.id, rechecks.INITIATOR_ROLES)
+    actor = actor_in(unit.id, rechecks.INITIATOR_ROLES)
     form = {k: body[k] for k in FORM_FIELDS if k in body}
     recheck = rechecks.file_recheck(ctx, case_no=str(body.get("case_no", "")), form=form, initiating_unit=unit,
                                     actor=actor)
@@ -147,12 +131,12 @@ def _batch(number: str) -> RecheckBatch:
 @bp.post("/api/v1/recheck-batches")
 @api_login_required
 def create_batch() -> tuple[Response, int]:
-    body = _body()
+    body = json_body()
     ctx = get_ctx()
     entrusting = get_unit_by_code(ctx, str(body.get("entrusting_unit", "")))
     agency = get_unit_by_code(ctx, str(body.get("agency_unit", "")))
     assert entrusting is not None and agency is not None
-    actor = _actor_in(entrusting.id, recheck_batches.BATCH_ROLES)
+    actor = actor_in(entrusting.id, recheck_batches.BATCH_ROLES)
     case_nos = body.get("case_nos")
     if case_nos is not None and not (isinstance(case_nos, list) and all(isinstance(c, str) for c in case_nos)):
         raise ValidationError(fields={"case_nos": ["须为核对业务编号的列表"]})
@@ -174,7 +158,7 @@ def batch_action(number: str, action: str) -> Response:
     batch = _batch(number)
     if action not in ("pause", "resume"):
         raise NotFoundError("不支持的操作", action=action)
-    actor = _actor_in(batch.entrusting_unit_id, recheck_batches.BATCH_ROLES)
+    actor = actor_in(batch.entrusting_unit_id, recheck_batches.BATCH_ROLES)
     change = recheck_batches.pause_batch if action == "pause" else recheck_batches.resume_batch
     return jsonify(batch_dict(change(get_ctx(), batch.id, actor=actor)))
 
