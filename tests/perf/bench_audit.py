@@ -30,12 +30,9 @@ import io
 import contextlib
 import os
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from datetime import timezone
 from datetime import timedelta
@@ -43,11 +40,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine
 from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from engine.audit import iter_replays
@@ -75,6 +69,7 @@ from engine.services.instances import list_open_tasks
 from engine.services.instances import start_instance
 from engine.services.messages import deliver_message
 from engine.services.timers import fire_due_timers
+from tests.perf.scratch import scratch_database
 
 BPMN = Path(__file__).parents[2] / "bpmn" / "standard_verification.bpmn"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Monday
@@ -242,23 +237,6 @@ def bench_all(bench: Bench) -> None:
           f"{events / verify_seconds:.0f} events/s; problems: {len(report.problems)}")
 
 
-@contextmanager
-def _database(postgres: str | None) -> Iterator[str]:
-    if not postgres:
-        with tempfile.TemporaryDirectory(prefix="hedui_bench_audit_") as tmp:
-            yield f"sqlite:///{tmp}/bench.db"
-        return
-    name = f"hedui_bench_audit_{os.getpid()}"
-    admin = create_engine(make_url(postgres).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -307,7 +285,7 @@ def _write(path: Path, text: str, argv: list[str] | None) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     started = time.perf_counter()
-    with _database(args.postgres) as url:
+    with scratch_database(args.postgres, "hedui_bench_audit") as url:
         bench = Bench(url)
         t0 = time.perf_counter()
         driven = min(max(args.cases, 1), max(args.driven, 1))

@@ -23,21 +23,15 @@ import os
 import platform
 import resource
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from datetime import datetime
 from datetime import timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine
 from sqlalchemy import insert
 from sqlalchemy import select
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from engine.calendar import WorkingCalendar
@@ -59,6 +53,7 @@ from engine.services.deploy import deploy_files
 from engine.services.recheck_batches import create_batch
 from engine.services.recheck_batches import run_batch
 from forms.ids import check_char
+from tests.perf.scratch import scratch_database
 
 BPMN_DIR = Path(__file__).parents[2] / "bpmn"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Monday
@@ -110,7 +105,7 @@ def _rss_mib() -> float:
 
 
 def _run(args: argparse.Namespace) -> None:
-    with _database(args.postgres) as url:
+    with scratch_database(args.postgres, "hedui_bench_batch") as url:
         upgrade(url)
         db = make_engine(url)
         clock = FixedClock(START)
@@ -142,23 +137,6 @@ def _run(args: argparse.Namespace) -> None:
             print(f"peak RSS: {_rss_mib():.0f} MiB (before the batch: {rss0:.0f} MiB)")
         db.dispose()
 
-
-@contextmanager
-def _database(postgres: str | None) -> Iterator[str]:
-    if not postgres:
-        with tempfile.TemporaryDirectory(prefix="hedui_bench_batch_") as tmp:
-            yield f"sqlite:///{tmp}/bench.db"
-        return
-    name = f"hedui_bench_batch_{os.getpid()}"
-    admin = create_engine(make_url(postgres).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
