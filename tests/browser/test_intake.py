@@ -13,6 +13,7 @@ import pytest
 
 from tests.browser.conftest import LiveServer
 from tests.browser.test_inbox import sign_in
+from tests.browser.walk import fill_household
 from tests.engine.package_factory import PDF
 from tests.engine.package_factory import make_id
 
@@ -111,17 +112,7 @@ def test_a_reload_keeps_the_draft(page: Any) -> None:
 
 def test_the_whole_wizard_registers_a_case(page: Any, live_server: LiveServer, tmp_path: Path) -> None:
     base = start_wizard(page)
-    page.locator("#f-contact_name").fill("周敏")
-    page.locator("#f-contact_phone").fill("0431-88886666")
-    page.locator("#f-business_type").select_option("dibao")
-    page.locator("#f-rule_set").select_option("baoji_2020")
-    page.get_by_label("城乡低保").check()
-    page.locator("#f-signed_on").fill("2026-11-20")
-    page.get_by_label("第一申请人已抄写并确认授权声明").check()
-    page.locator("#f-region_code").select_option("220104001")
-    page.locator("#f-address").fill("红旗街道幸福小区3栋")
-    page.get_by_role("button", name="保存并继续").click()
-    expect(page).to_have_url(f"{base}/members")
+    fill_household(page, base)
 
     page.get_by_role("button", name="添加家庭成员").click()
     for index, (name, number, relation, rule) in enumerate([
