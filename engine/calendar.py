@@ -140,6 +140,15 @@ def _seed_year(session: Session, year: int, now: datetime) -> int:
     return len(new_rows) + updated
 
 
+def mark_year_loaded(session: Session, year: int, source: str, now: datetime) -> None:
+    """Record ``year`` as completely loaded from ``source`` (deadlines may then use it)."""
+    loaded = session.get(CalendarYear, year)
+    if loaded is None:
+        loaded = CalendarYear(year=year)
+        session.add(loaded)
+    loaded.is_complete, loaded.source, loaded.loaded_at = True, source, now
+
+
 def seed_calendar(session: Session, years: Iterable[int], *, clock: Clock) -> int:
     """Fill ``calendar_days`` for whole years from ``chinese-calendar`` and record them as loaded.
 
@@ -156,11 +165,7 @@ def seed_calendar(session: Session, years: Iterable[int], *, clock: Clock) -> in
     changed = 0
     for year in wanted:
         changed += _seed_year(session, year, now)
-        loaded = session.get(CalendarYear, year)
-        if loaded is None:
-            loaded = CalendarYear(year=year)
-            session.add(loaded)
-        loaded.is_complete, loaded.source, loaded.loaded_at = True, SEED_SOURCE, now
+        mark_year_loaded(session, year, SEED_SOURCE, now)
     session.flush()
     logger.info("Calendar seeded from %s for %s: %s day rows changed", SEED_SOURCE, wanted, changed)
     return changed

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from engine.calendar import ADMIN_SOURCE_PREFIX
 from engine.calendar import is_year_supported
+from engine.calendar import mark_year_loaded
 from engine.clock import Clock
 from engine.errors import ValidationError
 from engine.models import CalendarDay
@@ -87,11 +88,7 @@ def seed_provisional(session: Session, years: Iterable[int], *, clock: Clock) ->
     written = 0
     for year in wanted:
         written += _write_year(session, year, now)
-        loaded = session.get(CalendarYear, year)
-        if loaded is None:
-            loaded = CalendarYear(year=year)
-            session.add(loaded)
-        loaded.is_complete, loaded.source, loaded.loaded_at = True, PROVISIONAL_SOURCE, now
+        mark_year_loaded(session, year, PROVISIONAL_SOURCE, now)
     session.flush()
     logger.warning("Provisional calendar (no 调休) loaded for %s; load the official schedule once published", wanted)
     return written
