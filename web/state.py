@@ -34,6 +34,8 @@ class HeduiState:
         self.runtime = BpmnRuntime(self.clock, script_time_limit=float(config["SCRIPT_TIME_LIMIT"]))
         self.jobs: JobQueue | None = None
         self._calendar: WorkingCalendar | None = None
+        #: parsed once: the setting never changes while the process runs (validated at start-up)
+        self._archive_retention = retention.parse(config.get("ARCHIVE_RETENTION")) or None
 
     @property
     def calendar(self) -> WorkingCalendar:
@@ -46,7 +48,7 @@ class HeduiState:
         session = session or self.session_factory()
         return EngineContext(session, self.runtime, self.clock, deadline=self.calendar.using(session).deadline,
                              policy_profile=self.config.get("POLICY_PROFILE", "jilin"),
-                             archive_retention=retention.parse(self.config.get("ARCHIVE_RETENTION")) or None)
+                             archive_retention=self._archive_retention)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[EngineContext]:
