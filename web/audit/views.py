@@ -43,7 +43,6 @@ from web.audit.blueprint import bp
 from web.audit.display import data_lines
 from web.audit.display import element_names
 from web.audit.display import mask_text
-from web.audit.replay_view import clamp
 from web.audit.replay_view import step_view
 from web.audit.schemas import AUDIT_UNMASK_PURPOSES
 from web.audit.schemas import AuditUnmaskSchema
@@ -210,7 +209,7 @@ def replay(instance_id: int) -> str:
                         step=view.number if view else None, consistent=result.consistent)
     return render_template("audit/replay.html", instance=instance, definition=definition, view=view,
                            verification=_verification(instance, result), names=element_names(xml),
-                           local_time=local_time)
+                           local_time=local_time, diagram=view.diagram(xml, definition) if view else None)
 
 
 @bp.get("/cases/<int:instance_id>/replay/diagram")
@@ -220,7 +219,7 @@ def replay_diagram(instance_id: int) -> Response:
     ctx = get_ctx()
     result = audit.replay_instance(ctx, instance.id, steps=True)
     xml = definition_xml(ctx, definition)
-    view = step_view(ctx, instance, definition, result, clamp(_step_arg(), len(result.snapshots)), xml=xml)
+    view = step_view(ctx, instance, definition, result, _step_arg(), xml=xml)
     if view is None:
         raise NotFoundError("该案件没有可重放的步骤")
     return jsonify(view.diagram(xml, definition))

@@ -36,13 +36,18 @@
     });
   }
 
-  fetch(container.getAttribute("data-src"), { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then(function (response) {
-      if (!response.ok) {
-        throw new Error("HTTP " + response.status);
-      }
-      return response.json();
-    })
+  // a page that already computed the marks embeds them (the audit replay: one replay per page view)
+  var embedded = document.getElementById("bpmn-diagram-data");
+  var loaded = embedded
+    ? Promise.resolve(JSON.parse(embedded.textContent))
+    : fetch(container.getAttribute("data-src"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      });
+  loaded
     .then(function (data) {
       if (!data.xml) {
         throw new Error("no diagram");
