@@ -59,11 +59,6 @@ def get_batch(ctx: EngineContext, batch_id: int, *, lock: bool = False) -> Excha
     return batch
 
 
-def open_request_counts(ctx: EngineContext) -> dict[int, int]:
-    """Open requests per unit id (what officers can collect into batches)."""
-    rows = ctx.session.execute(select(ExchangeRequest.unit_id, func.count()).where(
-        ExchangeRequest.status == RequestStatus.OPEN).group_by(ExchangeRequest.unit_id)).all()
-    return {unit_id: count for unit_id, count in rows}
 
 
 def _check_window(ctx: EngineContext) -> None:
@@ -162,18 +157,6 @@ def confirm_batch(ctx: EngineContext, batch_id: int, *, actor: Actor, queue_send
     return batch
 
 
-def cancel_batch(ctx: EngineContext, batch_id: int, *, actor: Actor) -> None:
-    """Give a prepared (unconfirmed) batch's requests back to the open list."""
-    batch = get_batch(ctx, batch_id, lock=True)
-    require_registered(ctx, actor, batch.unit)
-    if batch.status is not BatchStatus.PREPARED:
-        raise InvalidStateError("只能撤销待确认的批次", code="batch_not_prepared")
-    for request in ctx.session.execute(select(ExchangeRequest).where(ExchangeRequest.batch_id == batch.id)).scalars():
-        request.batch_id, request.status = None, RequestStatus.OPEN
-    batch.request_count = 0
-    batch.status = BatchStatus.ANSWERED  # closed; nothing was sent
-    ctx.session.flush()
-    log_batch(ctx, batch, "exchange_batch_cancelled", actor)
 
 
 def mark_sent(ctx: EngineContext, batch: ExchangeBatch, actor: Actor, **payload: object) -> None:

@@ -159,11 +159,6 @@ def current_key(ctx: EngineContext, unit: Unit) -> ExchangeKey:
     return key
 
 
-def unit_keys(ctx: EngineContext, unit: Unit) -> dict[str, bytes]:
-    """Every key of the unit by key id (current and retired), for verifying what it sends."""
-    rows = ctx.session.execute(select(ExchangeKey.key_id, ExchangeKey.secret)
-                               .where(ExchangeKey.unit_id == unit.id)).all()
-    return {key_id: bytes(secret) for key_id, secret in rows}
 
 
 def key_owner(ctx: EngineContext, key_id: str) -> tuple[Unit, bytes] | None:

@@ -10,7 +10,6 @@ new report (new number) whose ``supersedes_id`` names the old one; the old row n
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
+from engine.archives.seal import canonical
+from engine.archives.seal import sha256
 from engine.calendar import SHANGHAI
 from engine.context import Actor
 from engine.context import EngineContext
@@ -46,10 +47,6 @@ ISSUE_TASK = "issue_report"
 #: a page object in ReportLab's output (``/Type /Page``, not the ``/Pages`` tree)
 _PAGE = re.compile(rb"/Type\s*/Page(?![s\w])")
 _SUFFIXES = ("自治县", "自治州", "特别行政区", "新区", "省", "市", "区", "县", "旗", "盟", "州")
-
-
-def canonical(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def region_short_name(name: str) -> str:
@@ -115,7 +112,7 @@ def issue_report(ctx: EngineContext, household: Household, *, actor: Actor, rema
                     household_id=household.id, instance_id=instance.id, case_no=household.case_no,
                     addressee_unit_id=addressee.id, issued_at=now, issued_by=actor.username,
                     valid_until=issue.valid_until, supersedes_id=supersedes.id if supersedes else None, content=text,
-                    sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+                    sha256=sha256(text.encode("utf-8")))
     ctx.session.add(report)
     ctx.session.flush()
     append_event(ctx, stream=instance_stream(instance.id), kind="report_superseded" if supersedes else "report_issued",
@@ -207,7 +204,6 @@ def current_report(ctx: EngineContext, case_no: str) -> ReportState | None:
     return current[-1] if current else None
 
 
-DECISION_TASKS = ("record_decision", "record_decision_late")
 
 
 def flag_expired_use(ctx: EngineContext, instance: WorkflowInstance, *, actor: Actor) -> ReportState | None:

@@ -43,6 +43,14 @@ def on_instance_completed(ctx: EngineContext, instance: WorkflowInstance, wf: Wo
 def on_task_completed(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, values: Mapping[str, Any],
                       actor: Actor) -> None:
     """Domain records that follow a completed step, whichever channel completed it (inbox, API)."""
+    if task.bpmn_id == "issue_report" and instance.process_id == "standard_verification":
+        from engine.reports.service import issue_for_instance
+
+        issue_for_instance(ctx, instance, values, actor=actor)
+    if instance.process_id == "decision_feedback" and task.bpmn_id in ("record_decision", "record_decision_late"):
+        from engine.reports.service import flag_expired_use
+
+        flag_expired_use(ctx, instance, actor=actor)
     if instance.process_id == "individual_recheck":
         from engine.services.rechecks import on_recheck_task
 

@@ -174,14 +174,6 @@ def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, 
     wf.complete_task(task_id, values)
     digest = save_workflow(ctx, instance, wf, actor=actor, open_tasks=open_rows)
     _task_event(ctx, instance, task, "task_completed", actor, data=values, state_sha256=digest, **deadlines_of(wf))
-    if task.bpmn_id == "issue_report" and instance.process_id == "standard_verification":
-        from engine.reports.service import issue_for_instance
-
-        issue_for_instance(ctx, instance, values, actor=actor)
-    if instance.process_id == "decision_feedback" and task.bpmn_id in ("record_decision", "record_decision_late"):
-        from engine.reports.service import flag_expired_use
-
-        flag_expired_use(ctx, instance, actor=actor)
     from engine.services.followups import on_instance_completed
     from engine.services.followups import on_task_completed
 
