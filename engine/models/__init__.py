@@ -127,3 +127,13 @@ from engine.models.report import Report  # noqa: E402
 from engine.models.report import ReportKind  # noqa: E402
 
 __all__ += ["Report", "ReportKind"]
+
+from engine.models.escalation import CrossCityBatch  # noqa: E402
+from engine.models.escalation import CrossCityBatchStatus  # noqa: E402
+from engine.models.escalation import Escalation  # noqa: E402
+from engine.models.escalation import EscalationKind  # noqa: E402
+from engine.models.escalation import EscalationStatus  # noqa: E402
+from engine.models.escalation import EscalationStep  # noqa: E402
+
+__all__ += ["CrossCityBatch", "CrossCityBatchStatus", "Escalation", "EscalationKind", "EscalationStatus",
+            "EscalationStep"]
