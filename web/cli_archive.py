@@ -1,5 +1,7 @@
 """``hedui archive seal|verify|export|import``: sealing sweep, digest check, signed backups (AR-1, AR-3, AR-4).
 
+``verify`` checks every archive and every issued report's snapshot digest (DO-7, DO-8).
+
 ``verify`` only reads (a rolled-back session) and exits 1 on any mismatch, so it can run from
 cron; the others are one unit of work each.
 """
@@ -66,19 +68,21 @@ def archive_seal(limit: int) -> None:
 
 @archive_cli.command("verify")
 def archive_verify() -> None:
-    """Re-check every archive's manifest and item digests; exit 1 and list each mismatch."""
+    """Re-check every archive's manifest and item digests and every report's snapshot digest; exit 1 and list each
+    mismatch."""
     ctx = _state().new_context()
     try:
         report = verify_archives(ctx.session)
     finally:
         ctx.session.rollback()
         ctx.session.close()
+    checked = f"{report.archives_checked} 份档案、{report.items_checked} 个项目、{report.reports_checked} 份报告"
     if report.ok:
-        click.secho(f"核验通过：{report.archives_checked} 份档案、{report.items_checked} 个项目，摘要全部一致", fg="green")
+        click.secho(f"核验通过：{checked}，摘要全部一致", fg="green")
         return
-    click.secho(f"发现 {len(report.problems)} 处不一致（共核验 {report.archives_checked} 份档案、"
-                f"{report.items_checked} 个项目）：", fg="red", err=True)
-    for problem in report.problems:
+    problems = report.all_problems
+    click.secho(f"发现 {len(problems)} 处不一致（共核验 {checked}）：", fg="red", err=True)
+    for problem in problems:
         click.secho(f"  {problem}", fg="red", err=True)
     sys.exit(1)
 

@@ -6,6 +6,8 @@
   授权书 already, so this item carries no more personal data than the exchange needs to be traced.
 * ``report_pdfs``: every issued report of the case (superseded ones too) rendered from its stored
   snapshot at sealing time, with the snapshot's SHA-256 as business id, and the snapshot itself.
+* ``recheck_documents``: in the verification case of an individual recheck, the 复核表 and the
+  复核委托书 (DO-8) rendered at sealing time (re-verification records, AR-1).
 """
 
 from __future__ import annotations
@@ -20,18 +22,24 @@ from engine.archives.kinds import collector
 from engine.archives.kinds import register_kind
 from engine.context import EngineContext
 from engine.documents import pdf
+from engine.documents.render import recheck_entrustment_pdf
+from engine.documents.render import recheck_form_pdf
 from engine.models import Unit
 from engine.models.case import Household
 from engine.models.exchange import ExchangeBatch
 from engine.models.exchange import ExchangeDelayNotice
 from engine.models.exchange import ExchangeRequest
 from engine.models.exchange import ExchangeResult
+from engine.models.recheck import Recheck
 from engine.models.report import Report
+from engine.reports.content import KIND_NAMES
 from engine.reports.render import report_pdf
 
 EXCHANGE_RECORDS = register_kind("exchange_records", "数据交换请求与反馈记录", "exchange")
 REPORT_PDF = register_kind("report_pdf", "核对报告（PDF）", "report")
 REPORT_SNAPSHOT = register_kind("report_snapshot", "核对报告内容（JSON，含摘要值）", "report")
+RECHECK_FORM_PDF = register_kind("recheck_form_pdf", "复核表（归档生成）", "review")
+RECHECK_ENTRUSTMENT_PDF = register_kind("recheck_entrustment_pdf", "复核委托书（归档生成）", "review")
 
 
 def _iso(value: Any) -> str | None:
@@ -75,6 +83,23 @@ def exchange_records(ctx: EngineContext, household: Household, stamp: pdf.Stamp)
                       "application/json", content, f"case:{household.case_no}", stamp.at, stamp.viewer)]
 
 
+@collector(30)
+def recheck_documents(ctx: EngineContext, household: Household, stamp: pdf.Stamp) -> list[ItemDraft]:
+    recheck = ctx.session.execute(select(Recheck).where(Recheck.verification_household_id == household.id)
+                                  ).scalar_one_or_none()
+    if recheck is None or recheck.entrustment is None:
+        return []
+    letter = recheck.entrustment
+    return [
+        ItemDraft(RECHECK_FORM_PDF.code, "复核表", f"复核表-{recheck.number}.pdf", "application/pdf",
+                  recheck_form_pdf(ctx.session, recheck, stamp), f"recheck:{recheck.number}", recheck.created_at,
+                  recheck.created_by),
+        ItemDraft(RECHECK_ENTRUSTMENT_PDF.code, "复核委托书", f"复核委托书-{letter.number}.pdf", "application/pdf",
+                  recheck_entrustment_pdf(ctx.session, recheck, stamp), f"entrustment:{letter.id}", letter.created_at,
+                  letter.created_by),
+    ]
+
+
 @collector(50)
 def report_pdfs(ctx: EngineContext, household: Household, stamp: pdf.Stamp) -> list[ItemDraft]:
     reports = ctx.session.execute(select(Report).where(Report.household_id == household.id)
@@ -82,10 +107,11 @@ def report_pdfs(ctx: EngineContext, household: Household, stamp: pdf.Stamp) -> l
     out = []
     for report in reports:
         snapshot = json.loads(report.content)
-        out.append(ItemDraft(REPORT_PDF.code, f"核对报告 {report.number}", f"核对报告-{report.number}.pdf",
+        name = KIND_NAMES[report.kind.value]
+        out.append(ItemDraft(REPORT_PDF.code, f"{name} {report.number}", f"{name}-{report.number}.pdf",
                              "application/pdf", report_pdf(snapshot, stamp), f"report:{report.id}", report.issued_at,
                              report.issued_by))
-        out.append(ItemDraft(REPORT_SNAPSHOT.code, f"核对报告内容 {report.number}", f"核对报告-{report.number}.json",
+        out.append(ItemDraft(REPORT_SNAPSHOT.code, f"{name}内容 {report.number}", f"{name}-{report.number}.json",
                              "application/json", report.content.encode("utf-8"), f"report:{report.id}",
                              report.issued_at, report.issued_by))
     return out

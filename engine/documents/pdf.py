@@ -62,13 +62,14 @@ def para(text: str, st: ParagraphStyle = BODY) -> Paragraph:
 
 
 def grid(rows: Sequence[Sequence[str]], widths: Sequence[float], *, header_rows: int = 1) -> Table:
-    """A ruled table whose cells wrap; the header row repeats on every page."""
+    """A ruled table whose cells wrap; the header rows (none for a form of label/value rows) repeat on every page."""
     data = [[para(str(cell), CELL) for cell in row] for row in rows]
     table = Table(data, colWidths=list(widths), repeatRows=header_rows)
+    shading = [("BACKGROUND", (0, 0), (-1, header_rows - 1), colors.Color(0.92, 0.92, 0.92))] if header_rows else []
     table.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("BACKGROUND", (0, 0), (-1, header_rows - 1), colors.Color(0.92, 0.92, 0.92)),
+        *shading,
         ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
     ]))
     return table

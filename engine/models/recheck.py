@@ -97,7 +97,8 @@ class Recheck(Base):
     #: why it was refused or declined (Chinese) and the stable code of a refusal
     refusal_code: Mapped[str | None] = mapped_column(String(40))
     decision_reason: Mapped[str | None] = mapped_column(String(2000))
-    #: 复核结果 as recorded at the end (facts only, PR-3) and the 复核报告 number (issue #8 fills reports)
+    #: 复核结果 as recorded at the end (facts only, PR-3) and the 复核报告 number (the stored report of the
+    #: linked case, ``engine.services.rechecks.link_recheck_report``; the 登记复核结果 form may override it)
     result: Mapped[str | None] = mapped_column(String(2000))
     report_no: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]

@@ -1,4 +1,4 @@
-"""Issued reports (核对报告; the 复核报告 will be the same row with ``kind = reverification``), DO-7, DO-10, PR-3.
+"""Issued reports (核对报告; the 复核报告 is the same row with ``kind = reverification``), DO-7, DO-8, DO-10, PR-3.
 
 A report is an immutable JSON snapshot taken when it is issued (the 出具核对报告 step): the cover,
 the annex tables per person and per source, and the summary, stored verbatim with its SHA-256.

@@ -51,6 +51,7 @@ from forms.member_rules import DUTIES
 from forms.member_rules import RELATIONS
 
 FORMAT = "hedui-report/1"
+KIND_NAMES = {"verification": "核对报告", "reverification": "复核报告"}
 TITLES = {"verification": "居民家庭（个人）经济状况核对报告", "reverification": "居民家庭（个人）经济状况复核报告"}
 RESTRICTION = "仅作为相关业务部门作出行政审批决定的参考，不作其他用途"
 ANNEX_NOTE = "核对结果明细详见附表。"
@@ -74,7 +75,8 @@ class Issue:
     remarks: str | None = None
     agency_ref: str | None = None
     supersedes: dict[str, Any] | None = None
-    #: 复核报告 only: the objection or other trigger (LOC-28) and the original report's snapshot
+    #: 复核报告 only: the objection or other trigger (LOC-28, the 复核表) and the original report's snapshot
+    #: (with its row ``id`` added, so the 复核报告 can link to it)
     trigger: dict[str, Any] | None = None
     original: dict[str, Any] | None = None
 
@@ -119,10 +121,15 @@ def build(ctx: EngineContext, household: Household, issue: Issue, policy: Policy
     if issue.kind == "reverification":
         out["reverification"] = {
             "trigger": issue.trigger or {},
-            "original": {"number": issue.original["number"], "issued_on": issue.original["issued_on"]}
-            if issue.original else None,
+            "original": _original_ref(issue.original) if issue.original else None,
             "differences": differences(issue.original, out) if issue.original else []}
     return out
+
+
+def _original_ref(original: dict[str, Any]) -> dict[str, Any]:
+    """How a 复核报告 names the report it re-verifies: number and date, and where to find it (id, case, agency)."""
+    return {"number": original["number"], "issued_on": original["issued_on"], "id": original.get("id"),
+            "case_no": original.get("case_no"), "agency": original.get("agency", {}).get("name")}
 
 
 def _source_key(s: dict[str, Any], persons: dict[int, str]) -> tuple[str, str, str]:

@@ -17,6 +17,7 @@ from engine.documents.printing import next_print_no
 from engine.documents.printing import print_counts
 from engine.models import WorkflowInstance
 from engine.models.report import Report
+from engine.reports.content import KIND_NAMES
 from engine.reports.render import report_pdf
 from engine.reports.service import contents
 
@@ -47,4 +48,4 @@ def render_report(ctx: EngineContext, report: Report, *, actor: Actor, viewer: s
     record_access(ctx, "report_printed" if printing else "report_downloaded", instance, actor=actor, via=via,
                   report_id=report.id, number=report.number, sha256=report.sha256, print_no=print_no,
                   download_no=download_no)
-    return Rendered(content, f"核对报告-{report.number}.pdf", print_no)
+    return Rendered(content, f"{KIND_NAMES[report.kind.value]}-{report.number}.pdf", print_no)

@@ -17,6 +17,8 @@ from engine.documents import pdf
 from engine.documents.pdf import para
 from engine.reports.fields import describe
 
+NO_ORIGINAL = "原案件未出具核对报告，本复核报告无可比较的原报告。"
+NO_DIFFERENCES = "与原报告相比无差异。"
 ROLE_SHORT = {"member": "家庭成员", "obligor": "赡（扶、抚）养义务人"}
 
 
@@ -65,21 +67,35 @@ def story(content: dict[str, Any]) -> list[Flowable]:
     return out
 
 
+def review_sentences(review: dict[str, Any]) -> list[str]:
+    """复核报告 only: the 复核表's trigger and the original report, as sentences (shared by the PDF and the page)."""
+    trigger = review.get("trigger") or {}
+    reason = f"（{trigger['reason']}）" if trigger.get("reason") else ""
+    out = [f"复核事由：{trigger.get('label', '')}{reason}"]
+    if trigger.get("recheck_no"):
+        out.append(f"复核表编号：{trigger['recheck_no']}；提出复核人：{trigger.get('requester', '')}；"
+                   f"申请时间：{cn_date(trigger['requested_on'])}；发起部门：{trigger.get('initiating_unit', '')}")
+    original = review.get("original")
+    if original:
+        by = original.get("agency") or ""
+        out.append(f"原核对报告：{original['number']}（{by}{cn_date(original['issued_on'])}出具）")
+    else:
+        out.append(NO_ORIGINAL)
+    return out
+
+
 def _reverification(content: dict[str, Any]) -> list[Flowable]:
     """复核报告 only: the trigger and the differences from the original report (DO-8, RPT-07)."""
     review = content.get("reverification")
     if not review:
         return []
-    trigger = review.get("trigger") or {}
-    reason = f"（{trigger['reason']}）" if trigger.get("reason") else ""
-    out: list[Flowable] = [para(f"复核事由：{trigger.get('label', '')}{reason}", pdf.BODY_INDENT)]
-    if review.get("original"):
-        out.append(para(f"原核对报告：{review['original']['number']}（{cn_date(review['original']['issued_on'])}出具）",
-                        pdf.BODY_INDENT))
+    out: list[Flowable] = [para(s, pdf.BODY_INDENT) for s in review_sentences(review)]
     rows = [["项目", "原报告", "复核结果"]] + [[d["item"], d["before"], d["after"]] for d in review["differences"]]
     w = pdf.content_width()
-    out.append(pdf.grid(rows, [w * 0.5, w * 0.25, w * 0.25]) if len(rows) > 1 else para("与原报告相比无差异。",
-                                                                                         pdf.BODY_INDENT))
+    if len(rows) > 1:
+        out.append(pdf.grid(rows, [w * 0.5, w * 0.25, w * 0.25]))
+    elif review.get("original"):
+        out.append(para(NO_DIFFERENCES, pdf.BODY_INDENT))
     return out
 
 

@@ -6,6 +6,10 @@ A report is issued when the 出具核对报告 task completes, in the same trans
 its level suffix, the Beijing year of issue, and a gap-free sequence per agency and year taken
 from ``case_counters`` (kind ``report``) under a row lock, as case numbers are. A correction is a
 new report (new number) whose ``supersedes_id`` names the old one; the old row never changes.
+
+In the linked case of an individual recheck (个案复核, PS-9) the report issued is a 复核报告 (DO-8):
+``kind = reverification``, the 复核表's trigger, and the differences from the original case's current
+report; the original case lists it (:func:`reports_with_rechecks`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from engine.models import Region
 from engine.models import Unit
 from engine.models import WorkflowInstance
 from engine.models.case import Household
+from engine.models.recheck import TRIGGER_NAMES
+from engine.models.recheck import Recheck
 from engine.models.report import Report
 from engine.models.report import ReportKind
 from engine.policy import effective_policy
@@ -76,7 +82,28 @@ def issue_for_instance(ctx: EngineContext, instance: WorkflowInstance, data: dic
                                     .options(selectinload(Household.persons))).scalar_one_or_none()
     if household is None or instance.business_key is None:
         return None
-    return issue_report(ctx, household, actor=actor, remarks=data.get("remarks"), agency_ref=data.get("report_no"))
+    recheck = recheck_of(ctx, household)
+    if recheck is None:
+        return issue_report(ctx, household, actor=actor, remarks=data.get("remarks"),
+                            agency_ref=data.get("report_no"))
+    # the linked case of a 个案复核: a 复核报告 with the 复核表's trigger, compared with the original case's report
+    original = current_report(ctx, recheck.original_household.case_no)
+    return issue_report(ctx, household, actor=actor, remarks=data.get("remarks"), agency_ref=data.get("report_no"),
+                        kind=ReportKind.REVERIFICATION, trigger=recheck_trigger(recheck),
+                        original=original.report if original else None)
+
+
+def recheck_of(ctx: EngineContext, household: Household) -> Recheck | None:
+    """The individual recheck whose 复核委托书 started ``household``'s case (None for an ordinary case)."""
+    return ctx.session.execute(select(Recheck).where(Recheck.verification_household_id == household.id)
+                               ).scalar_one_or_none()
+
+
+def recheck_trigger(recheck: Recheck) -> dict[str, Any]:
+    """What a 复核报告 says about why it was made: the 复核表's trigger, reason, requester and date (DO-8)."""
+    return {"code": recheck.trigger.value, "label": TRIGGER_NAMES[recheck.trigger.value], "reason": recheck.reason,
+            "recheck_no": recheck.number, "requester": recheck.requester_name,
+            "requested_on": recheck.requested_on.isoformat(), "initiating_unit": recheck.initiating_unit.name}
 
 
 def issue_report(ctx: EngineContext, household: Household, *, actor: Actor, remarks: str | None = None,
@@ -104,7 +131,7 @@ def issue_report(ctx: EngineContext, household: Household, *, actor: Actor, rema
         kind=kind.value, number=number, agency=agency, addressee=addressee, issued_at=now, issued_on=today,
         issued_by=actor.username, valid_until=policy.report_valid_until(today), remarks=remarks, agency_ref=agency_ref,
         supersedes={"id": supersedes.id, "number": supersedes.number, "reason": reason} if supersedes else None,
-        trigger=trigger, original=contents(original) if original else None)
+        trigger=trigger, original={**contents(original), "id": original.id} if original else None)
     snapshot = report_content.build(ctx, household, issue, policy)
     snapshot["cover"]["pages"] = page_count(snapshot)
     text = canonical(snapshot)
@@ -142,9 +169,11 @@ def supersede(ctx: EngineContext, report: Report, *, actor: Actor, reason: str) 
     review = old.get("reverification") or {}
     original = None
     if review.get("original"):
-        original = ctx.session.execute(select(Report).where(Report.agency_unit_id == report.agency_unit_id,
-                                                            Report.number == review["original"]["number"])
-                                       ).scalar_one_or_none()
+        # by id (snapshots name it); older snapshots only by number, which the issuing agency made unique
+        ref = review["original"]
+        original = ctx.session.get(Report, ref["id"]) if ref.get("id") else ctx.session.execute(
+            select(Report).where(Report.agency_unit_id == report.agency_unit_id, Report.number == ref["number"])
+        ).scalar_one_or_none()
     return issue_report(ctx, household, actor=actor, remarks=old.get("remarks"), agency_ref=old.get("agency_ref"),
                         supersedes=report, reason=reason, kind=report.kind, trigger=review.get("trigger"),
                         original=original)
@@ -198,12 +227,25 @@ def case_reports(ctx: EngineContext, case_no: str) -> list[ReportState]:
     return [ReportState(r, is_expired(r, today), successors.get(r.id)) for r in reports]
 
 
+def reports_with_rechecks(ctx: EngineContext, household: Household) -> list[ReportState]:
+    """The case's own reports, then the 复核报告 issued by the re-verifications of the household (DO-8, PS-9).
+
+    A 复核报告 belongs to the recheck's own verification case (its number, archive and agency),
+    and the original case lists it too, so whoever reads the original report sees it was re-verified.
+    """
+    linked = ctx.session.execute(select(Household.case_no).join(
+        Recheck, Recheck.verification_household_id == Household.id)
+        .where(Recheck.original_household_id == household.id).order_by(Recheck.id)).scalars().all()
+    out = case_reports(ctx, household.case_no)
+    for case_no in linked:
+        out += [s for s in case_reports(ctx, case_no) if s.report.kind is ReportKind.REVERIFICATION]
+    return out
+
+
 def current_report(ctx: EngineContext, case_no: str) -> ReportState | None:
     """The report a decision would rely on: the newest one not superseded."""
     current = [s for s in case_reports(ctx, case_no) if s.superseded_by is None]
     return current[-1] if current else None
-
-
 
 
 def flag_expired_use(ctx: EngineContext, instance: WorkflowInstance, *, actor: Actor) -> ReportState | None:

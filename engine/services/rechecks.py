@@ -11,12 +11,13 @@
    inbox or the API); :func:`on_recheck_task` then issues the numbered 复核委托书 to the county or
    city agency and starts the linked ``standard_verification`` case (engine.services.reverify).
 3. When that case ends, :func:`on_verification_finished` tells the recheck (message
-   ``recheck_result``) and links its report: :func:`link_recheck_report` is the hook issue #8's
-   reports fill in.
+   ``recheck_result``) and :func:`link_recheck_report` links the 复核报告 its 出具核对报告 step issued
+   (``engine.reports.service.issue_for_instance``) to the recheck and the original case.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from datetime import date
@@ -299,14 +300,29 @@ def on_verification_finished(ctx: EngineContext, instance: WorkflowInstance, end
 
 
 def link_recheck_report(ctx: EngineContext, recheck: Recheck, report_no: str | None) -> None:
-    """HOOK for issue #8 (reports): link the 复核报告 of the verification case to the recheck.
+    """Link the 复核报告 of the recheck's verification case to the recheck and the original case (DO-8, PS-9).
 
-    Today the report is only a number on the verification case's 出具核对报告 step; issue #8
-    replaces this with the stored report (and RPT-07: the differences from the original report).
+    The report is the stored one (``engine.reports``: issued at the case's 出具核对报告 step as a
+    ``reverification`` report naming the original report); the original case's history records it.
+    A verification that ended without a report (returned, terminated) links only the number the
+    agency may have typed, as before.
     """
-    if report_no:
-        recheck.report_no = report_no
-        ctx.session.flush()
+    from engine.reports.service import current_report
+
+    verification = recheck.verification_household
+    state = current_report(ctx, verification.case_no) if verification is not None else None
+    if state is None:
+        if report_no:
+            recheck.report_no = report_no
+            ctx.session.flush()
+        return
+    report = state.report
+    recheck.report_no = report.number
+    ctx.session.flush()
+    review = json.loads(report.content).get("reverification") or {}
+    _original_event(ctx, recheck, "recheck_report_issued", SYSTEM, report_id=report.id, number=report.number,
+                    report_kind=report.kind.value, sha256=report.sha256, case_no=report.case_no,
+                    original_report=(review.get("original") or {}).get("number"))
 
 
 # --- reading -------------------------------------------------------------------------------------------------

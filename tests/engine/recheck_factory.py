@@ -6,6 +6,7 @@ Synthetic people only (``engine.services.demo_cases.demo_household``: fake names
 from __future__ import annotations
 
 from datetime import date
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from engine.exchange.catalogue import seed_demo_catalogue
 from engine.models import Household
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
+from engine.models import Recheck
+from engine.models import Timer
+from engine.models import TimerStatus
 from engine.models import WorkflowInstance
 from engine.services.cases import create_entrustment
 from engine.services.demo import seed_demo
@@ -27,6 +31,10 @@ from engine.services.demo_cases import _answer
 from engine.services.demo_cases import demo_household
 from engine.services.deploy import deploy_files
 from engine.services.instances import complete_task
+from engine.services.instances import list_open_tasks
+from engine.services.org import get_unit_by_code
+from engine.services.rechecks import file_recheck
+from engine.services.timers import fire_due_timers
 from engine.services.packages import DocumentIn
 from engine.services.users import get_user
 
@@ -74,3 +82,35 @@ def report_decision(ctx: EngineContext, household: Household, **data: Any) -> No
                HumanTask.status == HumanTaskStatus.OPEN)).scalar_one()
     complete_task(ctx, task.id, {"assistance_decision": "approved", **data},
                   actor=as_user(ctx, "hq_street_clerk", "assistance_officer"))
+
+
+def reverify(ctx: EngineContext, household: Household, *, reason: str = "群众举报：家庭成员有未申报的存款") -> Recheck:
+    """A complaint on a verified household, decided and entrusted to the county agency, walked to its report.
+
+    Only the first sharing unit answers the re-verification; the others are left to time out (the
+    clock moves past their reply deadline), so the 复核报告 differs from the fully answered original.
+    The ctx's clock must be a FixedClock (it is moved into December: use a profile whose decision
+    feedback falls within the test calendar's years, e.g. ``baoji``).
+    """
+    recheck = file_recheck(ctx, case_no=household.case_no, initiating_unit=get_unit_by_code(ctx, "HQ-MZB"),
+                           form={"trigger": "complaint", "requester_name": "匿名", "reason": reason,
+                                 "requested_on": ctx.now().date().isoformat()},
+                           actor=as_user(ctx, "hq_street_clerk", "assistance_officer"))
+    [decide] = list_open_tasks(ctx, instance_id=recheck.instance_id)
+    complete_task(ctx, decide.id, {"decision": "recheck", "agency_level": "county"},
+                  actor=as_user(ctx, "cy_assistance", "assistance_officer"))
+    case = recheck.verification_household
+    assert case is not None and case.instance is not None
+    _advance(ctx, case.instance, stop_after="prepare_exchange")
+    _answer(ctx, case.instance, limit=1)
+    due = ctx.session.execute(select(Timer.due_at).where(Timer.instance_id == case.instance_id,
+                                                         Timer.bpmn_id == "reply_timeout",
+                                                         Timer.status == TimerStatus.PENDING)).scalars().all()
+    ctx.clock.set(max(due) + timedelta(seconds=1))  # type: ignore[attr-defined]
+    fire_due_timers(ctx)
+    _advance(ctx, case.instance, stop_after="issue_report")
+    # the result goes back to the county department that entrusted the re-verification
+    [feedback] = list_open_tasks(ctx, instance_id=case.instance_id)
+    complete_task(ctx, feedback.id, {}, actor=as_user(ctx, "cy_assistance", feedback.role_code))
+    ctx.session.expire_all()
+    return recheck

@@ -38,6 +38,7 @@ from engine.models.archive import Archive
 from engine.models.archive import ArchiveItem
 from engine.models.archive import ArchiveItemBlob
 from engine.models.case import CaseStatus
+from engine.models.report import Report
 from engine.runtime import BpmnRuntime
 from tests.engine.archive_factory import closed
 from tests.engine.archive_factory import seed
@@ -166,6 +167,42 @@ def test_verify_finds_a_rewritten_manifest(ctx) -> None:  # type: ignore[no-unty
                         {"m": forged, "d": sha256(forged.encode()), "i": archive.id})
     ctx.session.expire_all()
     assert [p.problem for p in verify_archives(ctx.session).problems] == ["清单摘要与办理日志中的归档记录不符"]
+
+
+def _disable_report_guard(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ALTER TABLE reports DISABLE TRIGGER reports_immutable"))
+    else:
+        session.execute(text("DROP TRIGGER reports_no_update"))
+
+
+def _one_byte_changed(text_: str) -> str:
+    """The snapshot with one character of an ASCII digit changed (one byte of the UTF-8 text)."""
+    at = next(i for i in range(len(text_) // 2, len(text_)) if text_[i].isdigit())
+    return text_[:at] + str((int(text_[at]) + 1) % 10) + text_[at + 1:]
+
+
+def test_verify_rechecks_every_reports_digest_in_the_database(ctx) -> None:  # type: ignore[no-untyped-def]
+    """DO-7: a one-byte change in a stored report snapshot is reported with the report's number."""
+    seed(ctx)
+    report = ctx.session.execute(select(Report)).scalar_one()
+    clean = verify_archives(ctx.session)
+    assert clean.ok and clean.reports_checked == 1
+    changed = _one_byte_changed(report.content)
+    assert len(changed.encode()) == len(report.content.encode()) and changed != report.content
+    _disable_report_guard(ctx.session)
+    ctx.session.execute(text("UPDATE reports SET content = :c WHERE id = :i"), {"c": changed, "i": report.id})
+    result = verify_archives(ctx.session)
+    assert not result.ok and result.problems == []  # the archive's own copy is intact
+    [problem] = result.report_problems
+    assert (problem.case_no, problem.number) == (report.case_no, report.number)
+    assert "SHA-256 不符" in problem.problem and str(problem).startswith(f"{report.case_no} 报告 {report.number}")
+    # a forger who recomputes the stored digest too is caught by the hash-chained 出具 event
+    ctx.session.execute(text("UPDATE reports SET sha256 = :d WHERE id = :i"),
+                        {"d": sha256(changed.encode()), "i": report.id})
+    assert [p.problem for p in verify_archives(ctx.session).report_problems] == ["报告摘要与办理日志中的出具记录不符"]
+    # the per-archive check (the viewer's item status) does not look at reports
+    assert verify_archives(ctx.session, [_archive(ctx)]).ok
 
 
 # --- backup between two databases (AR-3) ------------------------------------------------------------------

@@ -208,6 +208,7 @@ def test_objection_in_time_runs_to_a_linked_result(prepared: EngineContext, cloc
     report = current_report(ctx, case.case_no)
     assert report is not None and report.report.number.startswith("朝阳核字〔2026〕第")
     assert recheck.report_no == report.report.number  # linked through the report hook
+    assert report.report.kind.value == "reverification"  # DO-8: the linked case issues a 复核报告
     assert _open(ctx, recheck.instance_id) == ["record_result"]
     outcome = _data(ctx, recheck.instance_id, "record_result")["verification_outcome"]
     assert outcome == {"case_no": case.case_no, "end": "end_completed", "report_no": report.report.number}

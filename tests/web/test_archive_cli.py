@@ -23,13 +23,18 @@ def sealed(app) -> str:  # type: ignore[no-untyped-def]
     return case_no
 
 
+def _drop_guard(connection, table: str, pg_trigger: str) -> None:  # type: ignore[no-untyped-def]
+    """Someone with direct database access lifts the table's immutability trigger."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {pg_trigger}"))
+    else:
+        connection.execute(text(f"DROP TRIGGER {table}_no_update"))
+
+
 def test_verify_passes_then_reports_a_one_byte_change(runner, sealed: str, connection) -> None:  # type: ignore[no-untyped-def]
     ok = runner.invoke(args=["archive", "verify"])
     assert ok.exit_code == 0 and "核验通过：1 份档案、7 个项目" in ok.output
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("ALTER TABLE archive_item_blobs DISABLE TRIGGER archive_item_blobs_immutable"))
-    else:
-        connection.execute(text("DROP TRIGGER archive_item_blobs_no_update"))
+    _drop_guard(connection, "archive_item_blobs", "archive_item_blobs_immutable")
     where = " WHERE item_id = (SELECT id FROM archive_items WHERE position = 3)"
     content = bytearray(connection.execute(text("SELECT content FROM archive_item_blobs" + where)).scalar())
     content[19] ^= 0x01  # one bit of one byte
@@ -38,6 +43,21 @@ def test_verify_passes_then_reports_a_one_byte_change(runner, sealed: str, conne
     assert bad.exit_code == 1
     assert f"{sealed} 第 3 项「委托书」：项目内容与清单中的 SHA-256 不符" in bad.output
     assert "第 1 项" not in bad.output and "第 2 项" not in bad.output
+
+
+def test_verify_reports_a_changed_report_snapshot_with_its_number(runner, sealed: str, connection) -> None:  # type: ignore[no-untyped-def]
+    """DO-7: the report row's snapshot is checked against its digest, not only the archive's copy."""
+    ok = runner.invoke(args=["archive", "verify"])
+    assert ok.exit_code == 0 and "1 份报告，摘要全部一致" in ok.output
+    _drop_guard(connection, "reports", "reports_immutable")
+    number, content = connection.execute(text("SELECT number, content FROM reports")).one()
+    changed = content.replace('"copies":2', '"copies":3')  # one byte
+    assert len(changed.encode()) == len(content.encode()) and changed != content
+    connection.execute(text("UPDATE reports SET content = :c"), {"c": changed})
+    bad = runner.invoke(args=["archive", "verify"])
+    assert bad.exit_code == 1
+    assert f"{sealed} 报告 {number}：报告内容与其 SHA-256 不符" in bad.output
+    assert "第 " not in bad.output  # the archive's sealed copy is intact
 
 
 def test_seal_is_a_no_op_when_everything_is_sealed(runner, sealed: str) -> None:  # type: ignore[no-untyped-def]

@@ -85,6 +85,7 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
     draft_id = start_draft(client)
     logout(client)
     batch_id, import_id = _exchange_scene(app)
+    recheck_no, report_id = _recheck_scene(app, case_no)
     with app.extensions["hedui"].session_factory() as session:
         household = session.execute(select(Household).where(Household.case_no == case_no)).scalar_one()
         task = session.execute(select(HumanTask).where(HumanTask.instance_id == household.instance_id,
@@ -97,10 +98,9 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 "name": "households.csv", "fmt": "csv", "unit_id": _unit_id(session, "CY-HDZX"),
                 "which": "authorisation", "position": 1, "batch_id": batch_id, "import_id": import_id,
                 "document_id": _document_id(session, household),
-                # re-verification routes are walked with an unknown number (their role checks: tests/web/test_rechecks.py)
-                "number": "FH-CY-MZJ-2026-999999", "action": "pause",
-                # no report exists yet in this world: report routes answer 404 (role checks: test_reports_pages.py)
-                "report_id": 1}
+                # a real recheck and a real report of the case: their routes are walked with data
+                # (the batch routes share <number>: a recheck number is no batch, they answer 404)
+                "number": recheck_no, "action": "pause", "report_id": report_id}
 
 
 def _exchange_scene(app: Flask) -> tuple[int, int]:
@@ -131,6 +131,22 @@ def _exchange_scene(app: Flask) -> tuple[int, int]:
         staged = stage_package(ctx, io.BytesIO(answer_package(ctx, answered)), actor=first)
         waiting = prepare_batch(ctx, "CC-GA", actor=first)
         return waiting.id, staged.id
+
+
+def _recheck_scene(app: Flask, case_no: str) -> tuple[str, int]:
+    """The case's report, issued, and a complaint filed on its household (DO-7, DO-8, PS-9)."""
+    from engine.reports.service import issue_report
+    from engine.services.rechecks import file_recheck
+    from tests.engine.recheck_factory import as_user
+
+    with app.extensions["hedui"].unit_of_work() as ctx:
+        household = ctx.session.execute(select(Household).where(Household.case_no == case_no)).scalar_one()
+        report = issue_report(ctx, household, actor=as_user(ctx, "cy_reporter", "report_officer"))
+        form = {"trigger": "complaint", "requester_name": "匿名", "reason": "举报隐瞒经营收入",
+                "requested_on": ctx.now().date().isoformat()}
+        recheck = file_recheck(ctx, case_no=case_no, form=form, initiating_unit=get_unit_by_code(ctx, "HQ-MZB"),
+                               actor=as_user(ctx, "hq_street_clerk", "assistance_officer"))
+        return recheck.number, report.id
 
 
 def _document_id(session: Any, household: Household) -> int:

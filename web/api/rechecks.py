@@ -14,6 +14,8 @@ from flask import request
 from sqlalchemy import select
 
 from engine import assignment
+from engine.context import Actor
+from engine.documents.printing import render_recheck_document
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.models import HumanTask
@@ -22,6 +24,7 @@ from engine.models import Membership
 from engine.models import Recheck
 from engine.models import RecheckBatch
 from engine.models.case import Household
+from engine.reports.service import current_report
 from engine.services import recheck_batches
 from engine.services import rechecks
 from engine.services.org import get_unit_by_code
@@ -29,9 +32,11 @@ from web.api.blueprint import bp
 from web.api.inputs import actor_in
 from web.api.inputs import json_body
 from web.api.openapi import operation
+from web.api.reports import viewer_unit
 from web.auth import api_login_required
 from web.auth import current_api_user
 from web.db import get_ctx
+from web.rechecks.access import recheck_for_document
 
 FORM_FIELDS = ("trigger", "requester_name", "requested_on", "reason", "notified_on")
 
@@ -42,6 +47,7 @@ def recheck_dict(recheck: Recheck) -> dict[str, Any]:
     verification = recheck.verification_household
     decide = ctx.session.execute(select(HumanTask.id).where(
         HumanTask.instance_id == recheck.instance_id, HumanTask.status == HumanTaskStatus.OPEN)).scalars().first()
+    report = current_report(ctx, verification.case_no) if verification is not None else None
     return {
         "recheck_no": recheck.number, "status": recheck.status.value, "trigger": recheck.trigger.value,
         "case_no": recheck.original_household.case_no, "original_instance_id": recheck.original_instance_id,
@@ -54,7 +60,8 @@ def recheck_dict(recheck: Recheck) -> dict[str, Any]:
         "agency_unit": recheck.agency_unit.code if recheck.agency_unit else None,
         "entrustment": recheck.entrustment.number if recheck.entrustment else None,
         "verification_case_no": verification.case_no if verification else None,
-        "result": recheck.result, "report_no": recheck.report_no, "overdue": rechecks.is_overdue(ctx, recheck),
+        "result": recheck.result, "report_no": recheck.report_no, "report_id": report.report.id if report else None,
+        "overdue": rechecks.is_overdue(ctx, recheck),
         "open_task_id": decide,
     }
 
@@ -100,6 +107,21 @@ def get_recheck(number: str) -> Response:
     if not _visible(recheck):
         raise NotFoundError("复核不存在", recheck_no=number)
     return jsonify(recheck_dict(recheck))
+
+
+@bp.get("/api/v1/rechecks/<number>/documents/<which>.pdf")
+@api_login_required
+def recheck_document(number: str, which: str) -> Response:
+    """The 复核表 or 复核委托书 as PDF (DO-8): same jurisdiction and duty rules as the recheck page; recorded."""
+    ctx = get_ctx()
+    user = current_api_user()
+    recheck = recheck_for_document(ctx, user.id, number, which)
+    rendered = render_recheck_document(ctx, recheck, which, actor=Actor(user.username, None, user.id),
+                                       viewer=user.display_name, unit=viewer_unit(user.id), printing=False, via="api")
+    response = Response(rendered.content, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename={which}-{recheck.id}.pdf"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # --- batches ------------------------------------------------------------------------------------------------
@@ -186,6 +208,15 @@ operation("get", "/rechecks", summary="复核列表（可按 case_no 过滤；�
           responses={"200": {"description": "{items: [...]}", "content": _JSON}})
 operation("get", "/rechecks/{recheck_no}", summary="复核详情：复核表、决定、复核委托书、关联核对案件与结果", security=_AUTH,
           responses={"200": {"description": "复核", "content": _JSON}, "404": {"description": "不存在或不在辖区"}})
+operation("get", "/rechecks/{recheck_no}/documents/{which}.pdf",
+          summary="复核表（which=recheck_form）或复核委托书（which=recheck_entrustment）PDF（DO-8；带查看人水印；下载将被记录）",
+          security=_AUTH,
+          parameters=[{"name": "which", "in": "path", "required": True,
+                       "schema": {"enum": ["recheck_form", "recheck_entrustment"]}}],
+          responses={"200": {"description": "PDF", "content": {"application/pdf": {
+                         "schema": {"type": "string", "format": "binary"}}}},
+                     "403": {"description": "在本复核中没有需要完整身份证号码的职责（duty_required）"},
+                     "404": {"description": "不存在、不在辖区，或尚未出具复核委托书"}})
 operation("post", "/recheck-batches", summary="创建批量复核批次（PS-8）：case_nos 名单或 entrustment_number（已导入的数据包）；后台分批启动",
           security=_AUTH, requestBody={"content": _JSON},
           responses={"202": {"description": "批次（后台启动中）", "content": _JSON},

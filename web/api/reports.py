@@ -14,26 +14,37 @@ from sqlalchemy import select
 from engine import assignment
 from engine.context import Actor
 from engine.errors import NotFoundError
+from engine.errors import PermissionDeniedError
 from engine.models import Membership
 from engine.models import Unit
 from engine.models import WorkflowInstance
 from engine.reports.printing import render_report
 from engine.reports.service import case_reports
 from engine.reports.service import get_report
+from engine.reports.service import reports_with_rechecks
 from web.api.blueprint import bp
 from web.api.cases import _AUTH
 from web.api.cases import _case
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
+from web.cases.queries import has_duty
 from web.db import get_ctx
+
+
+def viewer_unit(user_id: int) -> str:
+    """The unit an API copy's watermark names: the user's first unit."""
+    return get_ctx().session.execute(select(Unit.name).join(Membership, Membership.unit_id == Unit.id)
+                                     .where(Membership.user_id == user_id).order_by(Membership.id)
+                                     ).scalars().first() or ""
 
 
 @bp.get("/api/v1/cases/<case_no>/reports")
 @api_login_required
 def list_reports(case_no: str) -> Response:
-    _case(case_no)
-    return jsonify({"case_no": case_no, "reports": [s.to_json() for s in case_reports(get_ctx(), case_no)]})
+    household, _instance = _case(case_no)
+    states = reports_with_rechecks(get_ctx(), household)
+    return jsonify({"case_no": case_no, "reports": [s.to_json() for s in states]})
 
 
 @bp.get("/api/v1/reports/<int:report_id>.pdf")
@@ -45,10 +56,11 @@ def report_pdf(report_id: int) -> Response:
     instance = ctx.session.get(WorkflowInstance, report.instance_id)
     if instance is None or not assignment.visible_to(ctx, user.id, instance):
         raise NotFoundError("核对报告不存在", code="report_not_found")
-    unit = ctx.session.execute(select(Unit.name).join(Membership, Membership.unit_id == Unit.id)
-                               .where(Membership.user_id == user.id).order_by(Membership.id)).scalars().first()
+    if not has_duty(ctx.session, user.id, instance):
+        # the PDF carries full ID numbers: the same rule as the browser's download (SEC-13)
+        raise PermissionDeniedError("您在本案件中没有下载核对报告的职责", code="duty_required")
     rendered = render_report(ctx, report, actor=Actor(user.username, None, user.id), viewer=user.display_name,
-                             unit=unit or "", printing=False, via="api")
+                             unit=viewer_unit(user.id), printing=False, via="api")
     state = next(s for s in case_reports(ctx, report.case_no) if s.report.id == report.id)
     response = Response(rendered.content, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f"attachment; filename=report-{report.id}.pdf"
@@ -61,6 +73,7 @@ def report_pdf(report_id: int) -> Response:
 _REPORT = {"type": "object", "required": ["id", "number", "issued_at", "valid_until", "expired", "superseded_by"],
            "properties": {"id": {"type": "integer"}, "number": {"type": "string", "description": "编号"},
                           "kind": {"type": "string", "enum": ["verification", "reverification"]},
+                          "case_no": {"type": "string", "description": "出具该报告的案件（复核报告为复核核对案件）"},
                           "issued_at": {"type": "string", "format": "date-time"},
                           "valid_until": {"type": "string", "format": "date", "description": "有效期最后一日（一年）"},
                           "expired": {"type": "boolean", "description": "已超过有效期（LOC-27）"},
@@ -68,7 +81,8 @@ _REPORT = {"type": "object", "required": ["id", "number", "issued_at", "valid_un
                           "supersedes_id": {"type": ["integer", "null"]},
                           "status": {"type": "string", "enum": ["有效", "已过期", "已被替代"]},
                           "sha256": {"type": "string"}}}
-operation("get", "/cases/{case_no}/reports", summary="案件的核对报告列表（编号、出具时间、有效期、是否过期、被哪份更正报告替代）",
+operation("get", "/cases/{case_no}/reports", summary="案件的核对报告列表（编号、出具时间、有效期、是否过期、被哪份更正报告替代），"
+          "含本户个案复核出具的复核报告（kind=reverification，case_no 为复核核对案件）",
           security=_AUTH,
           responses={"200": {"description": "报告列表", "content": {"application/json": {"schema": {
               "type": "object", "properties": {"case_no": {"type": "string"},
@@ -78,4 +92,5 @@ operation("get", "/reports/{report_id}.pdf", summary="核对报告 PDF（带查�
           security=_AUTH,
           responses={"200": {"description": "PDF；X-Hedui-Report-Expired 头表示是否已过期",
                              "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                     "403": {"description": "在本案件中没有需要完整身份证号码的职责（duty_required）"},
                      "404": {"description": "不存在或不在辖区"}})

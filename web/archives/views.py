@@ -25,6 +25,7 @@ from engine.audit import assert_can_audit
 from engine.audit import record_access
 from engine.context import Actor
 from engine.documents.printing import DOCUMENTS
+from engine.documents.printing import Rendered
 from engine.documents.printing import next_print_no
 from engine.documents.printing import print_counts
 from engine.documents.printing import render_case_document
@@ -65,6 +66,14 @@ def _pdf(content: bytes, filename: str, *, attachment: bool, content_type: str =
     response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(filename)}"
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def rendered_response(rendered: Rendered, *, printing: bool) -> Response:
+    """A produced copy: downloaded as an attachment, or a print opened inline with its N in a header."""
+    response = _pdf(rendered.content, rendered.filename, attachment=not printing)
+    if rendered.print_no is not None:
+        response.headers["X-Hedui-Print-No"] = str(rendered.print_no)
     return response
 
 

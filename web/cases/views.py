@@ -26,7 +26,7 @@ from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.exchange.queries import case_results
 from engine.reports.printing import report_counts
-from engine.reports.service import case_reports
+from engine.reports.service import reports_with_rechecks
 from engine.models.case import DOCUMENT_KIND_NAMES
 from engine.models.case import Household
 from engine.services.cases import local_today
@@ -119,7 +119,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
     assert instance is not None
     entrustment = household.entrustment
     rules = RULE_SETS.get(household.rule_set)
-    reports = case_reports(ctx, household.case_no)
+    reports = reports_with_rechecks(ctx, household)
     return render_template(
         "cases/case.html", household=household, entrustment=entrustment, instance=instance,
         units=queries.unit_names(ctx.session, [entrustment.entrusting_unit_id, entrustment.agency_unit_id]),

@@ -7,5 +7,6 @@ from flask import Blueprint
 bp = Blueprint("rechecks", __name__, url_prefix="/rechecks", template_folder="templates")
 
 from web.rechecks import batches  # noqa: E402,F401  (routes register on the blueprint)
+from web.rechecks import documents  # noqa: E402,F401
 from web.rechecks import jobs  # noqa: E402,F401  (registers rechecks.run_batch)
 from web.rechecks import views  # noqa: E402,F401

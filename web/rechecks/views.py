@@ -19,8 +19,10 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from engine import assignment
 from engine.context import Actor
+from engine.documents.printing import RECHECK_DOCUMENTS
+from engine.documents.printing import print_counts
+from engine.documents.printing import recheck_document_key
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.models import Household
@@ -29,6 +31,7 @@ from engine.models import Unit
 from engine.models import UnitKind
 from engine.models.recheck import RECHECK_STATUS_NAMES
 from engine.models.recheck import TRIGGER_NAMES
+from engine.reports.service import current_report
 from engine.services import rechecks
 from engine.services.cases import local_today
 from forms.recheck_form import TRIGGERS
@@ -38,6 +41,8 @@ from web.db import get_ctx
 from web.home.schemas import field_errors
 from web.inbox.views import local_time
 from web.rechecks.blueprint import bp
+from web.rechecks.access import has_recheck_duty
+from web.rechecks.access import visible_recheck
 
 FORM_FIELDS = ("trigger", "requester_name", "requested_on", "reason", "notified_on")
 
@@ -102,18 +107,21 @@ def _page(household: Household, units: list[Unit], form: dict[str, Any], errors:
 def detail(number: str) -> str:
     ctx = get_ctx()
     try:
-        recheck = rechecks.get_recheck(ctx, number)
+        recheck = visible_recheck(ctx, current_user.id, number)
     except NotFoundError:
-        abort(404)
-    instance = recheck.instance or recheck.original_household.instance
-    if instance is None or not assignment.visible_to(ctx, current_user.id, instance):
         abort(404)
     if recheck.original_household.instance is not None:
         # the page names the household's members: a view of personal data, recorded like the case page's
         access.record_viewed(ctx, recheck.original_household.instance,
                              Actor(current_user.username, None, current_user.id), page="recheck")
     tasks = queries.open_tasks(ctx.session, recheck.number) if recheck.instance else []
+    verification = recheck.verification_household
+    report = current_report(ctx, verification.case_no) if verification is not None else None
+    documents = [(which, name, recheck_document_key(recheck, which)) for which, name in RECHECK_DOCUMENTS.items()
+                 if which != "recheck_entrustment" or recheck.entrustment is not None]
     return render_template("rechecks/detail.html", recheck=recheck, trigger=TRIGGER_NAMES[recheck.trigger.value],
                            status=RECHECK_STATUS_NAMES[recheck.status.value], tasks=tasks,
                            overdue=rechecks.is_overdue(ctx, recheck), local_time=local_time,
-                           household=recheck.original_household)
+                           household=recheck.original_household, report=report, documents=documents,
+                           printed=print_counts(ctx.session, [key for _, _, key in documents]),
+                           can_print=has_recheck_duty(ctx.session, current_user.id, recheck))

@@ -29,14 +29,16 @@ from engine.reports.printing import render_report
 from engine.reports.printing import report_counts
 from engine.reports.render import ROLE_SHORT
 from engine.reports.render import cover_sentences
+from engine.reports.render import review_sentences
 from engine.reports.render import cn_date
 from engine.reports.fields import FIELD_NAMES
+from engine.reports.content import KIND_NAMES
 from engine.reports.service import case_reports
 from engine.reports.service import contents
 from engine.reports.service import get_report
 from engine.reports.service import supersede
 from forms.ids import mask_id
-from web.archives.views import _pdf
+from web.archives.views import rendered_response
 from web.archives.views import _viewer_unit
 from web.cases import queries
 from web.db import get_ctx
@@ -88,13 +90,29 @@ def _page(case_no: str, report_id: int, *, error: str | None, reason: str) -> st
                   number=row.number)
     state = next(s for s in case_reports(ctx, case_no) if s.report.id == row.id)
     content = contents(row)
+    review = content.get("reverification")
     downloads, prints = report_counts(ctx, [row])[row.id]
     return render_template(
         "reports/report.html", household=household, report=row, state=state, c=content,
-        sentences=cover_sentences(content), cn_date=cn_date, role_short=ROLE_SHORT, masked=mask_id,
+        sentences=cover_sentences(content), review_sentences=review_sentences(review) if review else [],
+        kind_name=KIND_NAMES[row.kind.value], links=_review_links(review) if review else None, cn_date=cn_date, role_short=ROLE_SHORT, masked=mask_id,
         field_names=FIELD_NAMES, downloads=downloads, prints=prints,
         can_print=queries.has_duty(ctx.session, current_user.id, household.instance), local_time=local_time,
         can_correct=state.superseded_by is None and _is_report_officer(row), error=error, reason=reason)
+
+
+def _review_links(review: dict[str, Any]) -> dict[str, Any]:
+    """A 复核报告's links: its recheck, and the original report when this user may open it (OR-3)."""
+    ctx = get_ctx()
+    original = review.get("original") or {}
+    if original.get("id") and original.get("case_no"):
+        try:
+            queries.visible_case(ctx, current_user.id, original["case_no"])
+        except NotFoundError:
+            original = {}
+    else:
+        original = {}
+    return {"recheck": (review.get("trigger") or {}).get("recheck_no"), "original": original or None}
 
 
 def _rendered(case_no: str, report_id: int, *, printing: bool) -> Response:
@@ -105,10 +123,7 @@ def _rendered(case_no: str, report_id: int, *, printing: bool) -> Response:
         raise PermissionDeniedError("您在本案件中没有下载或打印核对报告的职责", code="duty_required")
     rendered = render_report(ctx, row, actor=_actor(), viewer=current_user.display_name,
                              unit=_viewer_unit(household), printing=printing)
-    response = _pdf(rendered.content, rendered.filename, attachment=not printing)
-    if rendered.print_no is not None:
-        response.headers["X-Hedui-Print-No"] = str(rendered.print_no)
-    return response
+    return rendered_response(rendered, printing=printing)
 
 
 @bp.get("/<case_no>/reports/<int:report_id>.pdf")
