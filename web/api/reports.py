@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from flask import Response
 from flask import jsonify
-from sqlalchemy import select
 
 from engine import assignment
 from engine.context import Actor
 from engine.errors import NotFoundError
-from engine.models import Membership
-from engine.models import Unit
 from engine.models import WorkflowInstance
 from engine.reports.printing import render_report
 from engine.reports.service import case_reports
@@ -26,7 +23,9 @@ from web.api.cases import _case
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
+from web.cases.queries import viewer_unit
 from web.db import get_ctx
+from web.downloads import file_response
 
 
 @bp.get("/api/v1/cases/<case_no>/reports")
@@ -45,14 +44,10 @@ def report_pdf(report_id: int) -> Response:
     instance = ctx.session.get(WorkflowInstance, report.instance_id)
     if instance is None or not assignment.visible_to(ctx, user.id, instance):
         raise NotFoundError("核对报告不存在", code="report_not_found")
-    unit = ctx.session.execute(select(Unit.name).join(Membership, Membership.unit_id == Unit.id)
-                               .where(Membership.user_id == user.id).order_by(Membership.id)).scalars().first()
     rendered = render_report(ctx, report, actor=Actor(user.username, None, user.id), viewer=user.display_name,
-                             unit=unit or "", printing=False, via="api")
+                             unit=viewer_unit(ctx, user.id, instance), printing=False, via="api")
     state = next(s for s in case_reports(ctx, report.case_no) if s.report.id == report.id)
-    response = Response(rendered.content, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f"attachment; filename=report-{report.id}.pdf"
-    response.headers["Cache-Control"] = "no-store"
+    response = file_response(rendered.content, f"report-{report.id}.pdf")
     response.headers["X-Hedui-Report-Expired"] = "true" if state.expired else "false"
     response.headers["X-Hedui-Report-Status"] = {"有效": "valid", "已过期": "expired", "已被替代": "superseded"}[state.label]
     return response

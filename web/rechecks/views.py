@@ -19,7 +19,6 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from engine import assignment
 from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
@@ -30,7 +29,6 @@ from engine.models import UnitKind
 from engine.models.recheck import RECHECK_STATUS_NAMES
 from engine.models.recheck import TRIGGER_NAMES
 from engine.services import rechecks
-from engine.services.cases import local_today
 from forms.recheck_form import TRIGGERS
 from web.cases import access
 from web.cases import queries
@@ -57,14 +55,14 @@ def case_rechecks(household: Household) -> list[dict[str, Any]]:
              "status": RECHECK_STATUS_NAMES[r.status.value], "requested_on": r.requested_on.isoformat(),
              "case_no": r.verification_household.case_no if r.verification_household else None,
              "overdue": rechecks.is_overdue(ctx, r)}
-            for r in rechecks.list_rechecks(ctx, original_household_id=household.id)]
+            for r in rechecks.list_rechecks(ctx, user_id=None, original_household_id=household.id)[0]]
 
 
 @bp.get("/new/<case_no>")
 def new(case_no: str) -> str:
     household = queries.visible_case(get_ctx(), current_user.id, case_no)
     units = initiating_units(current_user.id)
-    form = {"requested_on": local_today(get_ctx()).isoformat(),
+    form = {"requested_on": get_ctx().today().isoformat(),
             "initiating_unit": str(units[0].id) if len(units) == 1 else ""}
     return _page(household, units, form, {}, None)
 
@@ -105,8 +103,7 @@ def detail(number: str) -> str:
         recheck = rechecks.get_recheck(ctx, number)
     except NotFoundError:
         abort(404)
-    instance = recheck.instance or recheck.original_household.instance
-    if instance is None or not assignment.visible_to(ctx, current_user.id, instance):
+    if not rechecks.recheck_visible_to(ctx, current_user.id, recheck):
         abort(404)
     if recheck.original_household.instance is not None:
         # the page names the household's members: a view of personal data, recorded like the case page's
