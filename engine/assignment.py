@@ -9,8 +9,12 @@ any change).
 from __future__ import annotations
 
 from collections import defaultdict
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import ColumnElement
+from sqlalchemy import false
+from sqlalchemy import or_
 from sqlalchemy import select
 
 from engine.context import Actor
@@ -34,10 +38,43 @@ from engine.services.org import is_registered
 from engine.sod import declared_exclusions
 from engine.sod import violations
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 #: oversight (AU-1, PR-4): may read every case of its jurisdiction, may never act on one
 AUDITOR_ROLE = "auditor"
 AUDITOR_READ_ONLY = "auditor_read_only"
+
+
+@dataclass(frozen=True)
+class Memberships:
+    """A user's roles in units with each unit's region path, loaded once for a whole guard check."""
+
+    #: ``(unit_id, role_code, region_path)``
+    rows: tuple[tuple[int, str, str], ...]
+
+    def holds(self, unit_id: int | None, role_code: str | None) -> bool:
+        return unit_id is not None and role_code is not None and (unit_id, role_code) in {
+            (unit, role) for unit, role, _ in self.rows}
+
+    @property
+    def is_auditor(self) -> bool:
+        return any(role == AUDITOR_ROLE for _, role, _ in self.rows)
+
+    @property
+    def unit_ids(self) -> frozenset[int]:
+        return frozenset(unit for unit, _, _ in self.rows)
+
+    @property
+    def paths(self) -> frozenset[str]:
+        return frozenset(path for _, _, path in self.rows)
+
+
+def load_memberships(ctx: EngineContext, user_id: int) -> Memberships:
+    """The user's memberships in one query (guards check jurisdiction, auditor role and role from it)."""
+    rows = ctx.session.execute(
+        select(Membership.unit_id, Membership.role_code, Region.path).join(Unit, Unit.id == Membership.unit_id)
+        .join(Region, Region.code == Unit.region_code).where(Membership.user_id == user_id)
+        .order_by(Membership.id)
+    ).all()
+    return Memberships(tuple((unit_id, role, path) for unit_id, role, path in rows))
 
 
 def is_auditor(ctx: EngineContext, user_id: int) -> bool:
@@ -89,18 +126,32 @@ def done_by(ctx: EngineContext, instance_id: int) -> dict[str, list[str]]:
     return out
 
 
-def visible_to(ctx: EngineContext, user_id: int, instance: WorkflowInstance) -> bool:
+def visible_to(ctx: EngineContext, user_id: int, instance: WorkflowInstance,
+               memberships: Memberships | None = None) -> bool:
     """Jurisdiction (OR-3): the case's units, or a unit whose region contains the case's region."""
-    units = ctx.session.execute(
-        select(Unit.id, Region.path).join(Membership, Membership.unit_id == Unit.id)
-        .join(Region, Region.code == Unit.region_code).where(Membership.user_id == user_id)
-    ).all()
-    if any(unit_id in (instance.agency_unit_id, instance.entrusting_unit_id) for unit_id, _ in units):
+    held = memberships if memberships is not None else load_memberships(ctx, user_id)
+    if held.unit_ids & {instance.agency_unit_id, instance.entrusting_unit_id}:
         return True
-    if instance.region_code is None:
+    if instance.region_code is None or not held.paths:
         return False
     case_path = ctx.session.execute(select(Region.path).where(Region.code == instance.region_code)).scalar_one()
-    return any(case_path.startswith(path) for _, path in units)
+    return any(case_path.startswith(path) for path in held.paths)
+
+
+def visible_instances(ctx: EngineContext, user_id: int, instance: Any = WorkflowInstance) -> ColumnElement[bool]:
+    """``visible_to`` as a SQL condition (lists filter in the query, before any LIMIT).
+
+    :param instance: ``WorkflowInstance`` or an alias of it, the case the condition is about.
+    """
+    held = load_memberships(ctx, user_id)
+    conditions: list[ColumnElement[bool]] = []
+    if held.unit_ids:
+        units = sorted(held.unit_ids)
+        conditions += [instance.agency_unit_id.in_(units), instance.entrusting_unit_id.in_(units)]
+    if held.paths:
+        regions = select(Region.code).where(or_(*[Region.path.startswith(path) for path in sorted(held.paths)]))
+        conditions.append(instance.region_code.in_(regions))
+    return or_(*conditions) if conditions else false()
 
 
 def check_task_action(ctx: EngineContext, task: HumanTask, instance: WorkflowInstance, actor: Actor,
@@ -109,13 +160,15 @@ def check_task_action(ctx: EngineContext, task: HumanTask, instance: WorkflowIns
 
     404 when the case is outside the actor's jurisdiction, 403 when they lack the role in the
     task's unit, are not a registered exchange officer, or a separation-of-duties rule forbids it.
+    The actor's memberships are read once for all three membership checks.
     """
     if actor.user_id is not None:
-        if not visible_to(ctx, actor.user_id, instance):
+        held = load_memberships(ctx, actor.user_id)
+        if not visible_to(ctx, actor.user_id, instance, held):
             # recorded for auditors (AU-1); the caller only learns that no such task exists
             _refuse(ctx, instance, task, actor, action, NotFoundError("任务不存在"), rule="jurisdiction")
-        refuse_auditor(ctx, task, instance, actor, action)
-        if not holds(ctx, actor.user_id, task.unit_id, task.role_code):
+        refuse_auditor(ctx, task, instance, actor, action, held)
+        if not held.holds(task.unit_id, task.role_code):
             _refuse(ctx, instance, task, actor, action, PermissionDeniedError(
                 "您在承办单位不具备办理该任务的角色", code="role_required", role=task.role_code))
         _check_registration(ctx, task, instance, actor, action)
@@ -134,20 +187,21 @@ def _check_registration(ctx: EngineContext, task: HumanTask, instance: WorkflowI
     sharing_unit = task.properties.get("exchangeUnitValue")
     if not sharing_unit:
         return
-    today = ctx.now().astimezone(LOCAL_TZ).date()
-    if not is_registered(ctx, actor.user_id or 0, sharing_unit, today):
+    if not is_registered(ctx, actor.user_id or 0, sharing_unit, ctx.today()):
         _refuse(ctx, instance, task, actor, action, SeparationOfDutiesError(
             f"您不是信息共享单位「{sharing_unit}」当前有效的备案交换人员（SD-3）", rule="SD-3"))
 
 
 def refuse_auditor(ctx: EngineContext, task: HumanTask, instance: WorkflowInstance, actor: Actor,
-                   action: str) -> None:
+                   action: str, memberships: Memberships | None = None) -> None:
     """Refuse (and record) any task action by, or reassignment to, someone holding the auditor role.
 
     An auditor who could also claim or complete would be auditing their own work; the role is
     read-only by construction, whatever other roles the same person was given (AU-1).
     """
-    if actor.user_id is not None and is_auditor(ctx, actor.user_id):
+    if actor.user_id is None:
+        return
+    if memberships.is_auditor if memberships is not None else is_auditor(ctx, actor.user_id):
         _refuse(ctx, instance, task, actor, action, PermissionDeniedError(
             "审计监督员只能查阅案件，不能认领、办理、退回、改派或接受改派任务", code=AUDITOR_READ_ONLY), rule="AU-1")
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
 from engine.assignment import AUDITOR_ROLE
@@ -41,8 +40,7 @@ from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
-from engine.history import SYSTEM_STREAM
-from engine.history import append_event
+from engine.history import append_system_event
 from engine.history import instance_stream
 from engine.models import Event
 from engine.models import HumanTask
@@ -308,11 +306,4 @@ def record_access(ctx: EngineContext, kind: str, instance: WorkflowInstance, *, 
     The system stream has many writers, so a lost race for the next ``seq`` is retried.
     """
     payload = {"instance_id": instance.id, "business_key": instance.business_key, **details}
-    for attempt in range(5):
-        try:
-            with ctx.session.begin_nested():
-                return append_event(ctx, stream=SYSTEM_STREAM, kind=kind, actor=actor, payload=payload)
-        except sa_exc.IntegrityError:
-            if attempt == 4:
-                raise
-    raise AssertionError("unreachable")
+    return append_system_event(ctx, kind=kind, actor=actor, payload=payload)

@@ -25,7 +25,7 @@ from datetime import datetime
 from datetime import time
 from datetime import timedelta
 from datetime import tzinfo
-from zoneinfo import ZoneInfo
+from engine.clock import LOCAL_TZ
 
 import chinese_calendar  # type: ignore[import-untyped]
 from sqlalchemy import insert
@@ -42,7 +42,7 @@ from engine.models.calendar import WORKING_KINDS
 
 logger = logging.getLogger(__name__)
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI = LOCAL_TZ
 SEED_SOURCE = f"chinese-calendar {chinese_calendar.__version__}"
 ADMIN_SOURCE_PREFIX = "admin:"
 #: the package's Chinese names are abbreviated for three festivals; use the names of the State Council notices

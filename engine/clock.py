@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+#: the administrative time zone: "today", deadlines and validity periods are Beijing dates
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def local_date(moment: datetime) -> date:
+    """The Beijing calendar date of ``moment`` (timezone-aware)."""
+    return moment.astimezone(LOCAL_TZ).date()
+
+
+def within(day: date, first: date, last: date | None) -> bool:
+    """Whether ``day`` falls in a validity period from ``first`` to ``last`` (both inclusive; None: open-ended)."""
+    return first <= day and (last is None or day <= last)
 
 
 class Clock(Protocol):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import date
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
+from engine.clock import local_date
 from engine.runtime import BpmnRuntime
 from engine.runtime.core import DeadlineFn
 
@@ -51,6 +53,10 @@ class EngineContext:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def today(self) -> date:
+        """Today's date in Beijing (registrations, authorisations and agreements are valid by local date)."""
+        return local_date(self.now())
 
     def enqueue_after_commit(self, name: str, **kwargs: Any) -> None:
         self.after_commit_jobs.append((name, kwargs))

@@ -11,19 +11,18 @@ recorded before this existed fall back to the calendar as it is now.
 from __future__ import annotations
 
 from datetime import datetime
+from engine.clock import local_date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from engine.runtime import Workflow
 from engine.runtime.core import DeadlineFn
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 Key = tuple[str, int]
 
 
 def _key(start: datetime, days: int) -> Key:
     # a deadline depends only on the local date it counts from and the number of working days
-    return start.astimezone(LOCAL_TZ).date().isoformat(), int(days)
+    return local_date(start).isoformat(), int(days)
 
 
 class PinnedDeadlines:

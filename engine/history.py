@@ -9,6 +9,7 @@ from datetime import datetime
 from datetime import timezone
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -79,6 +80,24 @@ def append_event(
     ctx.session.add(ev)
     ctx.session.flush()
     return ev
+
+
+def append_system_event(ctx: EngineContext, *, kind: str, actor: Actor, payload: Any = None,
+                        attempts: int = 5) -> Event:
+    """Append to the system stream, retrying a lost race for its next ``seq``.
+
+    The system stream has many concurrent writers (access records, job reports) and no row to
+    lock first, so two writers can pick the same ``seq``; the unique ``(stream, seq)`` refuses
+    the second, whose savepoint is rolled back and which tries again on the new head.
+    """
+    for attempt in range(attempts):
+        try:
+            with ctx.session.begin_nested():
+                return append_event(ctx, stream=SYSTEM_STREAM, kind=kind, actor=actor, payload=payload)
+        except sa_exc.IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)

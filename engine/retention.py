@@ -18,13 +18,11 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import timedelta
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
 from engine.context import Actor
 from engine.context import EngineContext
-from engine.history import SYSTEM_STREAM
-from engine.history import append_event
+from engine.history import append_system_event
 from engine.jobs import job
 from engine.models.draft import ImportJob
 from engine.models.draft import ImportJobStatus
@@ -89,16 +87,7 @@ def purge_stale(ctx: EngineContext, *, draft_days: int = DEFAULT_DRAFT_DAYS,
 
 def _record(ctx: EngineContext, purged: Purged, *, draft_days: int, package_days: int) -> None:
     payload = {**asdict(purged), "draft_days": draft_days, "package_days": package_days}
-    for attempt in range(5):
-        try:
-            # the system stream has many writers: a lost race for the next seq is retried
-            with ctx.session.begin_nested():
-                append_event(ctx, stream=SYSTEM_STREAM, kind="retention_purged", actor=RETENTION_ACTOR,
-                             payload=payload)
-                return
-        except sa_exc.IntegrityError:
-            if attempt == 4:
-                raise
+    append_system_event(ctx, kind="retention_purged", actor=RETENTION_ACTOR, payload=payload)
 
 
 @job("retention.purge_stale")

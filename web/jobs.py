@@ -21,9 +21,11 @@ logger = logging.getLogger(__name__)
 #: job arguments that come from the configuration unless the caller gives them (ticker, beat, `hedui jobs run`)
 CONFIGURED_KWARGS: dict[str, dict[str, str]] = {
     "retention.purge_stale": {"draft_days": "DRAFT_RETENTION_DAYS", "package_days": "PACKAGE_RETENTION_DAYS"},
+    "rechecks.resume_interrupted": {"stale_minutes": "RECHECK_BATCH_STALE_MINUTES"},
 }
 #: the jobs the ticker runs every HEDUI_TIMER_INTERVAL seconds, and those it runs every HEDUI_RETENTION_INTERVAL
-FREQUENT_JOBS = ("timers.run_due", "tasks.escalate_overdue", "exchange.run", "archives.seal_closed")
+FREQUENT_JOBS = ("timers.run_due", "tasks.escalate_overdue", "exchange.run", "archives.seal_closed",
+                 "rechecks.resume_interrupted")
 SLOW_JOBS = ("retention.purge_stale",)
 
 
@@ -59,7 +61,7 @@ class InProcessJobQueue:
 
     def start_ticker(self) -> None:
         """Every HEDUI_TIMER_INTERVAL s: fire due timers, escalate overdue tasks, run the exchange sweep, seal
-        closed cases; every HEDUI_RETENTION_INTERVAL s: purge stale uploads (each idempotent)."""
+        closed cases, resume interrupted recheck batches; every HEDUI_RETENTION_INTERVAL s: purge stale uploads (each idempotent)."""
         with self._lock:
             if self._ticker is not None:
                 return

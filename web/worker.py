@@ -114,6 +114,13 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
                 "args": ("exchange.run", {}),
                 "options": {"expires": interval},
             },
+            # the stale time is filled in from the worker's configuration (web.jobs.execute)
+            "rechecks.resume_interrupted": {
+                "task": TASK_NAME,
+                "schedule": timedelta(seconds=interval),
+                "args": ("rechecks.resume_interrupted", {}),
+                "options": {"expires": interval},
+            },
             # the retention periods are filled in from the worker's configuration (web.jobs.execute)
             "retention.purge_stale": {
                 "task": TASK_NAME,

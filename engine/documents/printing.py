@@ -109,7 +109,7 @@ def recheck_document_key(recheck: Recheck, which: str) -> str:
 
 def recheck_instance(recheck: Recheck) -> WorkflowInstance | None:
     """Where a recheck's documents are recorded: its own process, else (a refused filing) the original case."""
-    return recheck.instance or recheck.original_household.instance
+    return recheck.instance or recheck.original_household.instance  # as rechecks.recheck_visible_to
 
 
 def render_recheck_document(ctx: EngineContext, recheck: Recheck, which: str, *, actor: Actor, viewer: str,

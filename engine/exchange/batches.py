@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from engine.context import Actor
 from engine.context import EngineContext
@@ -25,9 +26,9 @@ from engine.exchange.catalogue import sharing_unit
 from engine.exchange.control import officer_agency
 from engine.exchange.control import require_registered
 from engine.exchange.control import require_second_officer
-from engine.exchange.control import today
 from engine.exchange.requests import collect_requests
 from engine.history import append_event
+from engine.models.case import CaseCounter
 from engine.models.exchange import BatchStatus
 from engine.models.exchange import ExchangeBatch
 from engine.models.exchange import ExchangeMode
@@ -36,6 +37,10 @@ from engine.models.exchange import ExchangeRequestLine
 from engine.models.exchange import RequestStatus
 from engine.policy import effective_policy
 from engine.services.authorisations import find_unauthorised
+from engine.services.cases import next_counter_value
+
+#: ``case_counters`` key of the per-unit batch sequence (not per year: the numbers never restarted)
+BATCH_COUNTER_KIND, BATCH_COUNTER_YEAR = "exchange_batch", 0
 
 BATCH_STATUS_NAMES = {"prepared": "待确认", "confirmed": "已确认待发送", "sent": "已发送待反馈", "answered": "已反馈"}
 
@@ -63,7 +68,7 @@ def get_batch(ctx: EngineContext, batch_id: int, *, lock: bool = False) -> Excha
 
 def _check_window(ctx: EngineContext) -> None:
     policy = effective_policy(ctx, ctx.policy_profile)
-    day = today(ctx)
+    day = ctx.today()
     if policy.in_window("exchange", day):
         return
     first, last = policy.window("exchange", day.year, day.month)  # type: ignore[misc]
@@ -84,7 +89,7 @@ def prepare_batch(ctx: EngineContext, unit_code: str, *, actor: Actor, mode: str
     profile = require_profile(ctx, unit)
     if enforce_window:
         _check_window(ctx)
-    if not agreement_valid(profile, today(ctx)):
+    if not agreement_valid(profile, ctx.today()):
         raise ValidationError(f"与「{unit.name}」的数据交换与保密协议未登记或不在有效期内（DX-6）",
                               code="exchange_agreement_missing")
     chosen = ExchangeMode(mode) if mode else (ExchangeMode.SYSTEM if profile.mode is ExchangeMode.BOTH
@@ -103,12 +108,11 @@ def prepare_batch(ctx: EngineContext, unit_code: str, *, actor: Actor, mode: str
     if not requests:
         raise InvalidStateError(f"「{unit.name}」没有可交换的请求" + ("（对象授权已失效）" if held else ""),
                                 code="no_open_requests", held_back=len(held))
-    day = today(ctx)
-    count = ctx.session.execute(select(func.count()).select_from(ExchangeBatch)
-                                .where(ExchangeBatch.unit_id == unit.id)).scalar_one()
+    day = ctx.today()
+    seq = next_batch_seq(ctx, unit.id)
     persons = ctx.session.execute(select(func.count()).select_from(ExchangeRequestLine).where(
         ExchangeRequestLine.request_id.in_([r.id for r in requests]))).scalar_one()
-    batch = ExchangeBatch(batch_no=f"JH-{unit.code}-{day:%Y%m%d}-{count + 1:04d}", unit_id=unit.id,
+    batch = ExchangeBatch(batch_no=f"JH-{unit.code}-{day:%Y%m%d}-{seq:04d}", unit_id=unit.id,
                           agency_unit_id=agency_id, mode=chosen,
                           status=BatchStatus.PREPARED, request_count=len(requests), person_count=persons,
                           prepared_by=actor.username, prepared_at=ctx.now())
@@ -122,6 +126,28 @@ def prepare_batch(ctx: EngineContext, unit_code: str, *, actor: Actor, mode: str
     return batch
 
 
+def next_batch_seq(ctx: EngineContext, unit_id: int) -> int:
+    """The unit's next batch sequence number, drawn from the locked counter so concurrent prepares never collide.
+
+    Batch numbers count on per unit over all years (``year`` 0 in ``case_counters``). The first
+    call for a unit seeds the counter from the highest number already issued, so batches made
+    before the counter existed keep their numbers and new ones continue after them.
+    """
+    exists = ctx.session.execute(select(CaseCounter.last_value).where(
+        CaseCounter.agency_unit_id == unit_id, CaseCounter.year == BATCH_COUNTER_YEAR,
+        CaseCounter.kind == BATCH_COUNTER_KIND)).first()
+    if exists is None:
+        numbers = ctx.session.execute(select(ExchangeBatch.batch_no).where(ExchangeBatch.unit_id == unit_id)).scalars()
+        highest = max((int(n.rsplit("-", 1)[1]) for n in numbers), default=0)
+        try:
+            with ctx.session.begin_nested():
+                ctx.session.add(CaseCounter(agency_unit_id=unit_id, year=BATCH_COUNTER_YEAR, kind=BATCH_COUNTER_KIND,
+                                            last_value=highest))
+        except IntegrityError:
+            pass  # another prepare seeded it first; the counter's row lock orders us after it
+    return next_counter_value(ctx, unit_id, BATCH_COUNTER_YEAR, BATCH_COUNTER_KIND)
+
+
 def _authorised_only(ctx: EngineContext, requests: list[ExchangeRequest]
                      ) -> tuple[list[ExchangeRequest], list[ExchangeRequest]]:
     """Split off requests naming anyone whose authorisation is no longer valid today (PR-1).
@@ -131,7 +157,7 @@ def _authorised_only(ctx: EngineContext, requests: list[ExchangeRequest]
     """
     pairs = ctx.session.execute(select(ExchangeRequestLine.request_id, ExchangeRequestLine.person_id).where(
         ExchangeRequestLine.request_id.in_([r.id for r in requests]))).all() if requests else []
-    unauthorised = set(find_unauthorised(ctx, [person for _, person in pairs], today(ctx)))
+    unauthorised = set(find_unauthorised(ctx, [person for _, person in pairs], ctx.today()))
     blocked = {request_id for request_id, person in pairs if person in unauthorised}
     return [r for r in requests if r.id not in blocked], [r for r in requests if r.id in blocked]
 

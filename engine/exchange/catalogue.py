@@ -14,6 +14,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from engine.clock import within
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import NotFoundError
@@ -130,8 +131,7 @@ def record_agreement(ctx: EngineContext, unit_code: str, *, agreement_no: str, t
 def agreement_valid(profile: ExchangeProfile, on: date) -> bool:
     if profile.agreement_valid_from is None:
         return False
-    until = profile.agreement_valid_to
-    return profile.agreement_valid_from <= on and (until is None or on <= until)
+    return within(on, profile.agreement_valid_from, profile.agreement_valid_to)
 
 
 def rotate_key(ctx: EngineContext, unit_code: str, *, actor: Actor, secret: bytes | None = None) -> ExchangeKey:

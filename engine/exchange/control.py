@@ -7,8 +7,6 @@ person who did the first).
 
 from __future__ import annotations
 
-from datetime import date
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -22,20 +20,13 @@ from engine.models import Unit
 from engine.services.org import is_registered
 from engine.sod import RULE_TEXT
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-
-
-def today(ctx: EngineContext) -> date:
-    return ctx.now().astimezone(LOCAL_TZ).date()
-
-
 def require_registered(ctx: EngineContext, actor: Actor, unit: Unit) -> None:
     """Only an agency-side officer registered (备案) for ``unit`` and valid today may exchange data with it (SD-3).
 
     A unit-side registration does not count here: the unit's own officers release its answers
     (``engine.exchange.officers``), they do not prepare, confirm or import on Hedui's side.
     """
-    if actor.user_id is None or not is_registered(ctx, actor.user_id, unit.code, today(ctx), ExchangeSide.AGENCY):
+    if actor.user_id is None or not is_registered(ctx, actor.user_id, unit.code, ctx.today(), ExchangeSide.AGENCY):
         raise PermissionDeniedError(
             f"您不是与「{unit.name}」备案的交换人员，或备案已过有效期（SD-3：{RULE_TEXT['SD-3']}）",
             code="exchange_officer_unregistered", rule="SD-3", unit=unit.code)
@@ -43,12 +34,11 @@ def require_registered(ctx: EngineContext, actor: Actor, unit: Unit) -> None:
 
 def officer_agency(ctx: EngineContext, actor: Actor, unit: Unit) -> int | None:
     """The agency an officer exchanges for with ``unit`` (their registration's own unit), if any."""
-    day = today(ctx)
+    day = ctx.today()
     return ctx.session.execute(
         select(ExchangeRegistration.unit_id).where(
             ExchangeRegistration.user_id == actor.user_id, ExchangeRegistration.sharing_unit_id == unit.id,
-            ExchangeRegistration.side == ExchangeSide.AGENCY, ExchangeRegistration.valid_from <= day,
-            (ExchangeRegistration.valid_to.is_(None)) | (ExchangeRegistration.valid_to >= day))
+            ExchangeRegistration.side == ExchangeSide.AGENCY, ExchangeRegistration.is_valid_on(day))
         .order_by(ExchangeRegistration.id).limit(1)).scalar()
 
 
@@ -62,10 +52,9 @@ def require_second_officer(first: str, actor: Actor, what: str) -> None:
 
 def officer_scope(ctx: EngineContext, user_id: int) -> set[tuple[int, int | None]]:
     """The (sharing unit, agency) pairs an officer exchanges for today: what their screens list."""
-    day = today(ctx)
+    day = ctx.today()
     rows = ctx.session.execute(
         select(ExchangeRegistration.sharing_unit_id, ExchangeRegistration.unit_id).where(
             ExchangeRegistration.user_id == user_id, ExchangeRegistration.side == ExchangeSide.AGENCY,
-            ExchangeRegistration.valid_from <= day,
-            (ExchangeRegistration.valid_to.is_(None)) | (ExchangeRegistration.valid_to >= day))).all()
+            ExchangeRegistration.is_valid_on(day))).all()
     return {(sharing, agency) for sharing, agency in rows}

@@ -21,7 +21,6 @@ from engine.errors import InvalidStateError
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.exchange.batches import log_batch
-from engine.exchange.control import today
 from engine.exchange.officers import registration_username
 from engine.exchange.officers import require_unit_officer
 from engine.models import Unit
@@ -51,7 +50,7 @@ def record_delay_notice(ctx: EngineContext, request: ExchangeRequest, *, days: i
     ``on`` (the notice's date; default today), else it is refused on record (SD-3).
     """
     batch = ctx.session.get(ExchangeBatch, request.batch_id) if request.batch_id is not None else None
-    registration = require_unit_officer(ctx, request.unit, officer, on or today(ctx), batch=batch, actor=actor,
+    registration = require_unit_officer(ctx, request.unit, officer, on or ctx.today(), batch=batch, actor=actor,
                                         source="delay_notice", request_id=request.id, case_no=request.case_no)
     limit = effective_policy(ctx, ctx.policy_profile).sharing_delay_max_days
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= limit:

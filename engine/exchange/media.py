@@ -39,8 +39,11 @@ API contract (stable; the exchange services code against it)::
 Cipher: SM4-GCM where the installed ``cryptography`` supports it, AES-256-GCM otherwise
 (:data:`DEFAULT_ALGORITHM`), named in the header; per-package keys by HKDF-SHA256 from the unit
 secret; every chunk has its own nonce and its index, final flag and the header digest in its AAD.
-The byte layout is specified in ``docs/exchange-protocol.md``.
+The byte layout is specified in ``docs/exchange-protocol.md``; its constants, errors and primitives
+are in :mod:`engine.exchange.media_format` (re-exported here, the names callers use).
 """
+
+from __future__ import annotations
 
 from __future__ import annotations
 
@@ -49,146 +52,78 @@ import hashlib
 import hmac
 import json
 import os
-import struct
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
-from dataclasses import dataclass
-from dataclasses import field
 from datetime import datetime
 from datetime import timezone
 from typing import Any
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers import Cipher
-from cryptography.hazmat.primitives.ciphers import algorithms
-from cryptography.hazmat.primitives.ciphers import modes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from engine.errors import ValidationError
+from engine.exchange.media_format import ALGORITHMS
+from engine.exchange.media_format import DEFAULT_ALGORITHM
+from engine.exchange.media_format import FINAL
+from engine.exchange.media_format import FORMAT_VERSION
+from engine.exchange.media_format import FRAME
+from engine.exchange.media_format import KEY_BYTES
+from engine.exchange.media_format import KINDS
+from engine.exchange.media_format import KeyLookup
+from engine.exchange.media_format import MAGIC
+from engine.exchange.media_format import MAX_FRAME_BYTES
+from engine.exchange.media_format import MAX_HEADER_BYTES
+from engine.exchange.media_format import Manifest
+from engine.exchange.media_format import MediaKey
+from engine.exchange.media_format import NONCE_BYTES
+from engine.exchange.media_format import PREAMBLE
+from engine.exchange.media_format import PackageError
+from engine.exchange.media_format import PackageForeignError
+from engine.exchange.media_format import PackageTamperedError
+from engine.exchange.media_format import PackageTruncatedError
+from engine.exchange.media_format import PackageUnsupportedVersionError
+from engine.exchange.media_format import PackageWrongBatchError
+from engine.exchange.media_format import PackageWrongKindError
+from engine.exchange.media_format import SM4_GCM_AVAILABLE
+from engine.exchange.media_format import TAG_BYTES
+from engine.exchange.media_format import derive_key
+from engine.exchange.media_format import frame_aad
+from engine.exchange.media_format import frame_cipher
+from engine.exchange.media_format import key_check
+from engine.exchange.media_format import manifest_of
+from engine.exchange.media_format import parse_header
+from engine.exchange.media_format import read_exact
+from engine.exchange.media_format import read_header
 from engine.exchange.signing import canonical_json
 
-MAGIC = b"HEDUIPKG"
-FORMAT_VERSION = 1
-KINDS = ("request", "result")
-NONCE_BYTES = 12
-TAG_BYTES = 16
-MAX_HEADER_BYTES = 64 * 1024
-MAX_FRAME_BYTES = 16 * 1024 * 1024
-_PREAMBLE = struct.Struct(">8sHI")
-_FRAME = struct.Struct(">BI")
-_FINAL = 1
-
-
-def _sm4_gcm_supported() -> bool:
-    try:
-        enc = Cipher(algorithms.SM4(b"\0" * 16), modes.GCM(b"\0" * NONCE_BYTES)).encryptor()
-        enc.update(b"probe")
-        enc.finalize()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not in this build"
-        return False
-
-
-SM4_GCM_AVAILABLE = _sm4_gcm_supported()
-ALGORITHMS = ("SM4-GCM", "AES-256-GCM") if SM4_GCM_AVAILABLE else ("AES-256-GCM",)
-DEFAULT_ALGORITHM = ALGORITHMS[0]
-_KEY_BYTES = {"SM4-GCM": 16, "AES-256-GCM": 32}
-
-
-class PackageError(ValidationError):
-    """An exchange package was refused; nothing from it may be applied."""
-
-    code = "package_invalid"
-    message = "数据交换包无效，已拒绝导入"
-
-
-class PackageTamperedError(PackageError):
-    code = "package_tampered"
-    message = "数据交换包校验失败（内容被篡改或已损坏），已拒绝导入，未应用任何数据"
-
-
-class PackageForeignError(PackageError):
-    code = "package_foreign"
-    message = "数据交换包不属于本单位之间的交换（单位或密钥不符），已拒绝导入"
-
-
-class PackageWrongBatchError(PackageError):
-    code = "package_wrong_batch"
-    message = "数据交换包不属于该交换批次，已拒绝导入"
-
-
-class PackageWrongKindError(PackageError):
-    code = "package_wrong_kind"
-    message = "数据交换包类型不符（请求包与结果包不可混用），已拒绝导入"
-
-
-class PackageUnsupportedVersionError(PackageError):
-    code = "package_unsupported_version"
-    message = "数据交换包的格式版本或加密算法不受支持"
-
-
-class PackageTruncatedError(PackageError):
-    code = "package_truncated"
-    message = "数据交换包不完整（可能拷贝中断），请重新拷贝后导入"
-
-
-@dataclass(frozen=True)
-class MediaKey:
-    """The sharing unit's 32-byte secret for media packages, by key id (rotation)."""
-
-    unit_code: str
-    key_id: str
-    secret: bytes
-
-    def __repr__(self) -> str:  # never show the secret
-        return f"MediaKey({self.unit_code!r}, {self.key_id!r})"
-
-
-@dataclass(frozen=True)
-class Manifest:
-    format_version: int
-    package_id: str
-    kind: str
-    batch_id: str
-    sender_unit: str
-    receiver_unit: str
-    created_at: str
-    algorithm: str
-    key_unit: str
-    key_id: str
-    extra: dict[str, Any] = field(default_factory=dict)
-    record_count: int | None = None
-    chunk_count: int | None = None
-    records_sha256: str | None = None
-
-
-KeyLookup = Callable[[str, str], bytes | None] | Mapping[tuple[str, str], bytes]
-_MANIFEST_HEADER_FIELDS = ("format_version", "package_id", "kind", "batch_id", "sender_unit", "receiver_unit",
-                           "created_at", "algorithm", "key_unit", "key_id", "extra")
-
-
-def _derive(secret: bytes, salt: bytes, purpose: str, length: int, header: Mapping[str, Any]) -> bytes:
-    info = "|".join(["hedui-media-1", purpose, header["algorithm"], header["key_unit"], header["key_id"]])
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info.encode()).derive(secret)
-
-
-def _key_check(secret: bytes, salt: bytes, header: Mapping[str, Any]) -> str:
-    check_key = _derive(secret, salt, "key-check", 32, header)
-    return hmac.new(check_key, b"hedui key check", hashlib.sha256).hexdigest()[:32]
-
-
-def _cipher(algorithm: str, key: bytes, nonce: bytes, tag: bytes | None = None) -> Cipher:
-    algo = algorithms.SM4(key) if algorithm == "SM4-GCM" else algorithms.AES(key)
-    return Cipher(algo, modes.GCM(nonce, tag))
-
-
-def _aad(header_digest: bytes, index: int, final: bool) -> bytes:
-    return b"HEDUI-PKG-1" + header_digest + struct.pack(">QB", index, _FINAL if final else 0)
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "FORMAT_VERSION",
+    "KINDS",
+    "KeyLookup",
+    "MAGIC",
+    "MAX_FRAME_BYTES",
+    "MAX_HEADER_BYTES",
+    "Manifest",
+    "MediaKey",
+    "NONCE_BYTES",
+    "PackageError",
+    "PackageForeignError",
+    "PackageReader",
+    "PackageTamperedError",
+    "PackageTruncatedError",
+    "PackageUnsupportedVersionError",
+    "PackageWriter",
+    "PackageWrongBatchError",
+    "PackageWrongKindError",
+    "SM4_GCM_AVAILABLE",
+    "TAG_BYTES",
+    "read_header",
+    "write_package",
+]
 
 
 class PackageWriter:
@@ -217,11 +152,11 @@ class PackageWriter:
             "key_unit": key.unit_code, "key_id": key.key_id, "extra": dict(extra or {}),
             "salt": base64.b64encode(salt).decode(),
         }
-        header["key_check"] = _key_check(key.secret, salt, header)
+        header["key_check"] = key_check(key.secret, salt, header)
         self._header = header
-        self._key = _derive(key.secret, salt, "encrypt", _KEY_BYTES[algorithm], header)
+        self._key = derive_key(key.secret, salt, "encrypt", KEY_BYTES[algorithm], header)
         header_bytes = canonical_json(header)
-        preamble = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header_bytes))
+        preamble = PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header_bytes))
         self._header_digest = hashlib.sha256(preamble + header_bytes).digest()
         self._out.write(preamble + header_bytes)
         self._buffer: list[bytes] = []
@@ -251,10 +186,10 @@ class PackageWriter:
 
     def _frame(self, plaintext: bytes, *, final: bool) -> None:
         nonce = os.urandom(NONCE_BYTES)
-        enc = _cipher(self._header["algorithm"], self._key, nonce).encryptor()
-        enc.authenticate_additional_data(_aad(self._header_digest, self._index, final))
+        enc = frame_cipher(self._header["algorithm"], self._key, nonce).encryptor()
+        enc.authenticate_additional_data(frame_aad(self._header_digest, self._index, final))
         ciphertext = enc.update(plaintext) + enc.finalize() + enc.tag
-        self._out.write(_FRAME.pack(_FINAL if final else 0, len(ciphertext)) + nonce + ciphertext)
+        self._out.write(FRAME.pack(FINAL if final else 0, len(ciphertext)) + nonce + ciphertext)
         self._index += 1
 
     def close(self) -> Manifest:
@@ -263,7 +198,7 @@ class PackageWriter:
             trailer = {"record_count": self._count, "chunk_count": self._index + 1,
                        "records_sha256": self._digest.hexdigest()}
             self._frame(canonical_json(trailer), final=True)
-            self._manifest = _manifest(self._header, trailer)
+            self._manifest = manifest_of(self._header, trailer)
         return self._manifest
 
     def __enter__(self) -> PackageWriter:
@@ -280,54 +215,6 @@ def write_package(fileobj: BinaryIO, records: Iterable[Mapping[str, Any]], **kwa
     for record in records:
         writer.write(record)
     return writer.close()
-
-
-def _manifest(header: Mapping[str, Any], trailer: Mapping[str, Any] | None = None) -> Manifest:
-    values = {name: header[name] for name in _MANIFEST_HEADER_FIELDS}
-    if trailer:
-        values.update(record_count=trailer["record_count"], chunk_count=trailer["chunk_count"],
-                      records_sha256=trailer["records_sha256"])
-    return Manifest(**values)
-
-
-def _read_exact(fileobj: BinaryIO, n: int) -> bytes:
-    data = fileobj.read(n)
-    if len(data) != n:
-        raise PackageTruncatedError()
-    return data
-
-
-def _parse_header(fileobj: BinaryIO) -> tuple[dict[str, Any], bytes]:
-    start = fileobj.read(_PREAMBLE.size)
-    if len(start) < _PREAMBLE.size or not start.startswith(MAGIC):
-        raise PackageTamperedError("文件不是数据交换包或已损坏，已拒绝导入")
-    _, version, length = _PREAMBLE.unpack(start)
-    if version != FORMAT_VERSION:
-        raise PackageUnsupportedVersionError(version=version)
-    if length > MAX_HEADER_BYTES:
-        raise PackageTamperedError()
-    raw = _read_exact(fileobj, length)
-    try:
-        header = json.loads(raw)
-        missing = [k for k in (*_MANIFEST_HEADER_FIELDS, "salt", "key_check") if k not in header]
-    except (ValueError, TypeError):
-        raise PackageTamperedError() from None
-    if not isinstance(header, dict) or missing or header["format_version"] != FORMAT_VERSION:
-        raise PackageTamperedError()
-    texts = ("package_id", "kind", "batch_id", "sender_unit", "receiver_unit", "created_at", "algorithm", "key_unit",
-             "key_id", "salt", "key_check")
-    if not all(isinstance(header[k], str) for k in texts) or not isinstance(header["extra"], dict):
-        raise PackageTamperedError()
-    return header, hashlib.sha256(start + raw).digest()
-
-
-def read_header(fileobj: BinaryIO) -> Manifest:
-    """The header fields, NOT authenticated (display only); the position is restored."""
-    position = fileobj.tell()
-    try:
-        return _manifest(_parse_header(fileobj)[0])
-    finally:
-        fileobj.seek(position)
 
 
 class PackageReader:
@@ -364,7 +251,7 @@ class PackageReader:
                 count, frames, digest.hexdigest()):
             raise PackageTamperedError()
         self._check_expectations(header)
-        self._manifest = _manifest(header, trailer)
+        self._manifest = manifest_of(header, trailer)
         return self._manifest
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -384,7 +271,7 @@ class PackageReader:
 
     def _open(self) -> tuple[dict[str, Any], bytes, int, bytes]:
         self._in.seek(self._start)
-        header, header_digest = _parse_header(self._in)
+        header, header_digest = parse_header(self._in)
         if header["algorithm"] not in ALGORITHMS:
             raise PackageUnsupportedVersionError(f"本机加密库不支持 {header['algorithm']}，无法读取该数据包")
         secret = self._lookup(str(header["key_unit"]), str(header["key_id"]))
@@ -394,9 +281,9 @@ class PackageReader:
             salt = base64.b64decode(header["salt"], validate=True)
         except (ValueError, TypeError):
             raise PackageTamperedError() from None
-        if not hmac.compare_digest(_key_check(secret, salt, header).encode(), header["key_check"].encode()):
+        if not hmac.compare_digest(key_check(secret, salt, header).encode(), header["key_check"].encode()):
             raise PackageForeignError()
-        key = _derive(secret, salt, "encrypt", _KEY_BYTES[header["algorithm"]], header)
+        key = derive_key(secret, salt, "encrypt", KEY_BYTES[header["algorithm"]], header)
         return header, key, self._in.tell(), header_digest
 
     def _frames(self, header: Mapping[str, Any], key: bytes, header_digest: bytes,
@@ -404,17 +291,17 @@ class PackageReader:
         self._in.seek(position)
         index = 0
         while True:
-            start = self._in.read(_FRAME.size)
-            if len(start) < _FRAME.size:
+            start = self._in.read(FRAME.size)
+            if len(start) < FRAME.size:
                 raise PackageTruncatedError()
-            flags, length = _FRAME.unpack(start)
-            if flags not in (0, _FINAL) or not TAG_BYTES <= length <= MAX_FRAME_BYTES:
+            flags, length = FRAME.unpack(start)
+            if flags not in (0, FINAL) or not TAG_BYTES <= length <= MAX_FRAME_BYTES:
                 raise PackageTamperedError()
-            nonce = _read_exact(self._in, NONCE_BYTES)
-            body = _read_exact(self._in, length)
-            final = flags == _FINAL
-            dec = _cipher(header["algorithm"], key, nonce, body[-TAG_BYTES:]).decryptor()
-            dec.authenticate_additional_data(_aad(header_digest, index, final))
+            nonce = read_exact(self._in, NONCE_BYTES)
+            body = read_exact(self._in, length)
+            final = flags == FINAL
+            dec = frame_cipher(header["algorithm"], key, nonce, body[-TAG_BYTES:]).decryptor()
+            dec.authenticate_additional_data(frame_aad(header_digest, index, final))
             try:
                 plaintext = dec.update(body[:-TAG_BYTES]) + dec.finalize()
             except InvalidTag:

@@ -20,6 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
+from engine.clock import local_date
 from typing import NoReturn
 
 from sqlalchemy import select
@@ -29,7 +30,6 @@ from engine.context import EngineContext
 from engine.errors import HeduiError
 from engine.errors import PermissionDeniedError
 from engine.exchange.batches import log_batch
-from engine.exchange.control import LOCAL_TZ
 from engine.history import SYSTEM_STREAM
 from engine.history import append_event
 from engine.models import ExchangeRegistration
@@ -59,7 +59,7 @@ class FiledOfficer:
 
 def answer_day(moment: datetime) -> date:
     """The local (Beijing) date of an answer: what the registration's validity is checked against."""
-    return moment.astimezone(LOCAL_TZ).date()
+    return local_date(moment)
 
 
 def _refusal(unit: Unit, text: str, code: str, officer: str) -> PermissionDeniedError:
@@ -85,7 +85,7 @@ def check_unit_officer(ctx: EngineContext, unit: Unit, officer: object, on: date
     if not filed:
         raise _refusal(unit, f"「{name}」不是「{unit.name}」备案的交换人员", "unit_officer_unregistered", name)
     for registration in filed:
-        if registration.valid_from <= on and (registration.valid_to is None or on <= registration.valid_to):
+        if registration.is_valid_on(on):
             return registration
     raise _refusal(unit, f"「{name}」在 {on.isoformat()} 不在「{unit.name}」交换人员备案有效期内",
                    "unit_officer_not_valid", name)
@@ -130,7 +130,7 @@ def filed_officers(ctx: EngineContext, unit_ids: Collection[int], on: date) -> l
         .where(ExchangeRegistration.sharing_unit_id.in_(sorted(unit_ids)))
         .order_by(sharing.c.code, ExchangeRegistration.side, User.username, ExchangeRegistration.id)).all()
     return [FiledOfficer(sharing_name, SIDE_NAMES[reg.side.value], username, display, unit_name, reg.valid_from,
-                         reg.valid_to, reg.valid_from <= on and (reg.valid_to is None or on <= reg.valid_to))
+                         reg.valid_to, reg.is_valid_on(on))
             for reg, username, display, unit_name, sharing_name in rows]
 
 

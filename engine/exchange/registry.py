@@ -15,7 +15,7 @@ API contract (stable; the simulator service and tests code against it)::
     answer.records (tuple of raw-field dicts, JSON-safe: money as "12345.67" strings), answer.to_dict()
     registry.behaviour(unit_code) -> UnitBehaviour          # immediate | late | delay_notice | never
     registry.officer(unit_code) -> str                     # the unit-side officer who releases answers (SD-3)
-    normalise(category, records) -> Normalised(incomes=[IncomeItem], properties=[PropertyItem])
+    engine.exchange.normalise.normalise_records(category, records) -> Normalised(incomes=[...], properties=[...])
 
 - :data:`CATEGORIES`: the DX-8 category codes with Chinese labels and the providing department
   (the demo units' codes in ``engine/services/demo.py`` are among them). Unknown codes answer
@@ -24,10 +24,8 @@ API contract (stable; the simulator service and tests code against it)::
   ``notice_after`` and ``extension_days`` for a written delay notice (at most 5, DX-5/PS-10).
   Deterministic from the unit code unless configured in ``behaviours``; :data:`DEMO_BEHAVIOURS`
   is a mix for the demo units. Converting working days to dates is the caller's (calendar).
-- Normalisation maps raw fields to :data:`INCOME_CATEGORIES` (annual amounts: wage, business_net,
-  property_net, transfer_net, other) and :data:`PROPERTY_CLASSES` (values; ``debts`` is a
-  liability). Items are per source record; de-duplicating the same income reported by two
-  sources (e.g. tax and employment) is the report's decision.
+- The categories and the classes answers normalise into are in ``engine.exchange.categories``;
+  the mapping of raw fields (what the units answer) is ``engine.exchange.normalise``.
 - No logging, and ID numbers never appear in the raw fields (accounts and plates are masked).
 """
 
@@ -38,39 +36,15 @@ import random
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-#: code -> (Chinese label, providing department) — DX-8
-CATEGORIES: dict[str, tuple[str, str]] = {
-    "assistance_records": ("社会救助记录", "民政"), "marriage": ("婚姻登记", "民政"),
-    "veterans": ("优抚安置", "民政"), "funerals": ("殡葬火化", "民政"),
-    "education": ("学籍信息", "教育"),
-    "household_registration": ("户籍信息", "公安"), "vehicles": ("机动车登记", "公安"),
-    "exit_entry": ("出入境记录", "公安"),
-    "state_payroll": ("财政供养人员工资", "财政"),
-    "employment": ("就业登记", "人力资源社会保障"), "pensions": ("养老金发放", "人力资源社会保障"),
-    "social_insurance": ("社会保险参保", "人力资源社会保障"),
-    "real_estate": ("不动产登记", "自然资源（不动产登记）"),
-    "housing_transactions": ("房屋交易", "住房和城乡建设"), "housing_fund": ("住房公积金", "住房公积金管理"),
-    "transport_licences": ("道路运输证照", "交通运输"), "ships": ("船舶登记", "交通运输"),
-    "agricultural_subsidies": ("农业补贴", "农业农村"), "forestry_loans": ("林权抵押贷款", "林业"),
-    "medical_insurance": ("医疗保险", "卫生健康/医疗保障"), "family_planning": ("计划生育奖扶", "卫生健康"),
-    "tax": ("纳税记录", "税务"), "sole_proprietors": ("个体工商户纳税", "税务"),
-    "business_registration": ("市场主体登记", "市场监督管理"), "shareholdings": ("股权出资", "市场监督管理"),
-    "civil_service": ("机构编制", "机构编制"), "disability": ("残疾人证", "残疾人联合会"),
-    "deposits": ("存款", "银行"), "loans": ("贷款", "银行"), "wealth_products": ("理财产品", "银行"),
-    "securities": ("证券", "证券公司"), "commercial_insurance": ("商业保险", "保险公司"),
-}
-INCOME_CATEGORIES = {"wage": "工资性收入", "business_net": "经营净收入", "property_net": "财产净收入",
-                     "transfer_net": "转移净收入", "other": "其他收入"}
-PROPERTY_CLASSES = {"deposits": "存款", "securities": "有价证券", "wealth_products": "理财产品",
-                    "commercial_insurance": "商业保险", "vehicles": "车辆", "real_estate": "不动产",
-                    "housing_fund": "公积金", "market_entities": "市场主体", "other_assets": "其他财产",
-                    "debts": "债务"}
-STATUS_LABELS = {"has_data": "有数据", "no_record": "无记录"}
+from engine.exchange.categories import CATEGORIES
+from engine.exchange.categories import INCOME_CATEGORIES  # noqa: F401 - re-exported (engine/reports reads it here)
+from engine.exchange.categories import PROPERTY_CLASSES  # noqa: F401 - re-exported (engine/reports reads it here)
+from engine.exchange.categories import STATUS_LABELS
+
 
 
 @dataclass(frozen=True)
@@ -141,33 +115,6 @@ class CategoryAnswer:
         return {"category": self.category, "status": self.status, "status_label": self.status_label,
                 "records": [dict(r) for r in self.records]}
 
-
-@dataclass(frozen=True)
-class IncomeItem:
-    category: str  # a key of INCOME_CATEGORIES
-    annual_amount: Decimal
-    source: str  # the raw field it came from
-
-    @property
-    def label(self) -> str:
-        return INCOME_CATEGORIES[self.category]
-
-
-@dataclass(frozen=True)
-class PropertyItem:
-    property_class: str  # a key of PROPERTY_CLASSES
-    value: Decimal
-    description: str
-
-    @property
-    def label(self) -> str:
-        return PROPERTY_CLASSES[self.property_class]
-
-
-@dataclass
-class Normalised:
-    incomes: list[IncomeItem] = field(default_factory=list)
-    properties: list[PropertyItem] = field(default_factory=list)
 
 
 def _rng(*parts: str) -> random.Random:
@@ -415,68 +362,3 @@ _GENERATORS = {
     "medical_insurance": lambda p, r, n: [{"scheme": "职工基本医疗保险" if p.employed else "城乡居民基本医疗保险",
                                            "status": "参保"}],
 }
-
-# --- normalisation ------------------------------------------------------------------------------------------
-
-_TAX_INCOME = {"工资薪金所得": "wage", "劳务报酬所得": "wage", "经营所得": "business_net",
-               "财产租赁所得": "property_net", "利息股息红利所得": "property_net", "偶然所得": "other"}
-#: category -> [(raw field, income category, factor to annual)]
-_INCOME_FIELDS: dict[str, list[tuple[str, str, int]]] = {
-    "deposits": [("interest_12m", "property_net", 1)], "wealth_products": [("income_12m", "property_net", 1)],
-    "securities": [("dividends_12m", "property_net", 1)], "shareholdings": [("dividends_12m", "property_net", 1)],
-    "real_estate": [("annual_rent", "property_net", 1)], "employment": [("monthly_wage", "wage", 12)],
-    "state_payroll": [("annual_salary", "wage", 1)], "sole_proprietors": [("net_income", "business_net", 1)],
-    "pensions": [("monthly_amount", "transfer_net", 12)],
-    "assistance_records": [("monthly_amount", "transfer_net", 12)],
-    "agricultural_subsidies": [("annual_amount", "transfer_net", 1)],
-    "veterans": [("monthly_allowance", "transfer_net", 12)], "family_planning": [("annual_amount", "transfer_net", 1)],
-}
-#: category -> (value field, property class, share field or None)
-_PROPERTY_FIELDS: dict[str, tuple[str, str, str | None]] = {
-    "deposits": ("balance", "deposits", None), "securities": ("market_value", "securities", None),
-    "wealth_products": ("holding_value", "wealth_products", None),
-    "commercial_insurance": ("cash_value", "commercial_insurance", None),
-    "vehicles": ("estimated_value", "vehicles", None), "ships": ("estimated_value", "other_assets", None),
-    "real_estate": ("assessed_value", "real_estate", "share"), "housing_fund": ("balance", "housing_fund", None),
-    "business_registration": ("registered_capital", "market_entities", "share_ratio"),
-    "shareholdings": ("subscribed_capital", "market_entities", None), "loans": ("outstanding", "debts", None),
-    "forestry_loans": ("outstanding", "debts", None),
-}
-_DESCRIPTION_FIELDS = ("entity_name", "location", "account_masked", "plate_masked", "product_name", "policy_type",
-                       "loan_type", "account_status")
-
-
-def _amount(value: Any) -> Decimal | None:
-    """A finite amount from a unit's field ("1,234.50", 1234.5, "50%"); None for anything else."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        return None
-    text = str(value).strip().replace(",", "")
-    try:
-        amount = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
-    except (ArithmeticError, ValueError):
-        return None
-    return amount if amount.is_finite() and abs(amount) < Decimal("1e15") else None
-
-
-def normalise(category: str, records: Iterable[Mapping[str, Any]]) -> Normalised:
-    """Income items (annual) and property items of one category's raw records; unknown fields are ignored."""
-    out = Normalised()
-    for record in records:
-        if category == "tax":
-            kind = _TAX_INCOME.get(str(record.get("income_type")), "other")
-            amount = _amount(record.get("income"))
-            if amount:
-                out.incomes.append(IncomeItem(kind, amount, "income"))
-        for raw, kind, factor in _INCOME_FIELDS.get(category, []):
-            amount = _amount(record.get(raw))
-            if amount:
-                out.incomes.append(IncomeItem(kind, (amount * factor).quantize(Decimal("0.01")), raw))
-        if category in _PROPERTY_FIELDS:
-            raw, kind, share_field = _PROPERTY_FIELDS[category]
-            value = _amount(record.get(raw))
-            share = _amount(record.get(share_field)) if share_field else Decimal(1)
-            if value is not None and share is not None:
-                label = next((str(record[f]) for f in _DESCRIPTION_FIELDS if record.get(f)), CATEGORIES[category][0])
-                out.properties.append(PropertyItem(kind, (value * share).quantize(Decimal("0.01")), label))
-    return out
-

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from engine.clock import local_date
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,6 @@ from engine.calendar import WorkingCalendar
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.exchange.batches import batch_lines
-from engine.exchange.control import LOCAL_TZ
-from engine.exchange.control import today
 from engine.exchange.delays import record_delay_notice
 from engine.exchange.media import MediaKey
 from engine.exchange.media import write_package
@@ -100,8 +99,8 @@ class SimulationReport:
 
 def _elapsed(ctx: EngineContext, batch: ExchangeBatch) -> int:
     assert batch.sent_at is not None
-    sent = batch.sent_at.astimezone(LOCAL_TZ).date()
-    return WorkingCalendar(ctx.session).working_days_between(sent, today(ctx))
+    sent = local_date(batch.sent_at)
+    return WorkingCalendar(ctx.session).working_days_between(sent, ctx.today())
 
 
 def _answered(ctx: EngineContext, batch: ExchangeBatch) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from engine.clock import within
 from engine.db import Base
 from engine.db import str_enum
 from engine.db import CanonicalJSON
@@ -200,7 +201,7 @@ class Authorisation(Base):
     persons: Mapped[list[AuthorisationPerson]] = relationship(back_populates="authorisation")
 
     def is_valid_on(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+        return within(day, self.valid_from, self.valid_until)
 
 
 class AuthorisationPerson(Base):

@@ -6,14 +6,19 @@ import enum
 from datetime import date
 from datetime import datetime
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import and_
+from sqlalchemy import or_
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from engine.clock import within
 from engine.db import Base
 from engine.db import str_enum
 from engine.db import str_100
@@ -133,3 +138,13 @@ class ExchangeRegistration(Base):
 
     sharing_unit: Mapped[Unit] = relationship(foreign_keys=[sharing_unit_id])
     unit: Mapped[Unit] = relationship(foreign_keys=[unit_id])
+
+    @hybrid_method
+    def is_valid_on(self, day: date) -> bool:
+        """Whether the registration is in force on ``day`` (a Beijing date); also usable in queries."""
+        return within(day, self.valid_from, self.valid_to)
+
+    @is_valid_on.inplace.expression
+    @classmethod
+    def _is_valid_on(cls, day: date) -> ColumnElement[bool]:
+        return and_(cls.valid_from <= day, or_(cls.valid_to.is_(None), cls.valid_to >= day))

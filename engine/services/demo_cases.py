@@ -27,7 +27,6 @@ from engine.models import WorkflowInstance
 from engine.models.case import Household
 from engine.services.cases import create_entrustment
 from engine.services.demo import REGISTERED_FROM
-from engine.services.cases import local_today
 from engine.services.deploy import get_current_definition
 from engine.services.instances import complete_task
 from engine.services.instances import list_open_tasks
@@ -99,7 +98,7 @@ def _recheck(ctx: EngineContext, household: Household) -> None:
     from engine.services.org import get_unit_by_code
     from engine.services.rechecks import file_recheck
 
-    form = {"trigger": "complaint", "requester_name": "匿名", "requested_on": local_today(ctx).isoformat(),
+    form = {"trigger": "complaint", "requester_name": "匿名", "requested_on": ctx.today().isoformat(),
             "reason": "群众举报：该户家庭成员经营网店，收入未申报（演示）"}
     recheck = file_recheck(ctx, case_no=household.case_no, form=form, initiating_unit=get_unit_by_code(ctx, "HQ-MZB"),
                            actor=_as(ctx, "hq_street_clerk", "assistance_officer"))

@@ -71,7 +71,7 @@ def start_instance(
     ctx.session.add(instance)
     ctx.session.flush()
     wf.run_engine_steps()
-    digest = save_workflow(ctx, instance, wf, actor=actor)
+    digest = save_workflow(ctx, instance, wf, actor=actor, fresh=True)
     append_event(ctx, stream=instance_stream(instance.id), kind="started", actor=actor, instance_id=instance.id,
                  definition_hash=definition.content_hash,
                  payload={"process_id": process_id, "business_key": business_key, "data": dict(data or {}),

@@ -162,8 +162,7 @@ def is_registered(ctx: EngineContext, user_id: int, sharing_unit_code: str, on: 
     query = (select(ExchangeRegistration.id)
              .join(Unit, Unit.id == ExchangeRegistration.sharing_unit_id)
              .where(Unit.code == sharing_unit_code, ExchangeRegistration.user_id == user_id,
-                    ExchangeRegistration.valid_from <= on,
-                    (ExchangeRegistration.valid_to.is_(None)) | (ExchangeRegistration.valid_to >= on)))
+                    ExchangeRegistration.is_valid_on(on)))
     if side is not None:
         query = query.where(ExchangeRegistration.side == side)
     return ctx.session.execute(query.limit(1)).first() is not None

@@ -22,13 +22,17 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import selectinload
 
+from engine.assignment import load_memberships
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import HeduiError
@@ -53,7 +57,6 @@ from engine.models import Unit
 from engine.models import UnitKind
 from engine.models import WorkflowInstance
 from engine.services.cases import next_counter_value
-from engine.services.cases import local_today
 from engine.services.reverify import Reverification
 from engine.services.reverify import count_subjects
 from engine.services.reverify import new_recheck_entrustment
@@ -62,6 +65,10 @@ from engine.services.reverify import start_reverification
 logger = logging.getLogger(__name__)
 
 JOB = "rechecks.run_batch"
+RESUME_JOB = "rechecks.resume_interrupted"
+#: minutes without progress after which a pending/running batch counts as interrupted
+#: (the app passes HEDUI_RECHECK_BATCH_STALE_MINUTES)
+STALE_MINUTES = 15
 CHUNK_SIZE = 200
 MAX_ROWS = 200_000
 BATCH_ROLES = ("assistance_officer",)
@@ -96,7 +103,7 @@ def create_batch(ctx: EngineContext, *, entrusting_unit: Unit, agency_unit: Unit
     entrustment = new_recheck_entrustment(
         ctx, entrusting=entrusting_unit, agency=agency_unit, households=len(pending_ids),
         persons=count_subjects(ctx, pending_ids), contact_name=actor.username, actor=actor)
-    today = local_today(ctx)
+    today = ctx.today()
     failed = sum(1 for r in rows if r["status"] == ItemStatus.FAILED)
     batch = RecheckBatch(
         number=f"PL-{entrusting_unit.code}-{today.year}-{next_counter_value(ctx, entrusting_unit.id, today.year, 'batch'):06d}",
@@ -173,16 +180,55 @@ def pause_batch(ctx: EngineContext, batch_id: int, *, actor: Actor) -> RecheckBa
     return batch
 
 
-def resume_batch(ctx: EngineContext, batch_id: int, *, actor: Actor) -> RecheckBatch:
-    """Queue a paused batch again; the job starts the rows still pending."""
+def resume_batch(ctx: EngineContext, batch_id: int, *, actor: Actor,
+                 stale_minutes: int = STALE_MINUTES) -> RecheckBatch:
+    """Queue a paused or interrupted batch again; the job starts the rows still pending.
+
+    :param stale_minutes: how long a pending/running batch may go without progress before it
+        counts as interrupted (its worker died) and may be resumed.
+    """
     batch = _locked(ctx, batch_id)
-    if batch.status is not BatchStatus.PAUSED:
-        raise InvalidStateError("只有已暂停的批次可以继续", code="batch_not_paused")
+    interrupted = is_interrupted(ctx, batch, stale_minutes=stale_minutes)
+    if batch.status is not BatchStatus.PAUSED and not interrupted:
+        raise InvalidStateError("只有已暂停或已中断的批次可以继续", code="batch_not_paused")
     batch.status = BatchStatus.PENDING
+    # re-queued now: the rows' clock restarts, so the batch is not seen as interrupted before its worker starts
+    ctx.session.execute(update(RecheckBatchItem).where(RecheckBatchItem.batch_id == batch.id,
+                                                       RecheckBatchItem.status == ItemStatus.PENDING)
+                        .values(updated_at=ctx.now()))
     ctx.session.flush()
-    _batch_event(ctx, batch, "recheck_batch_resumed", actor)
+    _batch_event(ctx, batch, "recheck_batch_resumed", actor, interrupted=interrupted)
     ctx.enqueue_after_commit(JOB, batch_id=batch.id)
     return batch
+
+
+def last_progress(ctx: EngineContext, batch: RecheckBatch) -> datetime:
+    """When a row of the batch was last started, failed or (re)queued."""
+    latest = ctx.session.execute(select(func.max(RecheckBatchItem.updated_at))
+                                 .where(RecheckBatchItem.batch_id == batch.id)).scalar()
+    return latest or batch.created_at
+
+
+def is_interrupted(ctx: EngineContext, batch: RecheckBatch, *, stale_minutes: int = STALE_MINUTES) -> bool:
+    """A pending or running batch with no progress for ``stale_minutes``: its job was lost or its worker died."""
+    if batch.status not in (BatchStatus.PENDING, BatchStatus.RUNNING):
+        return False
+    return last_progress(ctx, batch) < ctx.now() - timedelta(minutes=stale_minutes)
+
+
+def resume_interrupted(ctx: EngineContext, *, stale_minutes: int = STALE_MINUTES) -> list[str]:
+    """Resume every interrupted batch (the periodic job ``rechecks.resume_interrupted``); returns their numbers."""
+    active = ctx.session.execute(select(RecheckBatch.id).where(
+        RecheckBatch.status.in_((BatchStatus.PENDING, BatchStatus.RUNNING))).order_by(RecheckBatch.id)).scalars().all()
+    resumed = []
+    for batch_id in active:
+        batch = _locked(ctx, batch_id)
+        if is_interrupted(ctx, batch, stale_minutes=stale_minutes):
+            resume_batch(ctx, batch_id, actor=Actor.system(RESUME_JOB), stale_minutes=stale_minutes)
+            resumed.append(batch.number)
+    if resumed:
+        logger.warning("Resumed interrupted recheck batches: %s", ", ".join(resumed))
+    return resumed
 
 
 def _locked(ctx: EngineContext, batch_id: int) -> RecheckBatch:
@@ -212,14 +258,19 @@ def run_batch(ctx: EngineContext, batch_id: int, *, commit: Callable[[], None], 
     commit()
     assert batch.entrustment is not None
     prepared = Reverification.prepare(ctx, batch.entrustment)
+    after = 0
     while True:
-        # read, not locked: a pause must not wait for a whole chunk (the recount takes the row lock briefly)
+        # read, not locked: a pause must not wait for a whole chunk (the counter update locks the row briefly)
         batch = ctx.session.execute(select(RecheckBatch).where(RecheckBatch.id == batch_id)
                                     .execution_options(populate_existing=True)).scalar_one()
         if batch.status is not BatchStatus.RUNNING:
             commit()
             return batch.status.value
-        items = _next_chunk(ctx, batch_id, chunk_size)
+        # keyset from the last chunk (the scan never passes over started rows again); from the start once
+        # more before finishing, for rows another worker skipped past and left pending
+        items = _next_chunk(ctx, batch_id, chunk_size, after)
+        if not items and after:
+            items = _next_chunk(ctx, batch_id, chunk_size)
         if not items:
             batch.status, batch.finished_at = BatchStatus.COMPLETED, ctx.now()
             _batch_event(ctx, batch, "recheck_batch_completed", actor)
@@ -228,14 +279,16 @@ def run_batch(ctx: EngineContext, batch_id: int, *, commit: Callable[[], None], 
         originals = _originals(ctx, [i.original_household_id for i in items if i.original_household_id])
         for item in items:
             _start_item(ctx, batch, item, originals[item.original_household_id or 0], prepared, actor)
-        _recount(ctx, batch)
+        _count_chunk(ctx, batch, items)
+        after = items[-1].id
         commit()
         logger.info("Batch %s: %s started, %s failed of %s", batch.number, batch.started, batch.failed, batch.total)
 
 
-def _next_chunk(ctx: EngineContext, batch_id: int, size: int) -> list[RecheckBatchItem]:
+def _next_chunk(ctx: EngineContext, batch_id: int, size: int, after: int = 0) -> list[RecheckBatchItem]:
     query = (select(RecheckBatchItem).where(RecheckBatchItem.batch_id == batch_id,
-                                            RecheckBatchItem.status == ItemStatus.PENDING)
+                                            RecheckBatchItem.status == ItemStatus.PENDING,
+                                            RecheckBatchItem.id > after)
              .order_by(RecheckBatchItem.id).limit(size).with_for_update(skip_locked=True))
     return list(ctx.session.execute(query).scalars())
 
@@ -260,11 +313,17 @@ def _start_item(ctx: EngineContext, batch: RecheckBatch, item: RecheckBatchItem,
     ctx.session.flush()
 
 
-def _recount(ctx: EngineContext, batch: RecheckBatch) -> None:
-    counts = dict(ctx.session.execute(select(RecheckBatchItem.status, func.count()).where(
-        RecheckBatchItem.batch_id == batch.id).group_by(RecheckBatchItem.status)).all())
-    batch.started, batch.failed = counts.get(ItemStatus.STARTED, 0), counts.get(ItemStatus.FAILED, 0)
-    ctx.session.flush()
+def _count_chunk(ctx: EngineContext, batch: RecheckBatch, items: list[RecheckBatchItem]) -> None:
+    """Add the chunk's outcomes to the batch's counters, in the chunk's transaction.
+
+    Incremental (the rows of this chunk only, never a rescan of the batch) and done in SQL
+    (``started = started + n``), so a second worker on the same batch cannot lose an update.
+    """
+    started = sum(1 for i in items if i.status is ItemStatus.STARTED)
+    failed = sum(1 for i in items if i.status is ItemStatus.FAILED)
+    ctx.session.execute(update(RecheckBatch).where(RecheckBatch.id == batch.id).values(
+        started=RecheckBatch.started + started, failed=RecheckBatch.failed + failed))
+    ctx.session.refresh(batch, ["started", "failed"])
 
 
 # --- status ----------------------------------------------------------------------------------------------
@@ -298,6 +357,11 @@ def batch_status(ctx: EngineContext, batch: RecheckBatch, *, failed_limit: int =
         .order_by(RecheckBatchItem.row).limit(failed_limit)).scalars()
     report.failed_rows = [{"row": i.row, "case_no": i.ref, "reason": i.reason} for i in failed]
     return report
+
+
+def batch_visible_to(ctx: EngineContext, user_id: int, batch: RecheckBatch) -> bool:
+    """Whether the user works in the batch's entrusting department or its agency (who may follow it)."""
+    return bool(load_memberships(ctx, user_id).unit_ids & {batch.entrusting_unit_id, batch.agency_unit_id})
 
 
 def list_batches(ctx: EngineContext, unit_ids: Sequence[int], limit: int = 50) -> list[RecheckBatch]:

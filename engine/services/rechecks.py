@@ -23,9 +23,13 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 import forms
+from engine.assignment import visible_instances
+from engine.assignment import visible_to
 from engine.calendar import WorkingCalendar
 from engine.context import Actor
 from engine.context import EngineContext
@@ -51,7 +55,6 @@ from engine.models import WorkflowInstance
 from engine.persistence import lock_instance
 from engine.policy import effective_policy
 from engine.services.cases import next_counter_value
-from engine.services.cases import local_today
 from engine.services.instances import complete_task
 from engine.services.instances import start_instance
 from engine.services.reverify import Reverification
@@ -102,7 +105,7 @@ def file_recheck(ctx: EngineContext, *, case_no: str, form: Mapping[str, Any], i
         values = forms.validate("recheck_form", form)
     except forms.FormError as exc:
         raise FormValidationError(fields=exc.fields) from exc
-    today = local_today(ctx)
+    today = ctx.today()
     requested_on = date.fromisoformat(values["requested_on"])
     if requested_on > today:
         raise FormValidationError(fields={"requested_on": ["申请日期不能晚于今天"]})
@@ -328,12 +331,33 @@ def link_recheck_report(ctx: EngineContext, recheck: Recheck, report_no: str | N
 # --- reading -------------------------------------------------------------------------------------------------
 
 
-def list_rechecks(ctx: EngineContext, *, original_household_id: int | None = None, limit: int = 100) -> list[Recheck]:
-    """Rechecks, newest first (the caller filters by jurisdiction)."""
-    query = select(Recheck).order_by(Recheck.id.desc()).limit(limit)
+def list_rechecks(ctx: EngineContext, *, user_id: int | None, original_household_id: int | None = None,
+                  before_id: int | None = None, limit: int = 100) -> tuple[list[Recheck], int | None]:
+    """The rechecks the user may see (OR-3), newest first: ``(page, cursor of the next page or None)``.
+
+    Jurisdiction is part of the query, so a page is always full while visible rechecks remain;
+    the cursor is the id of the page's last recheck (keyset, stable while new ones are filed).
+
+    :param user_id: None when the caller has already checked jurisdiction (the page of a visible case).
+    """
+    query = select(Recheck).order_by(Recheck.id.desc()).limit(limit + 1)
+    if user_id is not None:
+        case, original = aliased(WorkflowInstance), aliased(Household)
+        query = (query.join(original, original.id == Recheck.original_household_id)
+                 .join(case, case.id == func.coalesce(Recheck.instance_id, original.instance_id))
+                 .where(visible_instances(ctx, user_id, case)))
     if original_household_id is not None:
         query = query.where(Recheck.original_household_id == original_household_id)
-    return list(ctx.session.execute(query).scalars())
+    if before_id is not None:
+        query = query.where(Recheck.id < before_id)
+    rows = list(ctx.session.execute(query).scalars())
+    return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
+
+
+def recheck_visible_to(ctx: EngineContext, user_id: int, recheck: Recheck) -> bool:
+    """Whether the user's jurisdiction holds the recheck's case (its own instance, else the original case)."""
+    instance = recheck.instance or recheck.original_household.instance
+    return instance is not None and visible_to(ctx, user_id, instance)
 
 
 def is_overdue(ctx: EngineContext, recheck: Recheck) -> bool:

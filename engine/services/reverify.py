@@ -32,17 +32,18 @@ from engine.history import instance_stream
 from engine.models import Authorisation
 from engine.models import AuthorisationPerson
 from engine.models import CaseStatus
+from engine.models import CurrentDefinition
 from engine.models import Entrustment
 from engine.models import EntrustmentSource
 from engine.models import Household
 from engine.models import Person
 from engine.models import Region
+from engine.models import Role
 from engine.models import Unit
 from engine.models import UnitKind
 from engine.policy import effective_policy
 from engine.services.cases import next_counter_value
 from engine.services.cases import sharing_units_for
-from engine.services.cases import local_today
 from engine.services.instances import start_instance
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ class Reverification:
     region_path: str
     #: region code -> path, filled as households are started (a batch has few regions, many households)
     paths: dict[str, str] = field(default_factory=dict)
+    #: rows every start reads (the current definition, the roles); the session's identity map holds
+    #: rows weakly, so without a reference here each household would query them again
+    shared_rows: list[Any] = field(default_factory=list)
 
     def path_of(self, ctx: EngineContext, region_code: str) -> str:
         if region_code not in self.paths:
@@ -75,7 +79,10 @@ class Reverification:
         data = {"exchange_days": policy.sharing_reply_days, "delay_days": policy.sharing_delay_max_days,
                 # re-verification has its own limit (BJ 第十七条（二）: 15 working days, PS-10)
                 "verification_days": policy.reverification_days}
-        return cls(entrustment, sharing_units_for(ctx, agency, None), data, agency.region.path)
+        current = ctx.session.get(CurrentDefinition, PROCESS_ID)
+        shared = [current, current.definition] if current is not None else []
+        shared += ctx.session.execute(select(Role)).scalars().all()
+        return cls(entrustment, sharing_units_for(ctx, agency, None), data, agency.region.path, shared_rows=shared)
 
 
 def new_recheck_entrustment(ctx: EngineContext, *, entrusting: Unit, agency: Unit, households: int, persons: int,
@@ -83,7 +90,7 @@ def new_recheck_entrustment(ctx: EngineContext, *, entrusting: Unit, agency: Uni
     """A numbered 复核委托书 (DO-8, BJ 附件4) from the department to the agency."""
     if agency.kind is not UnitKind.VERIFICATION_AGENCY:
         raise ValidationError("受托单位须为核对机构", code="recheck_invalid", fields={"agency_unit": ["须为核对机构"]})
-    today = local_today(ctx)
+    today = ctx.today()
     number = f"FHWT-{entrusting.code}-{today.year}-{next_counter_value(ctx, entrusting.id, today.year, 'recheck_wt'):06d}"
     entrustment = Entrustment(
         number=number, entrusting_unit_id=entrusting.id, agency_unit_id=agency.id, contact_name=contact_name[:50],
@@ -105,12 +112,14 @@ def start_reverification(ctx: EngineContext, original: Household, prepared: Reve
     entrustment = prepared.entrustment
     if not prepared.path_of(ctx, original.region_code).startswith(prepared.region_path):
         raise ValidationError("该户不在受托核对机构的辖区内", code="outside_jurisdiction")
-    today = local_today(ctx)
+    today = ctx.today()
     source = _authorisation_in_force(ctx, original, today)
     agency_id = entrustment.agency_unit_id
     case_no = f"HD-{entrustment.agency_unit.code}-{today.year}-{next_counter_value(ctx, agency_id, today.year, 'case'):06d}"
+    # by id, not ``entrustment=``: the back-reference would load the letter's whole household list and
+    # cascade over it at every flush, which makes a batch quadratic in its size
     household = Household(
-        entrustment=entrustment, case_no=case_no, business_type=original.business_type,
+        entrustment_id=entrustment.id, case_no=case_no, business_type=original.business_type,
         business_other=original.business_other, rule_set=original.rule_set, region_code=original.region_code,
         address=original.address, applicant_phone=original.applicant_phone,
         note=f"复核：原案件 {original.case_no}", status=CaseStatus.OPEN, created_at=ctx.now())

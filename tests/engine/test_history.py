@@ -103,3 +103,32 @@ def test_rehashed_forgery_breaks_the_next_link(ctx) -> None:  # type: ignore[no-
     ctx.session.expire_all()
     problems = verify_chain(ctx.session, "instance:900")
     assert [(p.seq, p.problem) for p in problems] == [(3, "与前一事件的链接不符")]
+
+
+def test_a_system_event_that_loses_the_race_for_its_seq_is_retried(ctx, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The system stream has many writers: a duplicate ``seq`` rolls back its savepoint and tries the new head."""
+    from sqlalchemy.exc import IntegrityError as DBIntegrityError
+
+    from engine import history
+
+    real, calls = history.append_event, []
+
+    def racing(ctx, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs["kind"])
+        if len(calls) == 1:
+            real(ctx, **kwargs)  # another writer took the seq: this insert now collides with it
+            raise DBIntegrityError("INSERT INTO events", {}, Exception("duplicate (stream, seq)"))
+        return real(ctx, **kwargs)
+
+    monkeypatch.setattr(history, "append_event", racing)
+    event = history.append_system_event(ctx, kind="audit_viewed", actor=Actor("auditor"), payload={"n": 1})
+    assert len(calls) == 2 and event.seq == 1
+    assert ctx.session.execute(select(Event.seq).where(Event.stream == "system")).scalars().all() == [1]
+    assert verify_chain(ctx.session, "system") == []
+
+    def always(ctx, **kwargs):  # type: ignore[no-untyped-def]
+        raise DBIntegrityError("INSERT INTO events", {}, Exception("duplicate (stream, seq)"))
+
+    monkeypatch.setattr(history, "append_event", always)
+    with pytest.raises(DBIntegrityError):
+        history.append_system_event(ctx, kind="audit_viewed", actor=Actor("auditor"), attempts=3)

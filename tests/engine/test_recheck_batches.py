@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -64,6 +65,25 @@ def _items(ctx: EngineContext, batch_id: int) -> list[tuple[int, str, str | None
     return [(i.row, i.status.value, i.reason) for i in rows]
 
 
+def _crash_at(ctx: EngineContext, batch_id: int, monkeypatch: pytest.MonkeyPatch, *, start: int,
+              chunk_size: int) -> None:
+    """Run the batch until the worker dies at its ``start``-th household; roll back what was not committed."""
+    real, calls = recheck_batches.start_reverification, []
+
+    def crashing(*args: Any, **kwargs: Any) -> Household:
+        calls.append(1)
+        if len(calls) == start:
+            raise RuntimeError("worker killed")
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(recheck_batches, "start_reverification", crashing)
+        with pytest.raises(RuntimeError):
+            run_batch(ctx, batch_id, chunk_size=chunk_size, commit=ctx.session.commit)
+    ctx.session.rollback()
+    ctx.session.expire_all()
+
+
 @pytest.mark.parametrize("profile", ["jilin", "baoji"])
 def test_batch_with_failures_crash_pause_and_resume(prepared: EngineContext, clock: Any, profile: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,23 +102,10 @@ def test_batch_with_failures_crash_pause_and_resume(prepared: EngineContext, clo
     assert _items(ctx, batch_id)[5:] == [(6, "failed", "核对业务编号不存在"), (7, "failed", "与前面的行重复")]
 
     # a crash in the middle of the second chunk: the first chunk stays, the second is rolled back
-    real, calls = recheck_batches.start_reverification, []
-
-    def crashing(*args: Any, **kwargs: Any) -> Household:
-        calls.append(1)
-        if len(calls) == 3:
-            raise RuntimeError("worker killed")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(recheck_batches, "start_reverification", crashing)
-    with pytest.raises(RuntimeError):
-        run_batch(ctx, batch_id, chunk_size=2, commit=ctx.session.commit)
-    ctx.session.rollback()
-    ctx.session.expire_all()
+    _crash_at(ctx, batch_id, monkeypatch, start=3, chunk_size=2)
     assert [s for _, s, _ in _items(ctx, batch_id)] == ["started", "started", "pending", "pending", "pending",
                                                         "failed", "failed"]
     assert get_batch(ctx, batch_id).status is BatchStatus.RUNNING
-    monkeypatch.setattr(recheck_batches, "start_reverification", real)
 
     # paused between chunks by a user: the job stops there
     def commit_then_pause() -> None:
@@ -176,3 +183,62 @@ def test_who_may_create_a_batch(prepared: EngineContext) -> None:
     with pytest.raises(ValidationError):
         create_batch(ctx, entrusting_unit=get_unit_by_code(ctx, "CY-HDZX"), agency_unit=get_unit_by_code(ctx, "CY-HDZX"),
                      title="复核", actor=Actor("system"), case_nos=[household.case_no])
+
+
+def test_a_batch_whose_worker_died_is_interrupted_after_the_stale_time_and_resumed(
+        prepared: EngineContext, clock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PS-8: a crashed worker leaves the batch "running"; after the stale time: 已中断, resumed by the periodic job."""
+    ctx = prepared
+    households = enrol(ctx, 3, signed_on=date(2026, 11, 20))
+    batch_id = _create(ctx, [h.case_no for h in households])
+    clock.advance(minutes=1)
+    _crash_at(ctx, batch_id, monkeypatch, start=2, chunk_size=1)
+    batch = get_batch(ctx, batch_id)
+    assert (batch.status, batch.started) == (BatchStatus.RUNNING, 1)
+
+    clock.advance(minutes=14)  # 14 minutes after the last started row: still counted as running
+    assert not recheck_batches.is_interrupted(ctx, batch, stale_minutes=15)
+    assert recheck_batches.resume_interrupted(ctx, stale_minutes=15) == []
+    with pytest.raises(InvalidStateError):
+        resume_batch(ctx, batch_id, actor=as_user(ctx, "cy_assistance", "assistance_officer"), stale_minutes=15)
+    assert recheck_batches.is_interrupted(ctx, batch, stale_minutes=10)  # the stale time is configurable
+
+    clock.advance(minutes=2)
+    assert recheck_batches.is_interrupted(ctx, batch, stale_minutes=15)
+    ctx.after_commit_jobs.clear()
+    assert recheck_batches.resume_interrupted(ctx, stale_minutes=15) == [batch.number]
+    assert batch.status is BatchStatus.PENDING and not recheck_batches.is_interrupted(ctx, batch, stale_minutes=15)
+    assert ctx.after_commit_jobs == [("rechecks.run_batch", {"batch_id": batch_id})]
+    resumed = ctx.session.execute(select(Event).where(Event.kind == "recheck_batch_resumed")).scalar_one()
+    assert (resumed.actor, resumed.payload["interrupted"]) == ("rechecks.resume_interrupted", True)
+    ctx.session.commit()
+    assert run_batch(ctx, batch_id, commit=ctx.session.commit) == "completed"
+    batch = get_batch(ctx, batch_id)
+    assert (batch.started, batch.failed) == (3, 0)
+    clock.advance(hours=2)  # a finished (or paused) batch is never interrupted
+    assert not recheck_batches.is_interrupted(ctx, batch, stale_minutes=15)
+    assert recheck_batches.resume_interrupted(ctx, stale_minutes=15) == []
+
+
+def test_starting_a_chunk_reads_shared_rows_once_not_per_household(prepared: EngineContext) -> None:
+    """PS-8 at scale: the definition, the roles and a new case's (empty) derived rows are not re-read per household."""
+    ctx = prepared
+    households = enrol(ctx, 4, signed_on=date(2026, 11, 20))
+    batch_id = _create(ctx, [h.case_no for h in households])
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(" ".join(str(args[2]).split()))
+
+    connection = ctx.session.connection()
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        assert run_batch(ctx, batch_id, commit=ctx.session.commit) == "completed"
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    per_table = {table: sum(1 for s in statements if s.startswith("SELECT") and f"FROM {table} " in s + " ")
+                 for table in ("current_definitions", "roles", "human_tasks", "timers", "message_subscriptions")}
+    assert per_table["current_definitions"] <= 1 and per_table["roles"] <= 1, per_table
+    assert per_table["human_tasks"] == per_table["timers"] == per_table["message_subscriptions"] == 0, per_table
+    assert not [s for s in statements if "GROUP BY" in s and "recheck_batch_items" in s]  # no recount of the batch
+    assert get_batch(ctx, batch_id).started == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import select
 
 from engine.context import Actor
@@ -192,3 +193,20 @@ def test_unregistered_officer_cannot_record(ctx) -> None:  # type: ignore[no-unt
     with pytest.raises(SeparationOfDutiesError) as info:
         claim_task(ctx, _task(ctx, case, "record_result").id, actor=_actor(ctx, "cy_exchange_1", "exchange_officer"))
     assert info.value.details["rule"] == "SD-3"
+
+
+def test_a_guarded_claim_reads_the_actors_memberships_once(ctx, case) -> None:  # type: ignore[no-untyped-def]
+    """Jurisdiction (OR-3), the auditor role (AU-1) and the task role are checked from one membership query."""
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    task = _task(ctx, case, "intake_check")
+    connection = ctx.session.connection()
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        claim_task(ctx, task.id, actor=_actor(ctx, "cy_intake", "intake_officer"))
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    assert len([s for s in statements if "memberships" in s]) == 1

@@ -9,10 +9,12 @@ from decimal import Decimal
 import pytest
 
 from engine.exchange import registry as reg
+from engine.exchange.categories import PROPERTY_CLASSES
+from engine.exchange.normalise import Normalised
+from engine.exchange.normalise import normalise_records as normalise
 from engine.exchange.registry import Persona
 from engine.exchange.registry import SyntheticRegistry
 from engine.exchange.registry import UnitBehaviour
-from engine.exchange.registry import normalise
 from engine.services.demo import UNITS
 from forms.ids import check_char
 
@@ -142,7 +144,7 @@ def test_normalising_properties() -> None:
     company = normalise("business_registration", [{"registered_capital": "500000", "share_ratio": "0.3",
                                                    "entity_name": "某公司"}])
     assert (company.properties[0].label, company.properties[0].value) == ("市场主体", Decimal("150000.00"))
-    assert normalise("marriage", [{"status": "已婚"}]) == reg.Normalised()
+    assert normalise("marriage", [{"status": "已婚"}]) == Normalised()
 
 
 @pytest.mark.parametrize("category", ALL)
@@ -153,12 +155,12 @@ def test_every_generated_record_normalises_without_error(category: str) -> None:
         result = normalise(category, answer.records)
         assert all(i.annual_amount >= 0 for i in result.incomes)
         assert all(p.value >= 0 for p in result.properties)
-        assert {p.property_class for p in result.properties} <= set(reg.PROPERTY_CLASSES)
+        assert {p.property_class for p in result.properties} <= set(PROPERTY_CLASSES)
 
 
 def test_normalising_tolerates_what_a_real_unit_may_send() -> None:
     hostile = [{"balance": v} for v in ("NaN", "Infinity", "-inf", "1e999999", True, None, [], {}, "一万", "")]
-    assert normalise("deposits", hostile) == reg.Normalised()
+    assert normalise("deposits", hostile) == Normalised()
     friendly = normalise("real_estate", [{"assessed_value": "1,200,000.00", "share": "50%"},
                                          {"assessed_value": 300000, "share": 1}])
     assert [p.value for p in friendly.properties] == [Decimal("600000.00"), Decimal("300000.00")]

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC
+from datetime import date
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy import select
 
 from engine.models import Event
+from engine.models import Household
 from engine.models import Recheck
 from engine.models import RecheckBatch
+from engine.models import RecheckStatus
+from engine.models import RecheckTrigger
+from engine.models import Unit
 from tests.web.test_api_cases import _body
 from tests.web.test_api_cases import _setup
 from tests.web.test_api_cases import _verify
@@ -17,6 +25,7 @@ from tests.web.test_api_tasks import _token
 from tests.web.test_cases_pages import RecordingQueue
 from tests.web.test_inbox import login
 from tests.web.test_inbox import _post as post
+from web.jobs import execute
 
 
 def _case(app: Any, client: Any, verified: bool = True) -> str:
@@ -153,3 +162,76 @@ def test_the_department_decides_in_its_inbox(app, client) -> None:  # type: igno
 def _kinds(app: Any) -> set[str]:
     session = app.extensions["hedui"].new_context().session
     return set(session.execute(select(Event.kind)).scalars())
+
+
+def _rechecks_in_two_counties(app: Any, client: Any, chaoyang: int, nanguan: int) -> None:
+    """``chaoyang`` rechecks on a 朝阳区 case, then ``nanguan`` newer ones on a case moved to 南关区."""
+    _setup(app)
+    cases = client.post("/api/v1/entrustments", headers=_token(client, "hq_street_clerk"), json=_body(2)).json["cases"]
+    ctx = app.extensions["hedui"].new_context()
+    units = {u.code: u.id for u in ctx.session.execute(select(Unit)).scalars()}
+    households = [ctx.session.execute(select(Household).where(Household.case_no == c["case_no"])).scalar_one()
+                  for c in cases]
+    moved = households[1].instance
+    moved.agency_unit_id, moved.entrusting_unit_id, moved.region_code = units["NG-HDZX"], units["NG-MZJ"], "220102001"
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    rows = [(households[0], "CY-MZJ")] * chaoyang + [(households[1], "NG-MZJ")] * nanguan
+    ctx.session.execute(insert(Recheck), [
+        {"number": f"FH-T-{n:04d}", "trigger": RecheckTrigger.COMPLAINT, "status": RecheckStatus.FILED,
+         "original_household_id": household.id, "initiating_unit_id": units[unit], "deciding_unit_id": units[unit],
+         "requester_name": "张演示", "requested_on": date(2026, 11, 23), "reason": "举报", "created_at": now,
+         "created_by": "test"} for n, (household, unit) in enumerate(rows)])
+    ctx.session.commit()
+
+
+def _pages(client: Any, headers: dict[str, str], limit: int) -> list[list[str]]:
+    pages, cursor = [], ""
+    while True:
+        body = client.get(f"/api/v1/rechecks?limit={limit}&cursor={cursor}", headers=headers).json
+        pages.append([r["recheck_no"] for r in body["items"]])
+        if body["next_cursor"] is None:
+            return pages
+        cursor = body["next_cursor"]
+
+
+def test_recheck_list_filters_jurisdiction_before_the_limit_and_pages(  # type: ignore[no-untyped-def]
+        app, client) -> None:
+    """OR-3: 120 newer 南关区 rechecks do not hide 朝阳区's 5 older ones; both counties page through all of theirs."""
+    _rechecks_in_two_counties(app, client, chaoyang=5, nanguan=120)
+    chaoyang = client.get("/api/v1/rechecks", headers=_token(client, "cy_intake")).json
+    assert [r["recheck_no"] for r in chaoyang["items"]] == [f"FH-T-{n:04d}" for n in range(4, -1, -1)]
+    assert chaoyang["next_cursor"] is None
+    pages = _pages(client, _token(client, "ng_intake"), limit=50)
+    assert [len(p) for p in pages] == [50, 50, 20]
+    assert sum(pages, []) == [f"FH-T-{n:04d}" for n in range(124, 4, -1)]
+    assert client.get("/api/v1/rechecks?cursor=x", headers=_token(client, "ng_intake")).status_code == 422
+    assert client.get("/api/v1/rechecks?limit=0", headers=_token(client, "ng_intake")).status_code == 422
+
+
+def test_a_stalled_batch_shows_as_interrupted_with_resume_and_the_periodic_job_resumes_it(
+        app, client, clock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """PS-8: no progress for HEDUI_RECHECK_BATCH_STALE_MINUTES (15) → 已中断 on the page and in the API, resumable."""
+    case_no = _case(app, client, verified=False)
+    state = app.extensions["hedui"]
+    queue = RecordingQueue(state)
+    monkeypatch.setattr(state, "jobs", queue)
+    login(client, "cy_assistance")
+    units = dict(state.new_context().session.execute(select(Unit.code, Unit.id)).all())
+    response = post(client, "/rechecks/batches", {
+        "title": "2026 年度复核", "entrusting_unit": str(units["CY-MZJ"]), "agency_unit": str(units["CY-HDZX"]),
+        "file": (io.BytesIO(f"{case_no}\n".encode()), "名单.csv")}, content_type="multipart/form-data")
+    page_url = response.headers["Location"]
+    batch_id = int(page_url.rstrip("/").split("/")[-1])
+    number = state.new_context().session.get(RecheckBatch, batch_id).number
+    assert "已中断" not in client.get(page_url).get_data(as_text=True)  # the job was lost: nobody ran it
+    clock.advance(minutes=16)
+    page = client.get(page_url).get_data(as_text=True)
+    assert "进度：已中断" in page and f"/rechecks/batches/{batch_id}/resume" in page
+    headers = _token(client, "cy_assistance")
+    assert client.get(f"/api/v1/recheck-batches/{number}", headers=headers).json["interrupted"] is True
+    queue.jobs.clear()
+    assert execute(state, "rechecks.resume_interrupted", {}) == [number]
+    assert [name for name, _ in queue.jobs] == ["rechecks.run_batch"]
+    assert client.get(f"/api/v1/recheck-batches/{number}", headers=headers).json["interrupted"] is False
+    assert queue.run_all() == ["completed"]
+    assert "已全部处理" in client.get(page_url).get_data(as_text=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from datetime import timedelta
+from engine.clock import local_date
 from typing import Any
 
 from flask import abort
@@ -20,7 +21,6 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from engine.calendar import SHANGHAI
 from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
@@ -54,7 +54,7 @@ def _actor() -> Actor:
 
 
 def _today() -> date:
-    return state().clock.now().astimezone(SHANGHAI).date()
+    return local_date(state().clock.now())
 
 
 def _form_page(schema: HtmlFormSchema, template: str, action: Action, **context: Any) -> Page:

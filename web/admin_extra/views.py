@@ -9,6 +9,7 @@ the next deadline uses the new day. Policy values change through
 from __future__ import annotations
 
 from datetime import date
+from engine.clock import local_date
 from typing import Any
 
 from flask import current_app
@@ -21,7 +22,6 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import event
 
-from engine.calendar import SHANGHAI
 from engine.calendar import set_day
 from engine.calendar_provisional import is_provisional
 from engine.context import Actor
@@ -54,7 +54,7 @@ def _actor() -> Actor:
 
 
 def _today() -> date:
-    return state().clock.now().astimezone(SHANGHAI).date()
+    return local_date(state().clock.now())
 
 
 # --- calendar ----------------------------------------------------------------------------------------------

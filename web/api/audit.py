@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from engine.clock import LOCAL_TZ
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Response
 from flask import jsonify
@@ -22,8 +22,8 @@ from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
 from web.db import get_ctx
+from web.downloads import file_response
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _FORMATS = ("csv", "json")
 CSV_HEADER = ["序号", "时间（北京时间）", "事件类型", "事件", "操作人", "姓名", "角色", "单位", "步骤", "步骤名称",
               "流程", "流程版本", "流程定义哈希", "摘要", "提交内容（JSON）", "事件哈希"]
@@ -62,20 +62,13 @@ def case_history(instance_id: int) -> Response:
     name = f"case-{instance.id}-history.{fmt}"
     if fmt == "json":
         content = json.dumps(history_body(instance, rows), ensure_ascii=False, indent=2)
-        return download(content, "application/json; charset=utf-8", name)
-    return download(history_csv(rows), "text/csv; charset=utf-8", name)
+        return file_response(content, name, mimetype="application/json; charset=utf-8")
+    return file_response(history_csv(rows), name, mimetype="text/csv; charset=utf-8")
 
 
 def history_body(instance: WorkflowInstance, rows: list[audit.TimelineRow]) -> dict[str, Any]:
     return {"instance_id": instance.id, "business_key": instance.business_key, "process_id": instance.process_id,
             "items": [r.to_dict() for r in rows]}
-
-
-def download(content: str, mimetype: str, filename: str) -> Response:
-    response = Response(content, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def history_csv(rows: list[audit.TimelineRow]) -> str:
@@ -85,7 +78,7 @@ def history_csv(rows: list[audit.TimelineRow]) -> str:
     writer.writerow(CSV_HEADER)
     for r in rows:
         writer.writerow([_cell(v) for v in (
-            r.seq, r.occurred_at.astimezone(SHANGHAI).isoformat(), r.kind, r.kind_name, r.actor, r.actor_name,
+            r.seq, r.occurred_at.astimezone(LOCAL_TZ).isoformat(), r.kind, r.kind_name, r.actor, r.actor_name,
             r.role_name or r.actor_role, r.unit_name, r.bpmn_id, r.task_name, r.process_id, r.definition_version,
             r.definition_hash, r.summary,
             json.dumps(r.payload, ensure_ascii=False, sort_keys=True) if r.payload is not None else "", r.hash)])

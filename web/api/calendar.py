@@ -61,7 +61,7 @@ def add_working_days() -> Response:
 def get_policy() -> Response:
     ctx = get_ctx()
     policy = effective_policy(ctx, current_app.config["POLICY_PROFILE"])
-    today = ctx.now().astimezone(SHANGHAI).date()
+    today = ctx.today()
     windows: dict[str, Any] = {
         kind: {"name": name, "in_window": policy.in_window(kind, today),
                "next_start": policy.next_window_start(kind, today).isoformat(),

@@ -1,4 +1,4 @@
-"""What several API modules read from a request: the JSON body and the unit the caller acts for."""
+"""What several API modules read from a request: the JSON body, the unit the caller acts for, paging."""
 
 from __future__ import annotations
 
@@ -31,3 +31,28 @@ def actor_in(unit_id: int, roles: tuple[str, ...], *, refusal: str = "您不是�
     if held is None:
         raise PermissionDeniedError(refusal, code="role_required", roles=list(roles))
     return Actor(user.username, held, user.id)
+
+
+#: the paging query parameters of list endpoints (OpenAPI)
+PAGE_PARAMETERS = (
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "上一页返回的 next_cursor"},
+)
+
+
+def limit_arg(default: int = 100) -> int:
+    """The ``limit`` query parameter, 1–500 (422 otherwise)."""
+    raw = request.args.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        raise ValidationError("limit 须为 1–500 的整数", fields={"limit": ["须为 1–500 的整数"]})
+    return int(raw)
+
+
+def cursor_arg() -> int | None:
+    """The ``cursor`` query parameter: the ``next_cursor`` a previous page returned (422 if it is not one)."""
+    raw = request.args.get("cursor")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise ValidationError("cursor 无效", fields={"cursor": ["须为上一页返回的 next_cursor"]})
+    return int(raw)

@@ -20,7 +20,6 @@ from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
-from engine.models import Membership
 from engine.models import Recheck
 from engine.models import RecheckBatch
 from engine.models.case import Household
@@ -29,14 +28,20 @@ from engine.services import recheck_batches
 from engine.services import rechecks
 from engine.services.org import get_unit_by_code
 from web.api.blueprint import bp
+from web.api.inputs import PAGE_PARAMETERS
 from web.api.inputs import actor_in
+from web.api.inputs import cursor_arg
 from web.api.inputs import json_body
+from web.api.inputs import limit_arg
 from web.api.openapi import operation
-from web.api.reports import viewer_unit
+from web.cases.queries import viewer_unit
 from web.auth import api_login_required
 from web.auth import current_api_user
 from web.db import get_ctx
+from web.downloads import file_response
 from web.rechecks.access import recheck_for_document
+from web.rechecks.access import visible_recheck
+from web.rechecks.jobs import stale_minutes
 
 FORM_FIELDS = ("trigger", "requester_name", "requested_on", "reason", "notified_on")
 
@@ -66,12 +71,6 @@ def recheck_dict(recheck: Recheck) -> dict[str, Any]:
     }
 
 
-def _visible(recheck: Recheck) -> bool:
-    ctx = get_ctx()
-    instance = recheck.instance or recheck.original_household.instance
-    return instance is not None and assignment.visible_to(ctx, current_api_user().id, instance)
-
-
 @bp.post("/api/v1/rechecks")
 @api_login_required
 def create_recheck() -> tuple[Response, int]:
@@ -89,24 +88,23 @@ def create_recheck() -> tuple[Response, int]:
 @bp.get("/api/v1/rechecks")
 @api_login_required
 def list_rechecks() -> Response:
+    """The caller's rechecks, newest first, ``limit`` per page; ``next_cursor`` fetches the next page."""
     ctx = get_ctx()
     household_id = None
     case_no = request.args.get("case_no")
     if case_no:
         household_id = ctx.session.execute(select(Household.id).where(Household.case_no == case_no)).scalar()
         if household_id is None:
-            return jsonify({"items": []})
-    items = [recheck_dict(r) for r in rechecks.list_rechecks(ctx, original_household_id=household_id) if _visible(r)]
-    return jsonify({"items": items})
+            return jsonify({"items": [], "next_cursor": None})
+    page, more = rechecks.list_rechecks(ctx, user_id=current_api_user().id, original_household_id=household_id,
+                                        before_id=cursor_arg(), limit=limit_arg())
+    return jsonify({"items": [recheck_dict(r) for r in page], "next_cursor": None if more is None else str(more)})
 
 
 @bp.get("/api/v1/rechecks/<number>")
 @api_login_required
 def get_recheck(number: str) -> Response:
-    recheck = rechecks.get_recheck(get_ctx(), number)
-    if not _visible(recheck):
-        raise NotFoundError("复核不存在", recheck_no=number)
-    return jsonify(recheck_dict(recheck))
+    return jsonify(recheck_dict(visible_recheck(get_ctx(), current_api_user().id, number)))
 
 
 @bp.get("/api/v1/rechecks/<number>/documents/<which>.pdf")
@@ -117,11 +115,9 @@ def recheck_document(number: str, which: str) -> Response:
     user = current_api_user()
     recheck = recheck_for_document(ctx, user.id, number, which)
     rendered = render_recheck_document(ctx, recheck, which, actor=Actor(user.username, None, user.id),
-                                       viewer=user.display_name, unit=viewer_unit(user.id), printing=False, via="api")
-    response = Response(rendered.content, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f"attachment; filename={which}-{recheck.id}.pdf"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+                                       viewer=user.display_name, unit=viewer_unit(ctx, user.id, recheck.original_household),
+                                       printing=False, via="api")
+    return file_response(rendered.content, f"{which}-{recheck.id}.pdf")
 
 
 # --- batches ------------------------------------------------------------------------------------------------
@@ -132,7 +128,8 @@ def batch_dict(batch: RecheckBatch, *, detail: bool = False) -> dict[str, Any]:
         "batch_no": batch.number, "id": batch.id, "title": batch.title, "status": batch.status.value,
         "source": batch.source, "entrusting_unit": batch.entrusting_unit.code, "agency_unit": batch.agency_unit.code,
         "entrustment": batch.entrustment.number if batch.entrustment else None, "total": batch.total,
-        "started": batch.started, "failed": batch.failed, "pending": batch.pending, "progress": batch.progress}
+        "started": batch.started, "failed": batch.failed, "pending": batch.pending, "progress": batch.progress,
+        "interrupted": recheck_batches.is_interrupted(get_ctx(), batch, stale_minutes=stale_minutes())}
     if detail:
         report = recheck_batches.batch_status(get_ctx(), batch)
         out.update(stages=report.stages, overdue=report.overdue, finished=report.finished,
@@ -143,9 +140,7 @@ def batch_dict(batch: RecheckBatch, *, detail: bool = False) -> dict[str, Any]:
 def _batch(number: str) -> RecheckBatch:
     ctx = get_ctx()
     batch = ctx.session.execute(select(RecheckBatch).where(RecheckBatch.number == number)).scalar_one_or_none()
-    user = current_api_user()
-    units = set(ctx.session.execute(select(Membership.unit_id).where(Membership.user_id == user.id)).scalars())
-    if batch is None or not units & {batch.entrusting_unit_id, batch.agency_unit_id}:
+    if batch is None or not recheck_batches.batch_visible_to(ctx, current_api_user().id, batch):
         raise NotFoundError("批量复核批次不存在", batch_no=number)
     return batch
 
@@ -181,8 +176,10 @@ def batch_action(number: str, action: str) -> Response:
     if action not in ("pause", "resume"):
         raise NotFoundError("不支持的操作", action=action)
     actor = actor_in(batch.entrusting_unit_id, recheck_batches.BATCH_ROLES)
-    change = recheck_batches.pause_batch if action == "pause" else recheck_batches.resume_batch
-    return jsonify(batch_dict(change(get_ctx(), batch.id, actor=actor)))
+    if action == "pause":
+        return jsonify(batch_dict(recheck_batches.pause_batch(get_ctx(), batch.id, actor=actor)))
+    return jsonify(batch_dict(recheck_batches.resume_batch(get_ctx(), batch.id, actor=actor,
+                                                           stale_minutes=stale_minutes())))
 
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
@@ -203,9 +200,10 @@ operation("post", "/rechecks", summary="发起个案复核：提交复核表（P
                      "404": {"description": "案件不存在或不在辖区"},
                      "409": {"description": "该户已有正在办理的复核（recheck_open）"},
                      "422": {"description": "复核表有误（form_invalid），或异议逾期不予受理（objection_late，拒绝已记录）"}})
-operation("get", "/rechecks", summary="复核列表（可按 case_no 过滤；仅辖区内）", security=_AUTH,
-          parameters=[{"name": "case_no", "in": "query", "schema": {"type": "string"}}],
-          responses={"200": {"description": "{items: [...]}", "content": _JSON}})
+operation("get", "/rechecks", summary="复核列表（可按 case_no 过滤；仅辖区内；新的在前，按 next_cursor 翻页）", security=_AUTH,
+          parameters=[{"name": "case_no", "in": "query", "schema": {"type": "string"}}, *PAGE_PARAMETERS],
+          responses={"200": {"description": "{items: [...], next_cursor: 下一页游标或 null}", "content": _JSON},
+                     "422": {"description": "limit 或 cursor 有误"}})
 operation("get", "/rechecks/{recheck_no}", summary="复核详情：复核表、决定、复核委托书、关联核对案件与结果", security=_AUTH,
           responses={"200": {"description": "复核", "content": _JSON}, "404": {"description": "不存在或不在辖区"}})
 operation("get", "/rechecks/{recheck_no}/documents/{which}.pdf",
@@ -225,5 +223,5 @@ operation("get", "/recheck-batches/{batch_no}", summary="批次进度：各环�
           responses={"200": {"description": "批次", "content": _JSON}, "404": {"description": "不存在"}})
 operation("post", "/recheck-batches/{batch_no}/pause", summary="暂停批次（当前分块完成后停止）", security=_AUTH,
           responses={"200": {"description": "批次"}, "409": {"description": "当前不能暂停"}})
-operation("post", "/recheck-batches/{batch_no}/resume", summary="继续已暂停的批次", security=_AUTH,
-          responses={"200": {"description": "批次"}, "409": {"description": "批次未暂停"}})
+operation("post", "/recheck-batches/{batch_no}/resume", summary="继续已暂停或已中断（interrupted）的批次", security=_AUTH,
+          responses={"200": {"description": "批次"}, "409": {"description": "批次未暂停也未中断"}})

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from flask import Response
 from flask import jsonify
-from sqlalchemy import select
 
 from engine import assignment
 from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
-from engine.models import Membership
-from engine.models import Unit
 from engine.models import WorkflowInstance
 from engine.reports.printing import render_report
 from engine.reports.service import case_reports
@@ -29,14 +26,9 @@ from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
 from web.cases.queries import has_duty
+from web.cases.queries import viewer_unit
 from web.db import get_ctx
-
-
-def viewer_unit(user_id: int) -> str:
-    """The unit an API copy's watermark names: the user's first unit."""
-    return get_ctx().session.execute(select(Unit.name).join(Membership, Membership.unit_id == Unit.id)
-                                     .where(Membership.user_id == user_id).order_by(Membership.id)
-                                     ).scalars().first() or ""
+from web.downloads import file_response
 
 
 @bp.get("/api/v1/cases/<case_no>/reports")
@@ -60,11 +52,9 @@ def report_pdf(report_id: int) -> Response:
         # the PDF carries full ID numbers: the same rule as the browser's download (SEC-13)
         raise PermissionDeniedError("您在本案件中没有下载核对报告的职责", code="duty_required")
     rendered = render_report(ctx, report, actor=Actor(user.username, None, user.id), viewer=user.display_name,
-                             unit=viewer_unit(user.id), printing=False, via="api")
+                             unit=viewer_unit(ctx, user.id, instance), printing=False, via="api")
     state = next(s for s in case_reports(ctx, report.case_no) if s.report.id == report.id)
-    response = Response(rendered.content, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f"attachment; filename=report-{report.id}.pdf"
-    response.headers["Cache-Control"] = "no-store"
+    response = file_response(rendered.content, f"report-{report.id}.pdf")
     response.headers["X-Hedui-Report-Expired"] = "true" if state.expired else "false"
     response.headers["X-Hedui-Report-Status"] = {"有效": "valid", "已过期": "expired", "已被替代": "superseded"}[state.label]
     return response

@@ -18,6 +18,7 @@ from engine.services import instances
 from engine.services import security
 from engine.services import users
 from web.api.blueprint import bp
+from web.api.inputs import limit_arg
 from web.api.openapi import operation
 from web.api.schemas import TaskCompleteSchema
 from web.api.schemas import TaskOutSchema
@@ -78,15 +79,8 @@ def revoke_current_token() -> tuple[str, int]:
 @api_login_required
 def list_tasks() -> Response:
     ctx = get_ctx()
-    tasks = instances.list_tasks_for_user(ctx, current_api_user().id, limit=_limit())
+    tasks = instances.list_tasks_for_user(ctx, current_api_user().id, limit=limit_arg())
     return jsonify({"items": _task_out.dump(tasks, many=True)})
-
-
-def _limit() -> int:
-    raw = request.args.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
-        raise ValidationError("limit 须为 1–500 的整数", fields={"limit": ["须为 1–500 的整数"]})
-    return int(raw)
 
 
 @bp.get("/api/v1/tasks/<task_id>")

@@ -9,7 +9,6 @@ in the jurisdiction). Every opening, download and print is recorded on the syste
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 
 from flask import Response
 from flask import render_template
@@ -31,8 +30,6 @@ from engine.documents.printing import print_counts
 from engine.documents.printing import render_case_document
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
-from engine.models import Membership
-from engine.models import Unit
 from engine.models.archive import Archive
 from engine.models.archive import ArchiveItem
 from engine.models.archive import ArchiveItemBlob
@@ -40,41 +37,13 @@ from engine.models.case import Household
 from web.archives.blueprint import bp
 from web.cases import queries
 from web.db import get_ctx
+from web.downloads import file_response
+from web.downloads import rendered_response
 from web.inbox.views import local_time
 
 
 def _actor(role: str | None = None) -> Actor:
     return Actor(current_user.username, role, current_user.id)
-
-
-def _viewer_unit(household: Household) -> str:
-    """The unit the watermark names: the viewer's unit in the case, else their first unit."""
-    ctx = get_ctx()
-    instance = household.instance
-    assert instance is not None
-    rows = ctx.session.execute(select(Membership.unit_id, Unit.name).join(Unit, Unit.id == Membership.unit_id)
-                               .where(Membership.user_id == current_user.id).order_by(Membership.id)).all()
-    for unit_id, name in rows:
-        if unit_id in (instance.agency_unit_id, instance.entrusting_unit_id):
-            return str(name)
-    return str(rows[0][1]) if rows else ""
-
-
-def _pdf(content: bytes, filename: str, *, attachment: bool, content_type: str = "application/pdf") -> Response:
-    disposition = "attachment" if attachment else "inline"
-    response = Response(content, mimetype=content_type)
-    response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(filename)}"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-def rendered_response(rendered: Rendered, *, printing: bool) -> Response:
-    """A produced copy: downloaded as an attachment, or a print opened inline with its N in a header."""
-    response = _pdf(rendered.content, rendered.filename, attachment=not printing)
-    if rendered.print_no is not None:
-        response.headers["X-Hedui-Print-No"] = str(rendered.print_no)
-    return response
 
 
 # --- printable documents of a live case ------------------------------------------------------------------
@@ -90,8 +59,8 @@ def _document(case_no: str, which: str, *, printing: bool) -> Response:
         # the official documents carry full ID numbers: the same rule as unmasking (SEC-13)
         raise PermissionDeniedError("您在本案件中没有打印该文书的职责", code="duty_required")
     rendered = render_case_document(ctx, household, which, actor=_actor(), viewer=current_user.display_name,
-                                    unit=_viewer_unit(household), printing=printing)
-    return _pdf(rendered.content, rendered.filename, attachment=not printing)
+                                    unit=queries.viewer_unit(get_ctx(), current_user.id, household), printing=printing)
+    return rendered_response(rendered, printing=printing)
 
 
 @bp.get("/<case_no>/documents/<which>.pdf")
@@ -156,7 +125,7 @@ def archive_item(case_no: str, position: int) -> Response:
     record_access(get_ctx(), "archive_item_downloaded" if download else "archive_item_opened", household.instance,
                   actor=_actor(role), via="web", archive_item_id=item.id, position=item.position, item_kind=item.kind,
                   sha256=item.sha256)
-    return _pdf(content, item.filename, attachment=download, content_type=item.content_type)
+    return file_response(content, item.filename, attachment=download, mimetype=item.content_type)
 
 
 @bp.post("/<case_no>/archive/items/<int:position>/print")
@@ -169,6 +138,6 @@ def archive_item_print(case_no: str, position: int) -> Response:
     print_no = next_print_no(ctx, f"archive_item:{item.id}", actor)
     record_access(ctx, "archive_item_printed", household.instance, actor=actor, via="web", archive_item_id=item.id,
                   position=item.position, item_kind=item.kind, sha256=item.sha256, print_no=print_no)
-    response = _pdf(content, item.filename, attachment=False, content_type=item.content_type)
+    response = file_response(content, item.filename, attachment=False, mimetype=item.content_type)
     response.headers["X-Hedui-Print-No"] = str(print_no)
     return response

@@ -36,7 +36,6 @@ from engine.models import WorkflowInstance
 from engine.models.case import Household
 from forms.ids import mask_id
 from forms.member_rules import RELATIONS
-from web.api.audit import download
 from web.api.audit import history_body
 from web.api.audit import history_csv
 from web.audit.blueprint import bp
@@ -56,6 +55,7 @@ from web.home.schemas import field_errors
 from web.home.schemas import load_form
 from web.inbox.diagram import definition_xml
 from web.inbox.views import local_time
+from web.downloads import file_response
 
 PER_PAGE = 25
 LOG_PER_PAGE = 50
@@ -187,8 +187,8 @@ def export(instance_id: int, fmt: str) -> Response:
     name = f"case-{instance.id}-history.{fmt}"
     if fmt == "json":
         content = json.dumps(history_body(instance, rows), ensure_ascii=False, indent=2)
-        return download(content, "application/json; charset=utf-8", name)
-    return download(history_csv(rows), "text/csv; charset=utf-8", name)
+        return file_response(content, name, mimetype="application/json; charset=utf-8")
+    return file_response(history_csv(rows), name, mimetype="text/csv; charset=utf-8")
 
 
 # --- step-by-step replay -----------------------------------------------------------------------------------

@@ -14,13 +14,11 @@ import hmac
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exc as sa_exc
 
 from engine.audit import record_access
 from engine.context import Actor
 from engine.context import EngineContext
-from engine.history import SYSTEM_STREAM
-from engine.history import append_event
+from engine.history import append_system_event
 from engine.models import Event
 from engine.models import WorkflowInstance
 
@@ -48,13 +46,4 @@ def record_searched(ctx: EngineContext, actor: Actor, *, number: str, purpose: s
     """An ID-number search: who, why, a keyed hash of the number, and which cases it found."""
     payload: dict[str, Any] = {"via": "web", "purpose": purpose, "note": note, "id_hash": id_number_hash(number),
                                "results": len(case_nos), "case_nos": case_nos}
-    for attempt in range(5):
-        try:
-            # the system stream has many writers: a lost race for the next seq is retried
-            with ctx.session.begin_nested():
-                return append_event(ctx, stream=SYSTEM_STREAM, kind="personal_data_searched", actor=actor,
-                                    payload=payload)
-        except sa_exc.IntegrityError:
-            if attempt == 4:
-                raise
-    raise AssertionError("unreachable")
+    return append_system_event(ctx, kind="personal_data_searched", actor=actor, payload=payload)

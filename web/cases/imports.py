@@ -45,6 +45,7 @@ from web.db import get_ctx
 from web.home.schemas import load_form
 from web.inbox.views import local_time
 from web.intake.queries import county_agency
+from web.downloads import file_response
 
 logger = logging.getLogger(__name__)
 
@@ -202,4 +203,4 @@ def import_template(name: str) -> Response:
     if found is None:
         raise NotFoundError("模板不存在")
     content, mimetype = found
-    return Response(content, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}"})
+    return file_response(content, name, mimetype=mimetype)

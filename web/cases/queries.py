@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from engine.clock import local_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
 from engine import assignment
-from engine.calendar import SHANGHAI
 from engine.context import EngineContext
 from engine.errors import HeduiError
 from engine.errors import NotFoundError
@@ -135,7 +135,7 @@ def find_by_id_number(ctx: EngineContext, user_id: int, number: str) -> list[Fou
             status=CASE_STATUS.get(household.status.value, household.status.value),
             region=region_name(ctx.session, household.region_code),
             role=ROLE_NAMES[person.role.value], masked_id=person.masked_id,
-            created_on=household.created_at.astimezone(SHANGHAI).date()))
+            created_on=local_date(household.created_at)))
     return found
 
 
@@ -147,3 +147,15 @@ def entrusting_units(session: Session, user_id: int) -> list[Unit]:
                Unit.kind == UnitKind.ENTRUSTING_DEPARTMENT, Unit.is_active.is_(True))
         .order_by(Unit.code)
     ).scalars().unique())
+
+
+def viewer_unit(ctx: EngineContext, user_id: int, case: Household | WorkflowInstance) -> str:
+    """The unit a printed or downloaded document's watermark names: the viewer's unit in the case, else their first."""
+    instance = case.instance if isinstance(case, Household) else case
+    case_units = (instance.agency_unit_id, instance.entrusting_unit_id) if instance is not None else ()
+    rows = ctx.session.execute(select(Membership.unit_id, Unit.name).join(Unit, Unit.id == Membership.unit_id)
+                               .where(Membership.user_id == user_id).order_by(Membership.id)).all()
+    for unit_id, name in rows:
+        if unit_id in case_units:
+            return str(name)
+    return str(rows[0][1]) if rows else ""

@@ -29,7 +29,6 @@ from engine.reports.printing import report_counts
 from engine.reports.service import reports_with_rechecks
 from engine.models.case import DOCUMENT_KIND_NAMES
 from engine.models.case import Household
-from engine.services.cases import local_today
 from forms.household import BUSINESS_TYPES
 from forms.household import SIGNATURES
 from forms.ids import IdNumberError
@@ -137,7 +136,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         business_names=lambda codes: "、".join(BUSINESS_TYPES.get(c, c) for c in codes),
         person_choices=[(str(p.id), f"{p.name}（{RELATIONS.get(p.relation, (p.relation, None))[0]}）")
                         for p in household.persons if p.id_number],
-        today=local_today(ctx), documents=queries.documents_of(ctx.session, household),
+        today=ctx.today(), documents=queries.documents_of(ctx.session, household),
         kind_names=DOCUMENT_KIND_NAMES, tasks=queries.open_tasks(ctx.session, household.case_no),
         can_unmask=queries.has_duty(ctx.session, current_user.id, instance), purposes=list(UNMASK_PURPOSES.items()),
         form=form, errors=errors, message=message, local_time=local_time,
@@ -191,7 +190,7 @@ def run_search() -> ResponseReturnValue:
             return redirect(url_for("cases.case", case_no=household.case_no))
         return _search_page(form, {}, None, results=[], searched="case")
     try:
-        number = parse_id_number(query, today=local_today(ctx)).number
+        number = parse_id_number(query, today=ctx.today()).number
     except IdNumberError as exc:
         return _search_page(form, {"q": [exc.message]}, exc.message, results=None), 422
     results = queries.find_by_id_number(ctx, current_user.id, number)

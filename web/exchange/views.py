@@ -28,7 +28,6 @@ from engine.exchange.batches import confirm_batch
 from engine.exchange.batches import prepare_batch
 from engine.exchange.catalogue import MODE_NAMES
 from engine.exchange.control import officer_scope
-from engine.exchange.control import today
 from engine.exchange.delays import record_delay_notice
 from engine.exchange.media_mode import export_batch
 from engine.exchange.media_mode import stage_package
@@ -75,7 +74,7 @@ def index() -> str:
         confirmed=queries.batches(ctx, scope, BatchStatus.CONFIRMED),
         sent=queries.batches(ctx, scope, BatchStatus.SENT), staged=queries.staged_imports(ctx, scope),
         waiting=queries.waiting_requests(ctx, scope), overdue=queries.in_scope(overdue_requests(ctx), scope),
-        officers=filed_officers(ctx, {sharing for sharing, _agency in scope}, today(ctx)),
+        officers=filed_officers(ctx, {sharing for sharing, _agency in scope}, ctx.today()),
         mode_names=MODE_NAMES,
         status_names=BATCH_STATUS_NAMES, me=current_user.username, local_time=local_time)
 

@@ -14,7 +14,6 @@ from flask_login import current_user
 
 from engine.calendar_provisional import calendar_gaps
 from engine.errors import ValidationError
-from engine.services.cases import local_today
 from engine.services.security import FailedLoginError
 from engine.services.security import LoginThrottledError
 from engine.services.security import sign_in
@@ -37,7 +36,7 @@ from web.login import throttled_response
 def index() -> str:
     gaps = []
     if has_role("admin"):
-        gaps = calendar_gaps(get_ctx().session, local_today(get_ctx()))
+        gaps = calendar_gaps(get_ctx().session, get_ctx().today())
     return render_template("home/index.html", roles=held_roles(), inbox_counts=inbox_counts(), calendar_gaps=gaps)
 
 

@@ -113,7 +113,7 @@ def refusal(ctx: EngineContext, task: HumanTask, user_id: int, username: str) ->
     if not assignment.holds(ctx, user_id, task.unit_id, task.role_code):
         return ROLE_REQUIRED
     sharing_unit = task.properties.get("exchangeUnitValue")
-    if sharing_unit and not is_registered(ctx, user_id, sharing_unit, ctx.now().astimezone(assignment.LOCAL_TZ).date()):
+    if sharing_unit and not is_registered(ctx, user_id, sharing_unit, ctx.today()):
         return f"您不是信息共享单位「{sharing_unit}」当前有效的备案交换人员（SD-3）"
     names = definition_info(ctx, task.instance.definition_id).task_names
     found = violations(task.properties, assignment.done_by(ctx, task.instance_id), username, names)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from datetime import datetime
+from engine.clock import local_date
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -140,7 +141,7 @@ def _excluded(ctx: EngineContext, viewer: Viewer, base: ColumnElement[bool]) -> 
     with_rules = or_(props_text.contains("sodNotSameAs"), props_text.contains("exchangeUnitValue"))
     distinct = ctx.session.execute(select(HumanTask.properties).where(base, with_rules).distinct()).scalars().all()
     done = aliased(HumanTask)
-    today = viewer.now.astimezone(SHANGHAI).date()
+    today = local_date(viewer.now)
     terms: list[ColumnElement[bool]] = []
     for props in distinct:
         same = HumanTask.properties == props
@@ -292,7 +293,7 @@ def due_of(due_at: datetime | None, now: datetime, calendar: WorkingCalendar) ->
     """The due date with working days left, or how many working days it is overdue."""
     if due_at is None:
         return None
-    today, day = now.astimezone(SHANGHAI).date(), due_at.astimezone(SHANGHAI).date()
+    today, day = local_date(now), local_date(due_at)
     date_text = local_date_text(due_at)
     try:
         if due_at < now:
@@ -313,8 +314,7 @@ def completed_of(due_at: datetime | None, completed_at: datetime, calendar: Work
     if due_at is None or completed_at <= due_at:
         return Due(date_text, "按期办结")
     try:
-        late = calendar.working_days_between(due_at.astimezone(SHANGHAI).date(),
-                                             completed_at.astimezone(SHANGHAI).date())
+        late = calendar.working_days_between(local_date(due_at), local_date(completed_at))
     except ValidationError:
         return Due(date_text, "超期办结", is_overdue=True)
     return Due(date_text, f"超期 {late} 个工作日办结" if late > 0 else "超期办结", is_overdue=True)

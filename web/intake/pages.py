@@ -9,7 +9,6 @@ from engine.context import EngineContext
 from engine.models import IntakeDraft
 from engine.models import Unit
 from engine.models.case import DOCUMENT_KIND_NAMES
-from engine.services.cases import local_today
 from engine.services.packages import MAX_DOCUMENT_BYTES
 from forms.household import BUSINESS_TYPES
 from forms.household import SIGNATURES
@@ -54,7 +53,7 @@ def _business(ctx: EngineContext, draft: IntakeDraft, errors: dict[str, list[str
               agency: Unit | None) -> dict[str, Any]:
     return {"business_types": list(BUSINESS_TYPES.items()),
             "rule_sets": [(code, rs.name) for code, rs in RULE_SETS.items()],
-            "regions": queries.region_choices(ctx.session, draft.unit), "today": local_today(ctx).isoformat()}
+            "regions": queries.region_choices(ctx.session, draft.unit), "today": ctx.today().isoformat()}
 
 
 def _members(ctx: EngineContext, draft: IntakeDraft, errors: dict[str, list[str]],
@@ -91,7 +90,7 @@ def _documents(ctx: EngineContext, draft: IntakeDraft, errors: dict[str, list[st
 
 def _letter(ctx: EngineContext, draft: IntakeDraft, errors: dict[str, list[str]],
             agency: Unit | None) -> dict[str, Any]:
-    today = local_today(ctx)
+    today = ctx.today()
     problems = dict(errors) or schemas.validate_draft(draft.data, today)
     if not any(f.kind == "authorisation" for f in draft.files):
         problems.setdefault("documents", ["请上传授权书扫描件（含全体成员签名和指模）"])

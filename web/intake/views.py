@@ -35,7 +35,6 @@ from engine.models import Unit
 from engine.models.case import DOCUMENT_KIND_NAMES
 from engine.policy import effective_policy
 from engine.services.cases import create_entrustment
-from engine.services.cases import local_today
 from engine.services.packages import MAX_DOCUMENT_BYTES
 from engine.services.packages import DocumentIn
 from engine.services.packages import check_document
@@ -200,7 +199,7 @@ def _after_save(draft: IntakeDraft, step: str, action: str) -> ResponseReturnVal
 def _step_errors(draft: IntakeDraft, step: str) -> dict[str, list[str]]:
     if step == "documents":
         return {} if _has_authorisation(draft) else {"documents": [NO_AUTHORISATION]}
-    return schemas.errors_for_step(schemas.validate_draft(draft.data, local_today(get_ctx())), step)
+    return schemas.errors_for_step(schemas.validate_draft(draft.data, get_ctx().today()), step)
 
 
 def _has_authorisation(draft: IntakeDraft) -> bool:
@@ -281,7 +280,7 @@ def _submit(draft: IntakeDraft) -> ResponseReturnValue:
             ctx, entrusting_unit=draft.unit, agency_unit=agency, households=[household], documents=[documents],
             contact_name=(letter.get("contact_name") or "").strip(),
             contact_phone=(letter.get("contact_phone") or "").strip(),
-            number=(letter.get("number") or "").strip() or None, entrusted_on=local_today(ctx),
+            number=(letter.get("number") or "").strip() or None, entrusted_on=ctx.today(),
             actor=Actor(current_user.username, queries.CLERK_ROLE, current_user.id), source="paper")
     except ValidationError as exc:
         errors = schemas.wizard_errors(exc.details.get("fields") or {})

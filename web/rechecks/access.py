@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from engine import assignment
 from engine.context import EngineContext
 from engine.documents.printing import RECHECK_DOCUMENTS
-from engine.documents.printing import recheck_instance
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.models import Recheck
@@ -18,8 +16,7 @@ from web.cases import queries
 def visible_recheck(ctx: EngineContext, user_id: int, number: str) -> Recheck:
     """The recheck if the user's jurisdiction covers it (its process, else the original case); 404 otherwise."""
     recheck = rechecks.get_recheck(ctx, number)
-    instance = recheck_instance(recheck)
-    if instance is None or not assignment.visible_to(ctx, user_id, instance):
+    if not rechecks.recheck_visible_to(ctx, user_id, recheck):
         raise NotFoundError("复核不存在", recheck_no=number)
     return recheck
 

@@ -34,6 +34,7 @@ from web.db import get_ctx
 from web.home.schemas import field_errors
 from web.inbox.views import local_time
 from web.rechecks.blueprint import bp
+from web.rechecks.jobs import stale_minutes
 
 MAX_UPLOAD = 5 * 1024 * 1024
 
@@ -115,8 +116,9 @@ def _list_page(form: dict[str, Any], errors: dict[str, list[str]], message: str 
 
 
 def _visible_batch(batch_id: int) -> RecheckBatch:
-    batch = get_ctx().session.get(RecheckBatch, batch_id)
-    if batch is None or not {u.id for u in _my_units()} & {batch.entrusting_unit_id, batch.agency_unit_id}:
+    ctx = get_ctx()
+    batch = ctx.session.get(RecheckBatch, batch_id)
+    if batch is None or not recheck_batches.batch_visible_to(ctx, current_user.id, batch):
         abort(404)
     return batch
 
@@ -124,11 +126,13 @@ def _visible_batch(batch_id: int) -> RecheckBatch:
 @bp.get("/batches/<int:batch_id>")
 def batch(batch_id: int) -> str:
     record = _visible_batch(batch_id)
-    report = recheck_batches.batch_status(get_ctx(), record)
+    ctx = get_ctx()
+    report = recheck_batches.batch_status(ctx, record)
     can_act = any(u.id == record.entrusting_unit_id for u in _departments())
+    interrupted = recheck_batches.is_interrupted(ctx, record, stale_minutes=stale_minutes())
     return render_template("rechecks/batch.html", batch=record, report=report, status_names=BATCH_STATUS_NAMES,
-                           can_act=can_act, local_time=local_time,
-                           running=record.status.value in ("pending", "running"))
+                           can_act=can_act, local_time=local_time, interrupted=interrupted,
+                           running=record.status.value in ("pending", "running") and not interrupted)
 
 
 @bp.get("/batches/<int:batch_id>/status")
@@ -144,6 +148,9 @@ def batch_action(batch_id: int, action: str) -> ResponseReturnValue:
     record = _visible_batch(batch_id)
     if action not in ("pause", "resume") or not any(u.id == record.entrusting_unit_id for u in _departments()):
         abort(404 if action not in ("pause", "resume") else 403)
-    change = recheck_batches.pause_batch if action == "pause" else recheck_batches.resume_batch
-    change(get_ctx(), record.id, actor=Actor(current_user.username, "assistance_officer", current_user.id))
+    actor = Actor(current_user.username, "assistance_officer", current_user.id)
+    if action == "pause":
+        recheck_batches.pause_batch(get_ctx(), record.id, actor=actor)
+    else:
+        recheck_batches.resume_batch(get_ctx(), record.id, actor=actor, stale_minutes=stale_minutes())
     return redirect(url_for("rechecks.batch", batch_id=record.id))

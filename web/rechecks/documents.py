@@ -13,8 +13,8 @@ from flask_login import current_user
 
 from engine.context import Actor
 from engine.documents.printing import render_recheck_document
-from web.archives.views import _viewer_unit
-from web.archives.views import rendered_response
+from web.cases.queries import viewer_unit
+from web.downloads import rendered_response
 from web.db import get_ctx
 from web.rechecks.access import recheck_for_document
 from web.rechecks.blueprint import bp
@@ -25,7 +25,8 @@ def _document(number: str, which: str, *, printing: bool) -> Response:
     recheck = recheck_for_document(ctx, current_user.id, number, which)
     rendered = render_recheck_document(ctx, recheck, which, actor=Actor(current_user.username, None, current_user.id),
                                        viewer=current_user.display_name,
-                                       unit=_viewer_unit(recheck.original_household), printing=printing)
+                                       unit=viewer_unit(ctx, current_user.id, recheck.original_household),
+                                       printing=printing)
     return rendered_response(rendered, printing=printing)
 
 

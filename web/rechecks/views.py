@@ -33,7 +33,6 @@ from engine.models.recheck import RECHECK_STATUS_NAMES
 from engine.models.recheck import TRIGGER_NAMES
 from engine.reports.service import current_report
 from engine.services import rechecks
-from engine.services.cases import local_today
 from forms.recheck_form import TRIGGERS
 from web.cases import access
 from web.cases import queries
@@ -62,14 +61,14 @@ def case_rechecks(household: Household) -> list[dict[str, Any]]:
              "status": RECHECK_STATUS_NAMES[r.status.value], "requested_on": r.requested_on.isoformat(),
              "case_no": r.verification_household.case_no if r.verification_household else None,
              "overdue": rechecks.is_overdue(ctx, r)}
-            for r in rechecks.list_rechecks(ctx, original_household_id=household.id)]
+            for r in rechecks.list_rechecks(ctx, user_id=None, original_household_id=household.id)[0]]
 
 
 @bp.get("/new/<case_no>")
 def new(case_no: str) -> str:
     household = queries.visible_case(get_ctx(), current_user.id, case_no)
     units = initiating_units(current_user.id)
-    form = {"requested_on": local_today(get_ctx()).isoformat(),
+    form = {"requested_on": get_ctx().today().isoformat(),
             "initiating_unit": str(units[0].id) if len(units) == 1 else ""}
     return _page(household, units, form, {}, None)
 

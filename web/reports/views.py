@@ -38,10 +38,9 @@ from engine.reports.service import contents
 from engine.reports.service import get_report
 from engine.reports.service import supersede
 from forms.ids import mask_id
-from web.archives.views import rendered_response
-from web.archives.views import _viewer_unit
 from web.cases import queries
 from web.db import get_ctx
+from web.downloads import rendered_response
 from web.inbox.views import local_time
 from web.reports.blueprint import bp
 
@@ -122,7 +121,7 @@ def _rendered(case_no: str, report_id: int, *, printing: bool) -> Response:
     if not queries.has_duty(ctx.session, current_user.id, household.instance):
         raise PermissionDeniedError("您在本案件中没有下载或打印核对报告的职责", code="duty_required")
     rendered = render_report(ctx, row, actor=_actor(), viewer=current_user.display_name,
-                             unit=_viewer_unit(household), printing=printing)
+                             unit=queries.viewer_unit(ctx, current_user.id, household), printing=printing)
     return rendered_response(rendered, printing=printing)
 
 

@@ -17,11 +17,14 @@ from engine.errors import SeparationOfDutiesError
 from engine.errors import ValidationError
 from engine.exchange.batches import confirm_batch
 from engine.exchange.batches import prepare_batch
+from engine.exchange.catalogue import sharing_unit
 from engine.exchange.requests import collect_requests
 from engine.models import Event
 from engine.models import Household
 from engine.models import OutboxMessage
 from engine.models.exchange import BatchStatus
+from engine.models.exchange import ExchangeBatch
+from engine.models.exchange import ExchangeMode
 from engine.models.exchange import ExchangeRequest
 from engine.models.exchange import ExchangeResult
 from engine.models.exchange import RequestStatus
@@ -110,3 +113,19 @@ def test_requests_of_persons_no_longer_authorised_are_held_back(exchange: Engine
     with pytest.raises(HeduiError) as nothing_left:
         prepare_batch(ctx, "CC-GA", actor=officer(ctx, "cy_exchange_1"))
     assert nothing_left.value.code == "no_open_requests" and "授权" in nothing_left.value.message
+
+
+def test_batch_numbers_continue_after_numbers_issued_before_the_counter(exchange: EngineContext, clock: Any) -> None:
+    """A unit whose batches predate the counter continues after its highest number, not after its count."""
+    ctx = exchange
+    for i in range(2):
+        case_in_exchange(ctx, ["CC-GA"], index=i)
+    clock.set(IN_WINDOW)
+    unit = sharing_unit(ctx, "CC-GA")
+    ctx.session.add(ExchangeBatch(batch_no="JH-CC-GA-20261101-0007", unit_id=unit.id, mode=ExchangeMode.SYSTEM,
+                                  status=BatchStatus.ANSWERED, request_count=0, person_count=0,
+                                  prepared_by="cy_exchange_1", prepared_at=ctx.now()))
+    ctx.session.flush()
+    first = prepare_batch(ctx, "CC-GA", actor=officer(ctx, "cy_exchange_1"), limit=1)
+    second = prepare_batch(ctx, "CC-GA", actor=officer(ctx, "cy_exchange_1"), limit=1)
+    assert (first.batch_no, second.batch_no) == ("JH-CC-GA-20261214-0008", "JH-CC-GA-20261214-0009")
