@@ -33,6 +33,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "DRAFT_RETENTION_DAYS": (30, "days an intake draft may sit untouched before the retention job deletes it"),
     "PACKAGE_RETENTION_DAYS": (14, "days an uploaded data package that was never imported is kept"),
     "RETENTION_INTERVAL": (3600, "seconds between retention sweeps (in-process ticker and celery beat)"),
+    "CROSS_CITY_GATHER_INTERVAL": (86400, "seconds between the city agencies' gatherings of cross-city requests "
+                                          "into batches (PS-7; in-process ticker and celery beat)"),
     "POLICY_PROFILE": ("jilin", "policy profile: jilin | baoji (time limits, monthly windows; engine/policy.py)"),
     "TRUSTED_PROXIES": (0, "reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted"),
     "ARCHIVE_KEY": (None, "HMAC key signing archive backup bundles (AR-3), the same on the county and city "
@@ -41,7 +43,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                               "e.g. authorisation=10,case_history=8 (engine/archives/retention.py)"),
 }
 _INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES", "TRUSTED_PROXIES", "MAX_UPLOAD_MB", "DRAFT_RETENTION_DAYS",
-        "PACKAGE_RETENTION_DAYS", "RETENTION_INTERVAL"}
+        "PACKAGE_RETENTION_DAYS", "RETENTION_INTERVAL", "CROSS_CITY_GATHER_INTERVAL"}
 _FLOAT = {"SCRIPT_TIME_LIMIT"}
 _DEV_SECRET = "dev-only-not-secret"  # a default that production refuses (validate_config)
 
@@ -106,6 +108,8 @@ def validate_config(config: Mapping[str, Any]) -> None:
             problems.append(f"HEDUI_{name} 须为 1–3650 天")
     if int(config["RETENTION_INTERVAL"]) < 60:
         problems.append("HEDUI_RETENTION_INTERVAL 至少为 60 秒")
+    if int(config["CROSS_CITY_GATHER_INTERVAL"]) < 60:
+        problems.append("HEDUI_CROSS_CITY_GATHER_INTERVAL 至少为 60 秒")
     if config["POLICY_PROFILE"] not in PROFILES:
         problems.append(f"HEDUI_POLICY_PROFILE 须为 {' 或 '.join(PROFILES)}")
     if problems:

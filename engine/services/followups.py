@@ -1,4 +1,5 @@
-"""What follows a step or an end: the decision feedback (PS-12) and the re-verification links (PS-9)."""
+"""What follows a step or an end: the decision feedback (PS-12), the re-verification links (PS-9) and the
+cross-city batch steps (PS-7)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,10 @@ def on_task_completed(ctx: EngineContext, instance: WorkflowInstance, task: Huma
         from engine.services.rechecks import on_recheck_task
 
         on_recheck_task(ctx, instance, task, values, actor)
+    if instance.process_id == "cross_city_batch":
+        from engine.services.cross_city import on_batch_task
+
+        on_batch_task(ctx, instance, task, values, actor)
 
 
 def start_decision_feedback(ctx: EngineContext, case: WorkflowInstance, *, report_no: str | None = None) -> None:
