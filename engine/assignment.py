@@ -22,6 +22,8 @@ from engine.errors import SeparationOfDutiesError
 from engine.history import append_event
 from engine.persistence import definition_info
 from engine.history import instance_stream
+from engine.models import Escalation
+from engine.models import Household
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
 from engine.models import Membership
@@ -73,7 +75,15 @@ def candidates(ctx: EngineContext, task: HumanTask) -> list[User]:
         .order_by(User.username)
     ).scalars().all()
     done = done_by(ctx, task.instance_id)
-    return [u for u in users if not violations(task.properties, done, u.username)]
+    raiser = escalated_by(ctx, task.instance_id) if task.properties.get("sodNotEscalatedBy") == "true" else None
+    return [u for u in users if not violations(task.properties, done, u.username) and u.username != raiser]
+
+
+def escalated_by(ctx: EngineContext, instance_id: int) -> str | None:
+    """Who raised the escalation an upper agency's case checks (the lower agency's reviewer), if any."""
+    return ctx.session.execute(select(Escalation.raised_by).join(
+        Household, Household.id == Escalation.upper_household_id).where(Household.instance_id == instance_id)
+    ).scalar_one_or_none()
 
 
 def done_by(ctx: EngineContext, instance_id: int) -> dict[str, list[str]]:
@@ -119,6 +129,11 @@ def check_task_action(ctx: EngineContext, task: HumanTask, instance: WorkflowIns
             _refuse(ctx, instance, task, actor, action, PermissionDeniedError(
                 "您在承办单位不具备办理该任务的角色", code="role_required", role=task.role_code))
         _check_registration(ctx, task, instance, actor, action)
+    if task.properties.get("sodNotEscalatedBy") == "true" and escalated_by(ctx, instance.id) == actor.username:
+        # the county's reviewer who sent the items up cannot review them at the city (issue #7, SD-1)
+        _refuse(ctx, instance, task, actor, action, SeparationOfDutiesError(
+            "您在下级核对机构办理了本案的审核复审并提出上级委托，不能再办理上级核对机构的审核复审（SD-1：不相容岗位分离）",
+            rule="SD-1", conflicting_task="review"))
     if not declared_exclusions(task.properties):
         return
     names = definition_info(ctx, instance.definition_id).task_names

@@ -38,7 +38,7 @@ NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 
 #: the ``spiffworkflow:properties`` Hedui understands; anything else is a typo
 USER_TASK_PROPERTIES = {"formKey", "dueWorkingDays", "sodNotSameAs", "sodRule", "dualControl", "allowedDecisions",
-                        "exchangeUnit"}
+                        "exchangeUnit", "sodNotEscalatedBy"}
 EVENT_PROPERTIES = {"correlationKey"}
 _ISO_DURATION_BARE = re.compile(r"^R?\d*/?P(T?\d|\d)", re.IGNORECASE)
 _PROCESS_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -247,6 +247,8 @@ def _check_property_values(f: _File, tid: str, props: dict[str, str], user_task_
         out.append(_at(f, tid, "dualControl 须为 true 或 false"))
     elif props.get("dualControl") == "true" and not _split(props.get("sodNotSameAs")):
         out.append(_at(f, tid, "dualControl=true 须用 sodNotSameAs 指明由谁准备（复核人不能是准备人）"))
+    if props.get("sodNotEscalatedBy", "false") not in ("true", "false"):
+        out.append(_at(f, tid, "sodNotEscalatedBy 须为 true 或 false"))
     if props.get("exchangeUnit") and source_problems(props["exchangeUnit"], "eval"):
         out.append(_at(f, tid, "exchangeUnit 表达式无法在受限环境中编译"))
     allowed = _split(props.get("allowedDecisions"))
