@@ -22,6 +22,8 @@ from engine.errors import SeparationOfDutiesError
 from engine.history import append_event
 from engine.persistence import definition_info
 from engine.history import instance_stream
+from engine.models import Escalation
+from engine.models import Household
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
 from engine.models import Membership
@@ -84,6 +86,10 @@ def candidates(ctx: EngineContext, task: HumanTask) -> list[User]:
 def raised_by(ctx: EngineContext, task: HumanTask) -> set[str]:
     """Who raised the requests the task's instance handles, per its ``sodNotRaisedBy`` source (engine.sod)."""
     source = task.properties.get("sodNotRaisedBy")
+    if source == "escalation":
+        return set(ctx.session.execute(select(Escalation.raised_by).join(
+            Household, Household.id == Escalation.upper_household_id).where(
+            Household.instance_id == task.instance_id)).scalars())
     if source == "cross_city_requests":
         return set(ctx.session.execute(
             select(Escalation.raised_by).join(CrossCityBatch, CrossCityBatch.id == Escalation.batch_id)

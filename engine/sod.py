@@ -26,6 +26,7 @@ RULE_TEXT = {
 
 #: ``sodNotRaisedBy`` sources: what the refused person did, for the explanation
 RAISER_SOURCES = {
+    "escalation": "在下级核对机构办理了本案的审核复审并提出上级委托",
     "cross_city_requests": "提出了本批次中的跨地市核对请求",
 }
 

@@ -16,6 +16,7 @@ from reportlab.platypus import Spacer
 from engine.documents import pdf
 from engine.documents.pdf import para
 from engine.reports.fields import describe
+from engine.reports.levels import level_sentences
 
 ROLE_SHORT = {"member": "家庭成员", "obligor": "赡（扶、抚）养义务人"}
 
@@ -38,6 +39,7 @@ def cover_sentences(content: dict[str, Any]) -> list[str]:
         f"对其家庭经济状况进行了{verb}。",
         f"本次经济状况核对内容为该申请人（家庭）{cn_date(period['from'])}至{cn_date(period['to'])}的收入"
         f"和截至{cn_date(cover['property_as_of'])}的财产情况。",
+        *level_sentences(content),
         f"本核对报告共{cover['pages']}页，一式{cover['copies']}份，{cover['restriction']}。",
         cover["annex_note"],
     ]
