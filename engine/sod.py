@@ -8,8 +8,10 @@ A task may declare (``spiffworkflow:properties``):
 * ``dualControl=true`` — a second, different person confirms what the tasks named in
   ``sodNotSameAs`` prepared (SD-2); the deploy check requires those references;
 * ``sodNotRaisedBy`` — a source in :data:`RAISER_SOURCES`: whoever raised the requests the
-  instance handles (at another level, in another case) may not do this task (PS-7: the county
-  staff who raised a cross-city request may not review the city's batch).
+  instance handles (at another level, in another case) may not do this task: ``escalation``, the
+  county reviewer who entrusted an upper case may not do its 审核复审 (PS-5, PS-6);
+  ``cross_city_requests``, the county staff who raised a cross-city request may not review the
+  city's batch (PS-7). The guard (engine.assignment) looks the raisers up per source.
 """
 
 from __future__ import annotations

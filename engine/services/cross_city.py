@@ -48,6 +48,12 @@ from engine.models.escalation import EscalationKind
 from engine.models.escalation import EscalationStatus
 from engine.services.cases import local_today
 from engine.services.cases import next_counter_value
+from engine.services.escalations import open_upward_entrustment
+from engine.services.escalations import record_step
+from engine.services.escalations import return_to_origin
+from engine.services.escalations import start_upper_case
+from engine.services.instances import start_instance
+from engine.services.messages import deliver_message
 
 logger = logging.getLogger(__name__)
 
@@ -118,9 +124,6 @@ def _take_city(ctx: EngineContext, city_id: int) -> bool:
 
 def _open_batch(ctx: EngineContext, city_id: int, province_id: int, requests: list[Escalation],
                 actor: Actor) -> CrossCityBatch:
-    from engine.services.escalations import record_step
-    from engine.services.instances import start_instance
-
     city = ctx.session.get(Unit, city_id)
     assert city is not None
     year = local_today(ctx).year
@@ -167,14 +170,15 @@ def on_batch_task(ctx: EngineContext, instance: WorkflowInstance, task: HumanTas
 
 
 def _review(ctx: EngineContext, batch: CrossCityBatch, values: Mapping[str, Any], actor: Actor) -> None:
-    from engine.services.escalations import return_to_origin
-
     refusals = {r["number"]: r["reason"] for r in values.get("refusals") or []}
     numbers = {e.number for e in batch.escalations}
     unknown = sorted(set(refusals) - numbers)
     if unknown:
         # raised before anything moved: the whole completion rolls back (nothing half-written)
         raise FormValidationError(fields={"refused": [f"请求 {'、'.join(unknown)} 不在本批次中"]})
+    moved = [e.number for e in batch.escalations if e.status != EscalationStatus.GATHERED]
+    if moved:
+        raise InvalidStateError(f"请求 {'、'.join(moved)} 已不在审核中", code="batch_changed", batch_no=batch.number)
     batch.reviewed_at, batch.reviewed_by, batch.review_note = ctx.now(), actor.username, values.get("note")
     for escalation in batch.escalations:
         if escalation.number in refusals:
@@ -190,10 +194,6 @@ def _review(ctx: EngineContext, batch: CrossCityBatch, values: Mapping[str, Any]
 
 def _entrust(ctx: EngineContext, batch: CrossCityBatch, accepted: Sequence[Escalation], actor: Actor) -> None:
     """One 委托书 from the city to the province for the accepted requests, one province case each."""
-    from engine.services.escalations import open_upward_entrustment
-    from engine.services.escalations import start_upper_case
-    from engine.services.messages import deliver_message
-
     entrustment = open_upward_entrustment(ctx, from_unit=batch.city_agency, to_unit=batch.province_agency,
                                           escalations=accepted, actor=actor)
     batch.entrustment_id, batch.status = entrustment.id, CrossCityBatchStatus.ENTRUSTED
@@ -213,8 +213,6 @@ def _entrust(ctx: EngineContext, batch: CrossCityBatch, accepted: Sequence[Escal
 def on_report_at_city(ctx: EngineContext, escalation: Escalation) -> None:
     """A province report of a batch reached the city (status REPORTED): once the last one is in,
     the batch process goes on to 转送县级. Called by the escalation code when a province case ends."""
-    from engine.services.messages import deliver_message
-
     batch = escalation.batch
     if batch is None or batch.status != CrossCityBatchStatus.ENTRUSTED:
         logger.warning("Report of %s reached the city outside an entrusted batch", escalation.number)
@@ -231,12 +229,16 @@ def on_report_at_city(ctx: EngineContext, escalation: Escalation) -> None:
 
 
 def _relay(ctx: EngineContext, batch: CrossCityBatch, values: Mapping[str, Any], actor: Actor) -> None:
-    """转送县级: every report of the batch goes back to its original case."""
-    from engine.services.escalations import return_to_origin
-
+    """转送县级: every report of the batch goes back to its original case (a terminated province case's
+    reason, cancelled)."""
     note = values.get("note") or f"市级核对机构转送（批次 {batch.number}）"
     for escalation in batch.escalations:
-        if escalation.status == EscalationStatus.REPORTED:
-            return_to_origin(ctx, escalation, actor=actor, note=note)
+        if escalation.status != EscalationStatus.REPORTED:
+            continue
+        # a province case terminated at its review comes back without a report, with its reason
+        terminated = escalation.report_id is None
+        reason = escalation.steps[-1].note if terminated and escalation.steps else None
+        return_to_origin(ctx, escalation, actor=actor, note=f"{reason}；{note}" if reason else note,
+                         cancelled=terminated)
     batch.status, batch.finished_at = CrossCityBatchStatus.RETURNED, ctx.now()
     ctx.session.flush()

@@ -43,7 +43,7 @@ def unit(ctx: EngineContext, code: str) -> Unit:
 
 
 def raise_request(ctx: EngineContext, household: Household, *, origin: str = "CY-HDZX", via: str = "CC-HDZX",
-                  target: str = "JL-HDZX", raised_by: str = "cy_reviewer", items: tuple[str, ...] = ("JLS-GA",),
+                  target: str = "JL-HDZX", raised_by: str = "cy_reviewer", items: tuple[str, ...] = ("JLS-BDC",),
                   reason: str = "户籍在吉林市，需核对吉林市公安局登记信息") -> Escalation:
     """A county's cross-city request for ``household``'s case, as its 审核复审 raises it."""
     origin_unit, via_unit, target_unit = unit(ctx, origin), unit(ctx, via), unit(ctx, target)

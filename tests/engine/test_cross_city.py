@@ -17,10 +17,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from engine.assignment import candidates
 from engine.audit import replay_instance
 from engine.context import Actor
 from engine.context import EngineContext
+from engine.errors import DeploymentError
 from engine.errors import FormValidationError
+from engine.errors import NotFoundError
 from engine.errors import SeparationOfDutiesError
 from engine.models import Event
 from engine.models import Household
@@ -32,22 +35,30 @@ from engine.models.escalation import Escalation
 from engine.models.escalation import EscalationStatus
 from engine.persistence import load_workflow
 from engine.services.cross_city import gather_requests
-from engine.services.cross_city import on_report_at_city
+from engine.services.cross_city_queries import batch_view
+from engine.services.cross_city_queries import upper_origin
+from engine.services.demo_cross_city import seed_cross_city_demo
 from engine.services.deploy import deploy_files
 from engine.services.instances import claim_task
 from engine.services.instances import complete_task
 from engine.services.timers import fire_due_timers
-from engine.assignment import candidates
-from engine.errors import DeploymentError
 from tests.engine.cross_city_factory import open_task
 from tests.engine.cross_city_factory import raise_request
 from tests.engine.cross_city_factory import second_city
 from tests.engine.cross_city_factory import staff
 from tests.engine.cross_city_factory import unit
+from tests.engine.escalation_factory import INTAKE_OK
+from tests.engine.escalation_factory import do
+from tests.engine.escalation_factory import escalations_of
+from tests.engine.escalation_factory import exchange
+from tests.engine.escalation_factory import open_ids
+from tests.engine.escalation_factory import report
+from tests.engine.escalation_factory import upper_instance
 from tests.engine.recheck_factory import as_user
 from tests.engine.recheck_factory import enrol
 from tests.engine.recheck_factory import prepare
 from tests.engine.test_street_intake import check_diagram_interchange
+
 
 BPMN = Path(__file__).parents[2] / "bpmn" / "cross_city_batch.bpmn"
 MAIN_PATH = ["start", "check_start", "city_review", "gw_review", "receive_entrusted", "set_due", "wait_reports",
@@ -87,13 +98,27 @@ def _path(ctx: EngineContext, batch: CrossCityBatch) -> list[str]:
 
 
 def _province_reports(ctx: EngineContext, escalation: Escalation) -> None:
-    """The province case of ``escalation`` ends and its report reaches the city."""
-    from engine.services.escalations import record_step
+    """The province case of ``escalation`` runs with the province's own staff: 审核复审, exchange, report."""
+    province_case = upper_instance(ctx, _reload(ctx, escalation))
+    assert province_case.agency_unit_id == unit(ctx, "JL-HDZX").id
+    do(ctx, province_case, "review", {"decision": "accept"}, "jl_reviewer")
+    exchange(ctx, province_case, "jl")
+    report(ctx, province_case, "jl")
+    assert _reload(ctx, escalation).status == EscalationStatus.REPORTED
 
-    escalation = _reload(ctx, escalation)
-    record_step(ctx, escalation, EscalationStatus.REPORTED, escalation.via_unit, Actor.system("test"))
-    on_report_at_city(ctx, escalation)
-    ctx.session.expire_all()
+
+def _county_request(ctx: EngineContext) -> tuple[Household, Escalation]:
+    """A 朝阳区 case whose 审核复审 asks for 吉林市不动产登记中心's data; it checks its own items, reports and waits."""
+    [household] = enrol(ctx)
+    county = household.instance
+    do(ctx, county, "intake_check", INTAKE_OK, "cy_intake")
+    do(ctx, county, "review", {"decision": "accept", "cross_city_items": ["JLS-BDC"],
+                               "cross_city_reason": "户主在吉林市有房产登记线索"}, "cy_reviewer")
+    [request] = escalations_of(ctx, household)
+    exchange(ctx, county, "cy")
+    report(ctx, county, "cy")
+    assert open_ids(ctx, county) == []  # waits for the province's report
+    return household, request
 
 
 def _two_requests(ctx: EngineContext) -> tuple[list[Household], list[Escalation]]:
@@ -199,8 +224,6 @@ def test_another_citys_reviewer_cannot_act_on_the_batch(prepared: EngineContext)
     _two_requests(ctx)
     [batch] = _gather(ctx)
     outsider = staff(ctx, "jls_reviewer", city2.code)
-    from engine.errors import NotFoundError
-
     with pytest.raises(NotFoundError):
         complete_task(ctx, open_task(ctx, batch, "city_review").id, {}, actor=outsider)
 
@@ -289,9 +312,10 @@ def test_reports_late_are_marked_overdue_and_still_relayed(prepared: EngineConte
     _do(ctx, batch, "city_review", {}, _reviewer(ctx))
     due = max(_reload(ctx, r).due_at for r in requests)
     clock.set(due + timedelta(hours=1))
-    assert fire_due_timers(ctx) == 1
+    assert fire_due_timers(ctx) >= 1  # the batch's, and the province cases' own limits
     ctx.session.expire_all()
     assert "mark_overdue" in _path(ctx, batch)
+    assert batch_view(ctx, _reload(ctx, batch)).overdue
     for request in requests:
         _province_reports(ctx, request)
     _do(ctx, batch, "relay_reports", {}, _reviewer(ctx))
@@ -299,3 +323,77 @@ def test_reports_late_are_marked_overdue_and_still_relayed(prepared: EngineConte
     assert batch.status == CrossCityBatchStatus.RETURNED
     assert "receive_reports_late" in _path(ctx, batch)
     assert replay_instance(ctx, batch.instance_id).consistent
+
+
+# --- end to end from the county's 审核复审 -------------------------------------------------------------------
+
+
+def test_cross_city_up_and_back_end_to_end(prepared: EngineContext) -> None:
+    """PS-7: county request → gathered → reviewed (SoD refusal of the county reviewer) → province case →
+    report back at the city → relayed → the county case goes on with every report."""
+    ctx = prepared
+    household, request = _county_request(ctx)
+    [batch] = _gather(ctx)
+    requester = staff(ctx, "cy_reviewer", "CC-HDZX")
+    with pytest.raises(SeparationOfDutiesError):
+        complete_task(ctx, open_task(ctx, batch, "city_review").id, {}, actor=requester)
+    ctx.session.expire_all()
+    _do(ctx, batch, "city_review", {}, _reviewer(ctx))
+    request = _reload(ctx, request)
+    assert request.entrustment.source.value == "upward" and request.entrustment.entrusting_unit.code == "CC-HDZX"
+    _province_reports(ctx, request)
+    request = _reload(ctx, request)
+    assert request.steps[-1].unit.code == "CC-HDZX" and request.report_id is not None
+    assert upper_origin(ctx, request.upper_household_id).batch_id == batch.id  # the province case's origin
+    assert open_ids(ctx, household.instance) == []  # the report waits at the city
+    _do(ctx, _reload(ctx, batch), "relay_reports", {}, _reviewer(ctx))
+    request = _reload(ctx, request)
+    assert [s.status.value for s in request.steps] == ["requested", "gathered", "entrusted", "reported", "returned"]
+    assert [s.unit.code for s in request.steps] == ["CC-HDZX", "CC-HDZX", "JL-HDZX", "CC-HDZX", "CY-HDZX"]
+    assert open_ids(ctx, household.instance) == ["feedback"]
+    batch = _reload(ctx, batch)
+    assert batch.status == CrossCityBatchStatus.RETURNED and _path(ctx, batch) == MAIN_PATH
+    for instance_id in (batch.instance_id, household.instance_id, upper_instance(ctx, request).id):
+        assert replay_instance(ctx, instance_id).consistent, instance_id
+
+
+def test_a_refused_request_lets_the_county_case_go_on(prepared: EngineContext) -> None:
+    ctx = prepared
+    household, request = _county_request(ctx)
+    [batch] = _gather(ctx)
+    _do(ctx, batch, "city_review", {"refused": [f"{request.number} 该项目可由本市协查"]}, _reviewer(ctx))
+    request = _reload(ctx, request)
+    assert request.status == EscalationStatus.CANCELLED and request.steps[-1].unit.code == "CY-HDZX"
+    assert open_ids(ctx, household.instance) == ["feedback"]
+    assert _reload(ctx, batch).status == CrossCityBatchStatus.REFUSED
+    assert replay_instance(ctx, batch.instance_id).consistent
+
+
+def test_the_demo_shows_a_batch_under_review_at_the_city(prepared: EngineContext) -> None:
+    ctx = prepared
+    number = seed_cross_city_demo(ctx)
+    ctx.session.expire_all()
+    assert number == "KS-CC-HDZX-2026-000001"
+    [batch] = ctx.session.execute(select(CrossCityBatch)).scalars().all()
+    [request] = batch.escalations
+    assert (request.origin_agency.code, request.items, request.status) == (
+        "CY-HDZX", ["JLS-BDC"], EscalationStatus.GATHERED)
+    assert [u.username for u in candidates(ctx, open_task(ctx, batch, "city_review"))] == ["cc_reviewer"]
+    assert seed_cross_city_demo(ctx) == number  # idempotent
+    assert ctx.session.execute(select(CrossCityBatch)).scalars().all() == [batch]
+
+
+def test_a_province_case_terminated_at_its_review_comes_back_cancelled_with_the_reason(
+        prepared: EngineContext) -> None:
+    ctx = prepared
+    household, request = _county_request(ctx)
+    [batch] = _gather(ctx)
+    _do(ctx, batch, "city_review", {}, _reviewer(ctx))
+    province_case = upper_instance(ctx, _reload(ctx, request))
+    do(ctx, province_case, "review", {"decision": "terminate", "reason": "核对对象已迁出本省"}, "jl_reviewer")
+    request = _reload(ctx, request)
+    assert request.status == EscalationStatus.REPORTED and request.report_id is None
+    _do(ctx, _reload(ctx, batch), "relay_reports", {}, _reviewer(ctx))
+    request = _reload(ctx, request)
+    assert request.status == EscalationStatus.CANCELLED and "核对对象已迁出本省" in (request.steps[-1].note or "")
+    assert open_ids(ctx, household.instance) == ["feedback"]

@@ -60,6 +60,7 @@ def test_the_county_sees_its_requests_and_their_batch(app, client) -> None:  # t
     login(client, "cy_reviewer")
     page = _html(client.get("/cross-city/"))
     assert "本机构提出的请求" in page and number in page and "立即汇总" not in page
+    assert post(client, "/cross-city/gather").status_code == 403  # not a city officer
     assert client.get(f"/cross-city/batches/{number}").status_code == 200
     case = _html(client.get(f"/cases/{data['cases'][0]}"))
     assert "跨地市核对" in case and data["requests"][0] in case and number in case
@@ -174,3 +175,74 @@ def test_the_county_requester_cannot_open_the_review_task(app, client) -> None: 
     login(client, "cy_reviewer")
     response = client.get(f"/tasks/{_review_task_id(app, number)}")
     assert response.status_code == 403 and "提出了本批次中的跨地市核对请求" in _html(response)
+
+
+def test_the_province_sees_the_batch_and_where_its_case_came_from(app, client) -> None:  # type: ignore[no-untyped-def]
+    from engine.models import Household
+    from engine.models.escalation import Escalation
+    from engine.services.instances import complete_task
+    from tests.engine.recheck_factory import as_user
+
+    data = _setup(app)
+    number = _gather(app)
+    ctx = app.extensions["hedui"].new_context()
+    complete_task(ctx, _review_task_id(app, number), {}, actor=as_user(ctx, "cc_reviewer", "review_officer"))
+    ctx.session.commit()
+    session = app.extensions["hedui"].session_factory()
+    try:
+        upper_ids = [e.upper_household_id for e in session.query(Escalation).order_by(Escalation.id)]
+        province_case = session.get(Household, upper_ids[0]).case_no
+    finally:
+        session.close()
+    login(client, "jl_reviewer")
+    assert number in _html(client.get("/cross-city/"))
+    page = _html(client.get(f"/cases/{province_case}"))
+    assert "跨地市核对的省级核对案件" in page and number in page and data["cases"][0] in page
+    batch = _html(client.get(f"/cross-city/batches/{number}"))
+    assert province_case in batch and "上级核对中" in batch
+
+
+def test_the_review_page_decides_each_request(app, client) -> None:  # type: ignore[no-untyped-def]
+    data = _setup(app)
+    number = _gather(app)
+    login(client, "jls_reviewer")
+    assert client.get(f"/cross-city/batches/{number}/review").status_code == 404  # another city
+    login(client, "cc_reviewer")
+    page = _html(client.get(f"/cross-city/batches/{number}/review"))
+    assert all(n in page for n in data["requests"]) and "不同意的理由" in page
+    ids = _escalation_ids(app)
+    form = {f"decision-{ids[0]}": "accept", f"decision-{ids[1]}": "refuse"}
+    response = post(client, f"/cross-city/batches/{number}/review", form)
+    assert response.status_code == 422 and "不同意须说明理由" in _html(response)
+    response = post(client, f"/cross-city/batches/{number}/review",
+                    {**form, f"reason-{ids[1]}": "该项目本市可协查", "note": "逐项审核"})
+    assert response.status_code == 302
+    detail = client.get(f"/api/v1/cross-city/batches/{number}", headers=_token(client, "cc_reviewer")).json
+    assert [r["status"] for r in detail["requests"]] == ["entrusted", "cancelled"]
+    assert detail["review_note"] == "逐项审核" and detail["entrustment"] is not None
+    assert client.get(f"/cross-city/batches/{number}/review").status_code == 404  # reviewed
+
+
+def test_the_review_page_refuses_the_county_requester(app, client) -> None:  # type: ignore[no-untyped-def]
+    _setup(app)
+    number = _gather(app)
+    ctx = app.extensions["hedui"].new_context()
+    staff(ctx, "cy_reviewer", "CC-HDZX")
+    ctx.session.commit()
+    login(client, "cy_reviewer")
+    assert client.get(f"/cross-city/batches/{number}/review").status_code == 403
+    ids = _escalation_ids(app)
+    response = post(client, f"/cross-city/batches/{number}/review", {f"decision-{i}": "accept" for i in ids})
+    assert response.status_code == 403
+
+
+def _escalation_ids(app: Any) -> list[int]:
+    from sqlalchemy import select
+
+    from engine.models.escalation import Escalation
+
+    session = app.extensions["hedui"].session_factory()
+    try:
+        return list(session.execute(select(Escalation.id).order_by(Escalation.id)).scalars())
+    finally:
+        session.close()

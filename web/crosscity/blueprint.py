@@ -7,3 +7,4 @@ from flask import Blueprint
 bp = Blueprint("crosscity", __name__, url_prefix="/cross-city", template_folder="templates")
 
 from web.crosscity import views  # noqa: E402,F401  (routes register on the blueprint)
+from web.crosscity import review  # noqa: E402,F401

@@ -54,10 +54,8 @@ def gather() -> ResponseReturnValue:
         units = [u for u in units if u.code == chosen]
     if not units:
         abort(403)
-    batches = []
-    for unit in units:
-        actor = Actor(current_user.username, cross_city.GATHER_ROLES[0], current_user.id)
-        batches += cross_city.gather_requests(ctx, actor=actor, city_agency=unit)
+    actor = Actor(current_user.username, cross_city.GATHER_ROLES[0], current_user.id)
+    batches = [b for unit in units for b in cross_city.gather_requests(ctx, actor=actor, city_agency=unit)]
     if batches:
         flash("已汇总为批次 " + "、".join(b.number for b in batches), "success")
     else:
