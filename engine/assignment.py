@@ -26,6 +26,8 @@ from engine.errors import SeparationOfDutiesError
 from engine.history import append_event
 from engine.persistence import definition_info
 from engine.history import instance_stream
+from engine.models import Escalation
+from engine.models import Household
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
 from engine.models import Membership
@@ -34,8 +36,11 @@ from engine.models import Role
 from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
+from engine.models.escalation import CrossCityBatch
+from engine.models.escalation import Escalation
 from engine.services.org import is_registered
 from engine.sod import declared_exclusions
+from engine.sod import raiser_violation
 from engine.sod import violations
 
 #: oversight (AU-1, PR-4): may read every case of its jurisdiction, may never act on one
@@ -110,7 +115,23 @@ def candidates(ctx: EngineContext, task: HumanTask) -> list[User]:
         .order_by(User.username)
     ).scalars().all()
     done = done_by(ctx, task.instance_id)
-    return [u for u in users if not violations(task.properties, done, u.username)]
+    raised = raised_by(ctx, task)
+    return [u for u in users if not violations(task.properties, done, u.username)
+            and raiser_violation(task.properties, raised, u.username) is None]
+
+
+def raised_by(ctx: EngineContext, task: HumanTask) -> set[str]:
+    """Who raised the requests the task's instance handles, per its ``sodNotRaisedBy`` source (engine.sod)."""
+    source = task.properties.get("sodNotRaisedBy")
+    if source == "escalation":
+        return set(ctx.session.execute(select(Escalation.raised_by).join(
+            Household, Household.id == Escalation.upper_household_id).where(
+            Household.instance_id == task.instance_id)).scalars())
+    if source == "cross_city_requests":
+        return set(ctx.session.execute(
+            select(Escalation.raised_by).join(CrossCityBatch, CrossCityBatch.id == Escalation.batch_id)
+            .where(CrossCityBatch.instance_id == task.instance_id)).scalars())
+    return set()
 
 
 def done_by(ctx: EngineContext, instance_id: int) -> dict[str, list[str]]:
@@ -172,6 +193,10 @@ def check_task_action(ctx: EngineContext, task: HumanTask, instance: WorkflowIns
             _refuse(ctx, instance, task, actor, action, PermissionDeniedError(
                 "您在承办单位不具备办理该任务的角色", code="role_required", role=task.role_code))
         _check_registration(ctx, task, instance, actor, action)
+    raiser = raiser_violation(task.properties, raised_by(ctx, task), actor.username)
+    if raiser is not None:
+        _refuse(ctx, instance, task, actor, action, SeparationOfDutiesError(
+            raiser.explanation, rule=raiser.rule, conflicting_task=raiser.conflicting_task))
     if not declared_exclusions(task.properties):
         return
     names = definition_info(ctx, instance.definition_id).task_names

@@ -65,6 +65,12 @@ WINDOW_KINDS = {
 }
 #: which list of co-resident family members applies (DO-2, FAM-01): the rule sets of the household forms
 MEMBER_LISTS = {code: rule_set.name for code, rule_set in RULE_SETS.items()}
+#: who checks which items (JL 规程 三 上下分级核对; PS-5): see engine/services/tiering.py
+TIERING_MODES = {
+    "single": "本级核对本级及以上全部信息共享单位",
+    "tiered": "上下分级核对：上级信息共享单位由上级核对机构核对并出具报告",
+    "province": "省级全联通：全部事项由省级核对机构核对并出具报告",
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,8 @@ class Setting:
     maximum: int = 366
     nullable: bool = False
     source: str = ""
+    #: kind "choice": value -> Chinese name
+    choices: Mapping[str, str] = field(default_factory=dict)
 
 
 SETTINGS: dict[str, Setting] = {s.key: s for s in (
@@ -100,13 +108,18 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("decision_feedback_days", "救助审批情况反馈期限（核对报告送达后）", "int", "工作日", nullable=True,
             source="PS-12（宝鸡未明定期限，默认 10 个工作日，可配置）"),
     Setting("monthly_windows", "每月业务时段", "windows", nullable=True, source="JL 规程 四；PS-11"),
-    Setting("member_inclusion_list", "共同生活家庭成员认定依据", "choice", source="DO-2；FAM-01"),
+    Setting("member_inclusion_list", "共同生活家庭成员认定依据", "choice", source="DO-2；FAM-01",
+            choices=MEMBER_LISTS),
+    Setting("verification_tiering", "核对事项分级", "choice", choices=TIERING_MODES,
+            source="JL 规程 三（上下分级核对，分级出具报告）；BJ 第十六条（四）、第十八条；PS-5、PS-6"),
 )}
 
 _COMMON: dict[str, Any] = {
     "county_check_days": 10, "city_check_days": 15, "reverification_days": 15, "sharing_reply_days": 7,
     "sharing_delay_max_days": 5, "material_completion_days": 5, "objection_window_days": 30,
     "report_validity_months": 12, "report_income_months": 12,
+    # today's behaviour in both profiles; "tiered" / "province" are the administrator's choice
+    "verification_tiering": "single",
 }
 #: the two profiles; values are JSON (what an override stores)
 PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType({
@@ -149,8 +162,8 @@ def validate_value(key: str, value: Any) -> Any:
             raise ValidationError(fields={key: [f"须为 {setting.minimum}–{setting.maximum} 的整数（{setting.unit}）"]})
         return value
     if setting.kind == "choice":
-        if value not in MEMBER_LISTS:
-            raise ValidationError(fields={key: [f"须为以下之一：{'、'.join(MEMBER_LISTS)}"]})
+        if value not in setting.choices:
+            raise ValidationError(fields={key: [f"须为以下之一：{'、'.join(setting.choices)}"]})
         return value
     return _validate_windows(key, value)
 
@@ -199,6 +212,8 @@ class Policy:
     #: window kind -> (first day, last day) of each month; None: no monthly calendar
     monthly_windows: Mapping[str, tuple[int, int]] | None
     member_inclusion_list: str
+    #: single | tiered | province (TIERING_MODES)
+    verification_tiering: str
     #: the keys whose value comes from an override rather than the profile
     overridden: frozenset[str] = field(default_factory=frozenset)
 

@@ -6,7 +6,12 @@ A task may declare (``spiffworkflow:properties``):
   (SD-1: 审核复审 not by whoever did 受理初审; 出具报告 not by either);
 * ``sodRule`` — the rule's name shown in refusals (default ``SoD``);
 * ``dualControl=true`` — a second, different person confirms what the tasks named in
-  ``sodNotSameAs`` prepared (SD-2); the deploy check requires those references.
+  ``sodNotSameAs`` prepared (SD-2); the deploy check requires those references;
+* ``sodNotRaisedBy`` — a source in :data:`RAISER_SOURCES`: whoever raised the requests the
+  instance handles (at another level, in another case) may not do this task: ``escalation``, the
+  county reviewer who entrusted an upper case may not do its 审核复审 (PS-5, PS-6);
+  ``cross_city_requests``, the county staff who raised a cross-city request may not review the
+  city's batch (PS-7). The guard (engine.assignment) looks the raisers up per source.
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ RULE_TEXT = {
     "SD-1": "受理初审、审核复审与出具核对报告须由三名不同人员办理",
     "SD-2": "数据交换须由两名不同的备案交换人员共同完成",
     "SD-3": "只有已备案且在有效期内的交换人员可以交换数据",
+}
+
+#: ``sodNotRaisedBy`` sources: what the refused person did, for the explanation
+RAISER_SOURCES = {
+    "escalation": "在下级核对机构办理了本案的审核复审并提出上级委托",
+    "cross_city_requests": "提出了本批次中的跨地市核对请求",
 }
 
 
@@ -51,3 +62,13 @@ def violations(properties: Mapping[str, str], done_by: Mapping[str, Iterable[str
             why = RULE_TEXT.get(rule, "不相容岗位须由不同人员办理")
             out.append(Violation(rule, task_id, f"您已办理本案的「{step}」，不能再办理此步骤（{rule}：{why}）"))
     return out
+
+
+def raiser_violation(properties: Mapping[str, str], raisers: Iterable[str], username: str) -> Violation | None:
+    """The rule ``username`` would break by doing a task declaring ``sodNotRaisedBy`` (None if none)."""
+    source = properties.get("sodNotRaisedBy")
+    if not source or username not in set(raisers):
+        return None
+    rule = properties.get("sodRule") or "SoD"
+    what = RAISER_SOURCES.get(source, "提出了本环节所审核的请求")
+    return Violation(rule, source, f"您{what}，不能审核（{rule}：提出请求的人员不得审核该请求）")

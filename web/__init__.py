@@ -73,6 +73,9 @@ def register_blueprints(app: Flask) -> None:
     from web.rechecks.blueprint import bp as rechecks_bp
 
     app.register_blueprint(rechecks_bp)
+    from web.crosscity.blueprint import bp as crosscity_bp
+
+    app.register_blueprint(crosscity_bp)
     from web.reports.blueprint import bp as reports_bp
 
     app.register_blueprint(reports_bp)

@@ -35,6 +35,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "RECHECK_BATCH_STALE_MINUTES": (15, "minutes without progress after which a recheck batch counts as interrupted "
                                         "(shown as 已中断, resumed by the periodic job)"),
     "RETENTION_INTERVAL": (3600, "seconds between retention sweeps (in-process ticker and celery beat)"),
+    "CROSS_CITY_GATHER_INTERVAL": (86400, "seconds between the city agencies' gatherings of cross-city requests "
+                                          "into batches (PS-7; in-process ticker and celery beat)"),
     "POLICY_PROFILE": ("jilin", "policy profile: jilin | baoji (time limits, monthly windows; engine/policy.py)"),
     "TRUSTED_PROXIES": (0, "reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted"),
     "ARCHIVE_KEY": (None, "HMAC key signing archive backup bundles (AR-3), the same on the county and city "
@@ -43,7 +45,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                               "e.g. authorisation=10,case_history=8 (engine/archives/retention.py)"),
 }
 _INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES", "TRUSTED_PROXIES", "MAX_UPLOAD_MB", "DRAFT_RETENTION_DAYS",
-        "PACKAGE_RETENTION_DAYS", "RETENTION_INTERVAL", "RECHECK_BATCH_STALE_MINUTES"}
+        "PACKAGE_RETENTION_DAYS", "RETENTION_INTERVAL", "RECHECK_BATCH_STALE_MINUTES", "CROSS_CITY_GATHER_INTERVAL"}
 _FLOAT = {"SCRIPT_TIME_LIMIT"}
 _DEV_SECRET = "dev-only-not-secret"  # a default that production refuses (validate_config)
 
@@ -110,6 +112,8 @@ def validate_config(config: Mapping[str, Any]) -> None:
         problems.append("HEDUI_RECHECK_BATCH_STALE_MINUTES 须为 1–1440 分钟")
     if int(config["RETENTION_INTERVAL"]) < 60:
         problems.append("HEDUI_RETENTION_INTERVAL 至少为 60 秒")
+    if int(config["CROSS_CITY_GATHER_INTERVAL"]) < 60:
+        problems.append("HEDUI_CROSS_CITY_GATHER_INTERVAL 至少为 60 秒")
     if config["POLICY_PROFILE"] not in PROFILES:
         problems.append(f"HEDUI_POLICY_PROFILE 须为 {' 或 '.join(PROFILES)}")
     if problems:

@@ -13,6 +13,7 @@ from flask import Flask
 from engine.jobs import get_job
 from engine.jobs import run_job
 from web.config import INSTANCE_DIR
+from web.config import SETTINGS
 from web.state import HeduiState
 
 logger = logging.getLogger(__name__)
@@ -23,10 +24,11 @@ CONFIGURED_KWARGS: dict[str, dict[str, str]] = {
     "retention.purge_stale": {"draft_days": "DRAFT_RETENTION_DAYS", "package_days": "PACKAGE_RETENTION_DAYS"},
     "rechecks.resume_interrupted": {"stale_minutes": "RECHECK_BATCH_STALE_MINUTES"},
 }
-#: the jobs the ticker runs every HEDUI_TIMER_INTERVAL seconds, and those it runs every HEDUI_RETENTION_INTERVAL
+#: the jobs the ticker runs every HEDUI_TIMER_INTERVAL seconds
 FREQUENT_JOBS = ("timers.run_due", "tasks.escalate_overdue", "exchange.run", "archives.seal_closed",
                  "rechecks.resume_interrupted")
-SLOW_JOBS = ("retention.purge_stale",)
+#: the jobs it runs at their own interval, by setting: retention sweeps, the cities' cross-city gathering (PS-7)
+PERIODIC_JOBS = {"retention.purge_stale": "RETENTION_INTERVAL", "cross_city.gather": "CROSS_CITY_GATHER_INTERVAL"}
 
 
 def execute(state: HeduiState, name: str, kwargs: dict[str, Any]) -> Any:
@@ -61,7 +63,8 @@ class InProcessJobQueue:
 
     def start_ticker(self) -> None:
         """Every HEDUI_TIMER_INTERVAL s: fire due timers, escalate overdue tasks, run the exchange sweep, seal
-        closed cases, resume interrupted recheck batches; every HEDUI_RETENTION_INTERVAL s: purge stale uploads (each idempotent)."""
+        closed cases, resume interrupted recheck batches; every HEDUI_RETENTION_INTERVAL s: purge stale uploads;
+        every HEDUI_CROSS_CITY_GATHER_INTERVAL s: gather the cross-city requests (each idempotent)."""
         with self._lock:
             if self._ticker is not None:
                 return
@@ -70,11 +73,12 @@ class InProcessJobQueue:
 
     def _tick(self) -> None:
         interval = float(self.state.config["TIMER_INTERVAL"])
-        slow_every = max(1, round(float(self.state.config["RETENTION_INTERVAL"]) / interval))
+        every = {name: max(1, round(float(self.state.config.get(setting, SETTINGS[setting][0])) / interval))
+                 for name, setting in PERIODIC_JOBS.items()}
         ticks = 0
         while not self._stop.wait(interval):
             ticks += 1
-            names = FREQUENT_JOBS + (SLOW_JOBS if (ticks - 1) % slow_every == 0 else ())
+            names = FREQUENT_JOBS + tuple(name for name, n in every.items() if (ticks - 1) % n == 0)
             jobs: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in names]
             if self.state.config.get("EXCHANGE_SIMULATOR") == "on":
                 # the demo's simulated units: media answer packages appear where an officer can upload them

@@ -70,6 +70,7 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
     """Celery settings derived from Hedui's configuration (no result backend: jobs report through the database)."""
     interval = int(config["TIMER_INTERVAL"])
     retention_interval = int(config.get("RETENTION_INTERVAL", SETTINGS["RETENTION_INTERVAL"][0]))
+    gather_interval = int(config.get("CROSS_CITY_GATHER_INTERVAL", SETTINGS["CROSS_CITY_GATHER_INTERVAL"][0]))
     return {
         "broker_url": config["BROKER_URL"],
         "broker_connection_retry_on_startup": True,
@@ -127,6 +128,13 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
                 "schedule": timedelta(seconds=retention_interval),
                 "args": ("retention.purge_stale", {}),
                 "options": {"expires": retention_interval},
+            },
+            # the city agencies gather their counties' cross-city requests into batches (PS-7)
+            "cross_city.gather": {
+                "task": TASK_NAME,
+                "schedule": timedelta(seconds=gather_interval),
+                "args": ("cross_city.gather", {}),
+                "options": {"expires": gather_interval},
             },
         },
     }

@@ -190,6 +190,9 @@ DEMO_PROFILES = {
     "CC-SW": ("system", "sim:CC-SW"),
     "CC-SCJG": ("media", None),
     "CC-BANK": ("both", "sim:CC-BANK"),
+    "CY-CLH": ("system", "sim:CY-CLH"),
+    "JL-SBJ": ("system", "sim:JL-SBJ"),
+    "JLS-BDC": ("system", "sim:JLS-BDC"),
 }
 
 

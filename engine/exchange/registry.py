@@ -91,6 +91,9 @@ DEMO_UNIT_OFFICERS: dict[str, tuple[str, str]] = {
     "CC-SW": ("cc_sw_officer", "蒋税（国家税务总局长春市税务局）"),
     "CC-SCJG": ("cc_scjg_officer", "潘正（长春市市场监督管理局）"),
     "CC-BANK": ("cc_bank_officer", "高远（长春示范商业银行）"),
+    "CY-CLH": ("cy_clh_officer", "白雪（朝阳区残疾人联合会）"),
+    "JL-SBJ": ("jl_sbj_officer", "石磊（吉林省社会保险事业管理局）"),
+    "JLS-BDC": ("jls_bdc_officer", "罗兰（吉林市不动产登记中心）"),
 }
 
 

@@ -11,6 +11,9 @@ again years later without the tables it came from. It holds:
 * ``sources``: one row per person × sharing unit × category with the status (有数据 / 无记录 / 未反馈 /
   超期未反馈), the response time and every returned record (RPT-02): a unit that did not answer is
   listed, never left out;
+* ``levels`` / ``entrusted_by`` (分级出具报告, PS-5): which agency (level) checked which items — this
+  agency's own, and the upper agencies checking the rest for the case, which report separately — and,
+  in an upper agency's report, the lower agency's case it was issued for (``engine.reports.levels``);
 * ``summary``: income by the 2021 categories and property by class, per counted member and for the
   household, with the per-capita income for the period (RPT-03).
 
@@ -46,6 +49,7 @@ from engine.models.exchange import ExchangeRequest
 from engine.models.exchange import ExchangeResult
 from engine.models.exchange import ResultStatus
 from engine.policy import Policy
+from engine.reports.levels import snapshot_levels
 from forms.household import BUSINESS_TYPES
 from forms.member_rules import DUTIES
 from forms.member_rules import RELATIONS
@@ -92,6 +96,8 @@ def build(ctx: EngineContext, household: Household, issue: Issue, policy: Policy
                 "counted": p.role is PersonRole.MEMBER and p.is_included,
                 "duty": DUTIES.get(p.duty, p.duty or "").split("（")[0] if p.duty else None} for p in subjects]
     sources = _sources(ctx, household, issue.issued_at)
+    # 分级出具报告 (PS-5): who checked what, and for whom an upper agency reports
+    levels, entrusted_by = snapshot_levels(ctx, household, issue.agency, sorted({s["unit"] for s in sources}))
     months = policy.report_income_months
     out: dict[str, Any] = {
         "format": FORMAT, "kind": issue.kind, "title": TITLES[issue.kind], "number": issue.number,
@@ -115,9 +121,11 @@ def build(ctx: EngineContext, household: Household, issue: Issue, policy: Policy
         "persons": persons,
         "sources": sources,
         "summary": _summary(persons, sources, months),
-        "levels": [{"agency": issue.agency.name, "checked": sorted({s["unit"] for s in sources})}],
+        "levels": levels,
         "remarks": issue.remarks, "agency_ref": issue.agency_ref, "supersedes": issue.supersedes,
     }
+    if entrusted_by:
+        out["entrusted_by"] = entrusted_by
     if issue.kind == "reverification":
         out["reverification"] = {
             "trigger": issue.trigger or {},

@@ -16,6 +16,7 @@ from reportlab.platypus import Spacer
 from engine.documents import pdf
 from engine.documents.pdf import para
 from engine.reports.fields import describe
+from engine.reports.levels import level_sentences
 
 NO_ORIGINAL = "原案件未出具核对报告，本复核报告无可比较的原报告。"
 NO_DIFFERENCES = "与原报告相比无差异。"
@@ -40,6 +41,7 @@ def cover_sentences(content: dict[str, Any]) -> list[str]:
         f"对其家庭经济状况进行了{verb}。",
         f"本次经济状况核对内容为该申请人（家庭）{cn_date(period['from'])}至{cn_date(period['to'])}的收入"
         f"和截至{cn_date(cover['property_as_of'])}的财产情况。",
+        *level_sentences(content),
         f"本核对报告共{cover['pages']}页，一式{cover['copies']}份，{cover['restriction']}。",
         cover["annex_note"],
     ]

@@ -28,6 +28,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
 from engine.runtime.sandbox import source_problems
+from engine.sod import RAISER_SOURCES
 from engine.runtime.types import DeployProblem
 from engine.runtime.types import ParsedProcess
 from engine.runtime.types import UserTaskInfo
@@ -38,7 +39,7 @@ NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 
 #: the ``spiffworkflow:properties`` Hedui understands; anything else is a typo
 USER_TASK_PROPERTIES = {"formKey", "dueWorkingDays", "sodNotSameAs", "sodRule", "dualControl", "allowedDecisions",
-                        "exchangeUnit"}
+                        "exchangeUnit", "sodNotRaisedBy"}
 EVENT_PROPERTIES = {"correlationKey"}
 _ISO_DURATION_BARE = re.compile(r"^R?\d*/?P(T?\d|\d)", re.IGNORECASE)
 _PROCESS_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -249,6 +250,8 @@ def _check_property_values(f: _File, tid: str, props: dict[str, str], user_task_
         out.append(_at(f, tid, "dualControl=true 须用 sodNotSameAs 指明由谁准备（复核人不能是准备人）"))
     if props.get("exchangeUnit") and source_problems(props["exchangeUnit"], "eval"):
         out.append(_at(f, tid, "exchangeUnit 表达式无法在受限环境中编译"))
+    if "sodNotRaisedBy" in props and props["sodNotRaisedBy"] not in RAISER_SOURCES:
+        out.append(_at(f, tid, f"sodNotRaisedBy 须为 {', '.join(sorted(RAISER_SOURCES))} 之一"))
     allowed = _split(props.get("allowedDecisions"))
     if any(d not in ("accept", "return", "terminate") for d in allowed):
         out.append(_at(f, tid, "allowedDecisions 只能取 accept、return、terminate"))

@@ -110,7 +110,8 @@ def create_entrustment(
     :param documents: per household (same order), its scans; each needs at least one 授权书 scan.
     :param household_count: ``person_count``: the "××户××人" written on the letter, checked against the households.
     :param sharing_units: unit codes to exchange with; default: the active sharing units at the agency's
-        level and above.
+        level and above. The policy's ``verification_tiering`` decides which of them an upper agency
+        checks (``engine.services.tiering``); a lower agency's entrustment is checked here in full.
     :raises ValidationError: with ``fields`` keyed like the form (``households`` → index → field); nothing is written.
     """
     entrusting, agency = _units(ctx, entrusting_unit, agency_unit)
@@ -120,7 +121,8 @@ def create_entrustment(
                "entrusted_on": entrusted_on or today, "household_count": household_count,
                "person_count": person_count, "households": [dict(h) for h in households]}
     letter = _validated(ctx, payload, docs, list(entrustment_documents), agency, today)
-    units = sharing_units_for(ctx, agency, sharing_units)
+    from_lower = entrusting.kind is UnitKind.VERIFICATION_AGENCY
+    units = _tiered_start(ctx, agency, sharing_units_for(ctx, agency, sharing_units), from_lower)
     year = today.year
     entrustment = Entrustment(
         number=letter["number"] or f"WT-{agency.code}-{year}-{next_counter_value(ctx, agency.id, year, 'entrustment'):06d}",
@@ -134,7 +136,6 @@ def create_entrustment(
     ctx.session.flush()
     for doc in entrustment_documents:
         attach_document(ctx, doc, actor=actor, entrustment=entrustment)
-    from_lower = entrusting.kind is UnitKind.VERIFICATION_AGENCY
     for household, household_docs in zip(letter["households"], docs, strict=True):
         _create_case(ctx, entrustment, household, household_docs, units, from_lower, actor, today)
     logger.info("Entrustment %s registered at %s: %s households by %s", entrustment.number, agency.code,
@@ -230,8 +231,19 @@ def sharing_units_for(ctx: EngineContext, agency: Unit, codes: Sequence[str] | N
     return list(codes)
 
 
+def _tiered_start(ctx: EngineContext, agency: Unit, units: list[str], from_lower: bool) -> dict[str, Any]:
+    """The start data naming the units this agency checks and those its upper agencies do (PS-5)."""
+    from engine.policy import effective_policy
+    from engine.services.tiering import TierPlan
+    from engine.services.tiering import plan_checks
+
+    policy = effective_policy(ctx, ctx.policy_profile)
+    plan = TierPlan(units) if from_lower else plan_checks(ctx, agency, units, policy.verification_tiering)
+    return plan.start_data(policy.city_check_days)
+
+
 def _create_case(ctx: EngineContext, entrustment: Entrustment, data: dict[str, Any], docs: Sequence[DocumentIn],
-                 units: list[str], from_lower: bool, actor: Actor, today: date) -> Household:
+                 units: dict[str, Any], from_lower: bool, actor: Actor, today: date) -> Household:
     agency = entrustment.agency_unit
     case_no = f"HD-{agency.code}-{today.year}-{next_counter_value(ctx, agency.id, today.year, 'case'):06d}"
     household = Household(
@@ -257,7 +269,7 @@ def _create_case(ctx: EngineContext, entrustment: Entrustment, data: dict[str, A
                         authorisation=authorisation if doc.kind == DocumentKind.AUTHORISATION else None)
     subjects = [p.id for p in persons if p.is_subject]
     assert_authorised(ctx, subjects, today)  # PR-1, checked against what was stored
-    start = {"case_no": case_no, "sharing_units": units, "subject_ids": subjects}
+    start = {"case_no": case_no, **units, "subject_ids": subjects}
     if from_lower:
         start["from_lower_agency"] = True
     instance = start_instance(ctx, PROCESS_ID, actor=actor, business_key=case_no, data=start,

@@ -1,8 +1,10 @@
 """The demo region (idempotent). Never for production: every password is ``hedui-demo``.
 
 吉林省 (220000) → 长春市 (220100) → 朝阳区 (220104) → 红旗街道, plus 南关区 (220102)
-to show jurisdiction, with verification agencies at every level, entrusting departments,
-information-sharing units with registered exchange officers, and a user for every role.
+to show jurisdiction and a second city 吉林市 (220200) for cross-city verification (PS-7),
+with verification agencies at every level, entrusting departments, information-sharing
+units at province, city and county level (上下分级核对, PS-5) with registered exchange
+officers, and a user for every role at the county, the city and the province agency.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ REGIONS = [
     ("220100", "长春市", "city", "220000"),
     ("220104", "朝阳区", "county", "220100"),
     ("220102", "南关区", "county", "220100"),
+    ("220200", "吉林市", "city", "220000"),
     ("220104001", "红旗街道", "town", "220104"),
     ("220102001", "自由大路街道", "town", "220102"),
 ]
@@ -42,6 +45,7 @@ UNITS = [
     ("CC-HDZX", "长春市社会救助家庭经济状况核对中心", "verification_agency", "220100", None),
     ("CY-HDZX", "朝阳区社会救助家庭经济状况核对中心", "verification_agency", "220104", None),
     ("NG-HDZX", "南关区社会救助家庭经济状况核对中心", "verification_agency", "220102", None),
+    ("JLS-HDZX", "吉林市社会救助家庭经济状况核对中心", "verification_agency", "220200", None),
     ("CY-MZJ", "朝阳区民政局", "entrusting_department", "220104", None),
     ("NG-MZJ", "南关区民政局", "entrusting_department", "220102", None),
     ("HQ-MZB", "红旗街道民政办", "entrusting_department", "220104001", None),
@@ -51,6 +55,9 @@ UNITS = [
     ("CC-SW", "国家税务总局长春市税务局", "sharing_unit", "220100", ["tax"]),
     ("CC-SCJG", "长春市市场监督管理局", "sharing_unit", "220100", ["business_registration", "shareholdings"]),
     ("CC-BANK", "长春示范商业银行", "sharing_unit", "220100", ["deposits", "loans", "wealth_products"]),
+    ("CY-CLH", "朝阳区残疾人联合会", "sharing_unit", "220104", ["disability"]),
+    ("JL-SBJ", "吉林省社会保险事业管理局", "sharing_unit", "220000", ["social_insurance", "pensions"]),
+    ("JLS-BDC", "吉林市不动产登记中心", "sharing_unit", "220200", ["real_estate"]),
 ]
 
 #: username, display name, [(unit, role)]
@@ -67,10 +74,16 @@ USERS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("cy_supervisor", "郭平（朝阳区核对中心科长）", [("CY-HDZX", "supervisor")]),
     ("ng_intake", "郑洁（南关区核对中心）", [("NG-HDZX", "intake_officer")]),
     ("ng_reviewer", "林涛（南关区核对中心）", [("NG-HDZX", "review_officer")]),
+    ("cc_intake", "马骏（长春市核对中心）", [("CC-HDZX", "intake_officer")]),
     ("cc_reviewer", "冯涛（长春市核对中心）", [("CC-HDZX", "review_officer")]),
     ("cc_reporter", "何芳（长春市核对中心）", [("CC-HDZX", "report_officer")]),
+    ("cc_exchange_1", "宋宇（长春市核对中心）", [("CC-HDZX", "exchange_officer")]),
+    ("cc_exchange_2", "唐敏（长春市核对中心）", [("CC-HDZX", "exchange_officer")]),
+    ("jl_intake", "曾毅（吉林省核对中心）", [("JL-HDZX", "intake_officer")]),
     ("jl_reviewer", "许晨（吉林省核对中心）", [("JL-HDZX", "review_officer")]),
     ("jl_reporter", "邓宁（吉林省核对中心）", [("JL-HDZX", "report_officer")]),
+    ("jl_exchange_1", "彭程（吉林省核对中心）", [("JL-HDZX", "exchange_officer")]),
+    ("jl_exchange_2", "夏雨（吉林省核对中心）", [("JL-HDZX", "exchange_officer")]),
     *[(username, name, [(unit, "sharing_officer")]) for unit, (username, name) in DEMO_UNIT_OFFICERS.items()],
     ("auditor", "韩冰（吉林省民政厅审计）", [("JL-MZT", "auditor")]),
     ("designer", "曹宇（流程设计）", [("JL-MZT", "process_designer")]),
@@ -78,7 +91,8 @@ USERS: list[tuple[str, str, list[tuple[str, str]]]] = [
 ]
 
 #: exchange officers registered (备案) with every demo sharing unit
-EXCHANGE_OFFICERS = [("cy_exchange_1", "CY-HDZX"), ("cy_exchange_2", "CY-HDZX")]
+EXCHANGE_OFFICERS = [("cy_exchange_1", "CY-HDZX"), ("cy_exchange_2", "CY-HDZX"), ("cc_exchange_1", "CC-HDZX"),
+                     ("cc_exchange_2", "CC-HDZX"), ("jl_exchange_1", "JL-HDZX"), ("jl_exchange_2", "JL-HDZX")]
 #: unit-side officers (SD-3): each demo sharing unit's answers are released by its own filed officer
 SHARING_OFFICERS = [(username, unit) for unit, (username, _name) in DEMO_UNIT_OFFICERS.items()]
 REGISTERED_FROM = date(2025, 1, 1)

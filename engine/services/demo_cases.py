@@ -107,33 +107,37 @@ def _recheck(ctx: EngineContext, household: Household) -> None:
                   actor=_as(ctx, "cy_assistance", "assistance_officer"))
 
 
-STEPS = [("intake_check", INTAKE_OK, "cy_intake"), ("review", {"decision": "accept"}, "cy_reviewer"),
-         ("prepare_exchange", {"batch_checked": True}, "cy_exchange_1"),
-         ("confirm_exchange", {"statuses_checked": True}, "cy_exchange_2"),
-         ("issue_report", {"report_no": "朝核报〔2026〕1号"}, "cy_reporter"), ("feedback", {}, "hq_street_clerk")]
+#: step, data, who (``{agency}`` is the demo staff prefix of the case's agency: cy, cc or jl)
+STEPS = [("intake_check", INTAKE_OK, "{agency}_intake"), ("review", {"decision": "accept"}, "{agency}_reviewer"),
+         ("prepare_exchange", {"batch_checked": True}, "{agency}_exchange_1"),
+         ("confirm_exchange", {"statuses_checked": True}, "{agency}_exchange_2"),
+         ("issue_report", {"report_no": "朝核报〔2026〕1号"}, "{agency}_reporter"), ("feedback", {}, "hq_street_clerk")]
 
 
 def _as(ctx: EngineContext, username: str, role: str | None) -> Actor:
     return Actor(username, role, get_user(ctx, username).id)
 
 
-def _advance(ctx: EngineContext, case: WorkflowInstance | None, *, stop_after: str) -> None:
+def _advance(ctx: EngineContext, case: WorkflowInstance | None, *, stop_after: str, staff: str = "cy",
+             review: dict[str, Any] | None = None) -> None:
+    """Complete the case's steps in order up to ``stop_after`` (``review``: the 审核复审 form, default accept)."""
     assert case is not None
     for bpmn_id, data, who in STEPS:
         open_tasks = {t.bpmn_id: t for t in list_open_tasks(ctx, instance_id=case.id)}
         if bpmn_id in open_tasks:
             task = open_tasks[bpmn_id]
-            complete_task(ctx, task.id, data, actor=_as(ctx, who, task.role_code))
+            values = review if bpmn_id == "review" and review is not None else data
+            complete_task(ctx, task.id, values, actor=_as(ctx, who.format(agency=staff), task.role_code))
         if bpmn_id == stop_after:
             return
 
 
-def _answer(ctx: EngineContext, case: WorkflowInstance | None, limit: int | None = None) -> None:
+def _answer(ctx: EngineContext, case: WorkflowInstance | None, limit: int | None = None, staff: str = "cy") -> None:
     """Sharing units answer through the real exchange path: batches by two officers, simulated units."""
     assert case is not None
     keys = ctx.session.execute(select(MessageSubscription.correlation_key).where(
         MessageSubscription.instance_id == case.id, MessageSubscription.message_name == "exchange_result")
         .order_by(MessageSubscription.correlation_key)).scalars().all()
     units = [key.split(":", 1)[1] for key in keys[:limit]]
-    answer_units(ctx, units, first=_as(ctx, "cy_exchange_1", "exchange_officer"),
-                 second=_as(ctx, "cy_exchange_2", "exchange_officer"))
+    answer_units(ctx, units, first=_as(ctx, f"{staff}_exchange_1", "exchange_officer"),
+                 second=_as(ctx, f"{staff}_exchange_2", "exchange_officer"))

@@ -1,4 +1,5 @@
-"""What follows a step or an end: the decision feedback (PS-12) and the re-verification links (PS-9)."""
+"""What follows a step or an end: the decision feedback (PS-12), the re-verification links (PS-9) and the
+cross-city batch steps (PS-7)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,12 @@ def on_instance_completed(ctx: EngineContext, instance: WorkflowInstance, wf: Wo
     """Start the follow-ups of a finished case (called in the same unit of work)."""
     if instance.process_id != "standard_verification":
         return
-    ends = {t.bpmn_id for t in wf.trace()} & {"end_completed", "end_returned", "end_terminated"}
+    ends = {t.bpmn_id for t in wf.trace()} & {"end_completed", "end_returned", "end_terminated", "end_reported_upward"}
+    if wf.data.get("escalation_no"):
+        from engine.services.escalations import on_upper_case_finished
+
+        on_upper_case_finished(ctx, instance, ends, wf.data.get("reason"))
+        return
     report_no = wf.data.get("report_no")
     if "end_completed" in ends:
         from engine.reports.service import current_report
@@ -47,6 +53,8 @@ def on_task_completed(ctx: EngineContext, instance: WorkflowInstance, task: Huma
         from engine.reports.service import issue_for_instance
 
         issue_for_instance(ctx, instance, values, actor=actor)
+    if instance.process_id == "standard_verification":
+        _escalation_followups(ctx, instance, task, values, actor)
     if instance.process_id == "decision_feedback" and task.bpmn_id in ("record_decision", "record_decision_late"):
         from engine.reports.service import flag_expired_use
 
@@ -55,6 +63,24 @@ def on_task_completed(ctx: EngineContext, instance: WorkflowInstance, task: Huma
         from engine.services.rechecks import on_recheck_task
 
         on_recheck_task(ctx, instance, task, values, actor)
+    if instance.process_id == "cross_city_batch":
+        from engine.services.cross_city import on_batch_task
+
+        on_batch_task(ctx, instance, task, values, actor)
+
+
+def _escalation_followups(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask,
+                          values: Mapping[str, Any], actor: Actor) -> None:
+    """The county's 审核复审 raises its escalations (PS-5, PS-7); a case that reached its wait for the upper
+    reports after the last one came back goes on at once."""
+    from engine.services import escalations
+
+    if task.bpmn_id == "review" and values.get("decision") == "accept":
+        from engine.services.tiering import on_review_accepted
+
+        on_review_accepted(ctx, instance, task.id, values, actor)
+    if instance.status.value == "running" and instance.business_key:
+        escalations.release_waiting_case(ctx, instance)
 
 
 def start_decision_feedback(ctx: EngineContext, case: WorkflowInstance, *, report_no: str | None = None) -> None:

@@ -102,10 +102,11 @@ def new_recheck_entrustment(ctx: EngineContext, *, entrusting: Unit, agency: Uni
 
 
 def start_reverification(ctx: EngineContext, original: Household, prepared: Reverification, *, actor: Actor,
-                         link: dict[str, Any]) -> Household:
+                         link: dict[str, Any], note: str | None = None) -> Household:
     """Copy ``original`` into a new case of ``prepared.entrustment`` and start its standard verification.
 
-    :param link: what the new case's first event records about why it exists (recheck or batch).
+    :param link: what the new case's first event records about why it exists (recheck, batch, escalation).
+    :param note: the new case's note (default: "复核：原案件 …").
     :raises ValidationError: ``outside_jurisdiction`` when the household is not in the agency's region.
     :raises PermissionDeniedError: ``authorisation_missing`` when no authorisation is in force.
     """
@@ -122,7 +123,7 @@ def start_reverification(ctx: EngineContext, original: Household, prepared: Reve
         entrustment_id=entrustment.id, case_no=case_no, business_type=original.business_type,
         business_other=original.business_other, rule_set=original.rule_set, region_code=original.region_code,
         address=original.address, applicant_phone=original.applicant_phone,
-        note=f"复核：原案件 {original.case_no}", status=CaseStatus.OPEN, created_at=ctx.now())
+        note=note or f"复核：原案件 {original.case_no}", status=CaseStatus.OPEN, created_at=ctx.now())
     ctx.session.add(household)
     copies = [_copy_person(household, p) for p in original.persons]
     authorisation = Authorisation(
@@ -147,7 +148,8 @@ def start_reverification(ctx: EngineContext, original: Household, prepared: Reve
     ctx.session.flush()
     append_event(ctx, stream=instance_stream(instance.id), kind="entrustment_received", actor=actor,
                  instance_id=instance.id, payload={
-                     "entrustment_id": entrustment.id, "entrustment_number": entrustment.number, "source": "recheck",
+                     "entrustment_id": entrustment.id, "entrustment_number": entrustment.number,
+                     "source": entrustment.source.value,
                      "entrusting_unit": entrustment.entrusting_unit.code, "agency_unit": entrustment.agency_unit.code,
                      "case_no": case_no, "household_id": household.id, "business_type": household.business_type,
                      "authorisation_id": authorisation.id, "subject_ids": subjects, "persons": len(copies),

@@ -61,8 +61,9 @@ ASSISTANCE = Actor("sun_assist", "assistance_officer")
 
 INTAKE_OK = {"decision": "accept", "materials_complete": True, "paper_electronic_consistent": True}
 MAIN_PATH_HEAD = ["start", "apply_defaults", "gw_entry", "intake_check", "gw_intake", "review", "gw_review"]
-MAIN_PATH_TAIL = ["prepare_exchange", "data_exchange", "summarize_exchange", "confirm_exchange", "issue_report",
-                  "feedback", "end_completed"]
+#: the review's plan (PS-5: nothing goes upward in these cases), then the local exchange and report
+MAIN_PATH_TAIL = ["plan_upper", "gw_local", "prepare_exchange", "data_exchange", "summarize_exchange",
+                  "confirm_exchange", "issue_report", "gw_after_report", "gw_upper", "feedback", "end_completed"]
 
 
 def _eod(year: int, month: int, day: int) -> datetime:
@@ -545,7 +546,7 @@ def test_missing_calendar_year_is_an_error(ctx: EngineContext, session: Any, clo
 def test_forms_record_no_eligibility_verdict(deployed: EngineContext) -> None:
     definition = get_current_definition(deployed, PROCESS)
     keys = {t["bpmn_id"]: t["properties"]["formKey"] for t in definition.task_catalogue["user_tasks"]}
-    assert keys == {"intake_check": "intake_check", "review": "review", "prepare_exchange": "exchange_prepare",
+    assert keys == {"intake_check": "intake_check", "review": "verification_review", "prepare_exchange": "exchange_prepare",
                     "confirm_exchange": "exchange_confirm", "issue_report": "issue_report", "feedback": "acknowledge"}
     for key in set(keys.values()):
         for name in forms.get_schema(key).fields:

@@ -14,7 +14,6 @@ from engine.calendar import ADMIN_SOURCE_PREFIX
 from engine.models import CalendarDay
 from engine.models import CalendarYear
 from engine.models import PolicyOverride
-from engine.policy import MEMBER_LISTS
 from engine.policy import PROFILES
 from engine.policy import SETTINGS
 from engine.policy import WINDOW_KINDS
@@ -104,7 +103,7 @@ def show_value(setting: Setting, value: Any) -> str:
     if value is None:
         return "不适用"
     if setting.kind == "choice":
-        return str(MEMBER_LISTS.get(value, value))
+        return str(setting.choices.get(value, value))
     if setting.kind == "windows":
         return "；".join(f"{WINDOW_KINDS.get(k, k)}：每月 {v[0]}–{v[1]} 日" for k, v in sorted(dict(value).items()))
     return f"{value} {setting.unit}"

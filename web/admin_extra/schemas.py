@@ -9,7 +9,6 @@ from marshmallow import fields
 from marshmallow import validate
 
 from engine.errors import ValidationError
-from engine.policy import MEMBER_LISTS
 from engine.policy import WINDOW_KINDS
 from engine.policy import Setting
 from web.admin_extra.queries import KIND_NAMES
@@ -36,7 +35,7 @@ def policy_value(setting: Setting, form: Mapping[str, Any]) -> Any:
             return None
         raise _problem(setting.key, "此项不能为空")
     if setting.kind == "choice":
-        if raw not in MEMBER_LISTS:
+        if raw not in setting.choices:
             raise _problem(setting.key, "请从列表中选择")
         return raw
     if not raw.isdigit():

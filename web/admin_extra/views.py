@@ -138,7 +138,7 @@ def _policy_page(errors: dict[str, list[str]], forms: dict[str, dict[str, Any]],
     policy = effective_policy(ctx, current_app.config["POLICY_PROFILE"])
     return render_template("admin_extra/policy.html", policy=policy, rows=queries.policy_rows(ctx.session, policy),
                            show=queries.show_value, errors=errors, forms=forms, message=message,
-                           window_kinds=WINDOW_KINDS, member_lists=list(queries.MEMBER_LISTS.items()),
+                           window_kinds=WINDOW_KINDS,
                            local_time=local_time)
 
 

@@ -11,4 +11,5 @@ from web.api import audit  # noqa: E402,F401
 from web.api import cases  # noqa: E402,F401
 from web.api import exchange  # noqa: E402,F401
 from web.api import rechecks  # noqa: E402,F401
+from web.api import crosscity  # noqa: E402,F401
 from web.api import reports  # noqa: E402,F401

@@ -25,6 +25,7 @@ from engine.models.case import PersonRole
 from engine.persistence import definition_info
 from engine.reports.service import current_report
 from engine.services.org import is_registered
+from engine.sod import raiser_violation
 from engine.sod import violations
 from forms.household import BUSINESS_TYPES
 from forms.ids import mask_id
@@ -115,6 +116,9 @@ def refusal(ctx: EngineContext, task: HumanTask, user_id: int, username: str) ->
     sharing_unit = task.properties.get("exchangeUnitValue")
     if sharing_unit and not is_registered(ctx, user_id, sharing_unit, ctx.today()):
         return f"您不是信息共享单位「{sharing_unit}」当前有效的备案交换人员（SD-3）"
+    raiser = raiser_violation(task.properties, assignment.raised_by(ctx, task), username)
+    if raiser is not None:
+        return raiser.explanation
     names = definition_info(ctx, task.instance.definition_id).task_names
     found = violations(task.properties, assignment.done_by(ctx, task.instance_id), username, names)
     return found[0].explanation if found else None

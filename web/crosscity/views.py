@@ -1,0 +1,94 @@
+"""跨地市核对 pages: the county's requests, the city's waiting requests and batches (with 「立即汇总」),
+the province's batches; a batch with its requests and every step. Jurisdiction: 404 outside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from engine.context import Actor
+from engine.errors import NotFoundError
+from engine.models import Household
+from engine.models import WorkflowInstance
+from engine.models.escalation import CrossCityBatch
+from engine.models.escalation import CROSS_CITY_BATCH_STATUS_NAMES
+from engine.models.escalation import ESCALATION_STATUS_NAMES
+from engine.models.escalation import EscalationStatus
+from engine.services import cross_city
+from engine.services import cross_city_queries as queries
+from web.crosscity.blueprint import bp
+from web.db import get_ctx
+from web.inbox.views import local_time
+
+NAMES = {"status_names": ESCALATION_STATUS_NAMES, "batch_status_names": CROSS_CITY_BATCH_STATUS_NAMES,
+         "local_time": local_time}
+
+
+@bp.get("/")
+def index() -> str:
+    ctx = get_ctx()
+    units = queries.unit_ids_of(ctx, current_user.id)
+    return render_template(
+        "crosscity/index.html", **NAMES,
+        own=queries.list_requests(ctx, origin_unit_ids=units),
+        waiting=queries.list_requests(ctx, via_unit_ids=units, statuses=(EscalationStatus.REQUESTED,)),
+        batches=queries.list_batches(ctx, units), gathering=queries.gathering_units(ctx, current_user.id))
+
+
+@bp.post("/gather")
+def gather() -> ResponseReturnValue:
+    """「立即汇总」: gather the waiting requests of the user's city agency (or of the chosen one) now."""
+    ctx = get_ctx()
+    units = queries.gathering_units(ctx, current_user.id)
+    chosen = request.form.get("unit")
+    if chosen:
+        units = [u for u in units if u.code == chosen]
+    if not units:
+        abort(403)
+    actor = Actor(current_user.username, cross_city.GATHER_ROLES[0], current_user.id)
+    batches = [b for unit in units for b in cross_city.gather_requests(ctx, actor=actor, city_agency=unit)]
+    if batches:
+        flash("已汇总为批次 " + "、".join(b.number for b in batches), "success")
+    else:
+        flash("没有待汇总的跨地市核对请求", "info")
+    return redirect(url_for("crosscity.index"))
+
+
+@bp.get("/batches/<number>")
+def batch(number: str) -> str:
+    ctx = get_ctx()
+    try:
+        record = queries.get_batch(ctx, number, user_id=current_user.id)
+    except NotFoundError:
+        abort(404)
+    return render_template("crosscity/batch.html", **NAMES, view=queries.batch_view(ctx, record))
+
+
+@bp.app_context_processor
+def _case_section() -> dict[str, Any]:
+    """``cross_city_of(household)`` for the case page's section (crosscity/_case_section.html) and
+    ``cross_city_batch_of(instance)`` for the batch's task pages (crosscity/_task_section.html)."""
+    return {"cross_city_of": cross_city_of, "cross_city_batch_of": cross_city_batch_of}
+
+
+def cross_city_batch_of(instance: WorkflowInstance) -> dict[str, Any]:
+    """The batch a 市级审核 / 转送县级 task belongs to, with its requests (the reviewer decides on each)."""
+    batch = get_ctx().session.execute(
+        select(CrossCityBatch).where(CrossCityBatch.instance_id == instance.id)).scalar_one_or_none()
+    return {"batch": batch, **NAMES}
+
+
+def cross_city_of(household: Household) -> dict[str, Any]:
+    """The case's own cross-city requests, and (a province case) the request and batch it was started for."""
+    ctx = get_ctx()
+    return {"own": queries.list_requests(ctx, origin_household_id=household.id),
+            "upper": queries.upper_origin(ctx, household.id), **NAMES}
