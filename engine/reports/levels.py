@@ -56,7 +56,8 @@ def snapshot_levels(ctx: EngineContext, household: Household, agency: Unit,
                        "checked": _unit_names(ctx, list(escalation.items)), "own": False,
                        "escalation_no": escalation.number})
     entrusted_by = None
-    mine = ctx.session.execute(select(Escalation).where(Escalation.upper_household_id == household.id)).scalar_one_or_none()
+    mine = ctx.session.execute(select(Escalation).where(
+        Escalation.upper_household_id == household.id)).scalar_one_or_none()
     if mine is not None:
         entrustment = ctx.session.get(Entrustment, mine.entrustment_id) if mine.entrustment_id else None
         entrusted_by = {"agency": mine.origin_agency.name, "agency_code": mine.origin_agency.code,
