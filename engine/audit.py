@@ -88,6 +88,9 @@ KIND_NAMES = {
     "report_downloaded": "下载核对报告",
     "report_printed": "打印核对报告",
     "expired_report_used": "依据已过期的核对报告反馈审批结果",
+    "escalation_step": "上级核对流转",
+    "upper_items_dropped": "不再核对的上级事项",
+    "upper_reports_overdue": "上级核对报告逾期",
 }
 _ACTION_NAMES = {"claim": "认领", "complete": "办理", "reassign": "改派", "release": "退回"}
 
@@ -255,6 +258,14 @@ def _summary(e: Event, task_name: str | None) -> str:
         return f"任务{task}已逾期（期限 {p.get('due_at')}）"
     if e.kind == "authorisation_ended":
         return f"授权书 {p.get('authorisation_id')} 终止（最后有效日 {p.get('last_day')}，原因 {p.get('reason')}）"
+    if e.kind == "escalation_step":
+        note = f"：{p['note']}" if p.get("note") else ""
+        return f"上级核对 {p.get('escalation_no')} 流转至 {p.get('unit')}（{p.get('status')}）{note}"
+    if e.kind == "upper_items_dropped":
+        return f"审核复审未委托上级核对、本案不再核对的事项：{'、'.join(p.get('items') or [])}"
+    if e.kind == "upper_reports_overdue":
+        late = "、".join(str(x.get("escalation_no")) for x in p.get("escalations") or [])
+        return f"上级核对报告已逾期，本案继续等待：{late}"
     if e.kind == "refused":
         action = _ACTION_NAMES.get(str(p.get("action")), p.get("action"))
         rule = f"（{p['rule']}）" if p.get("rule") else ""

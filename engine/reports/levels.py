@@ -56,7 +56,8 @@ def snapshot_levels(ctx: EngineContext, household: Household, agency: Unit,
                        "checked": _unit_names(ctx, list(escalation.items)), "own": False,
                        "escalation_no": escalation.number})
     entrusted_by = None
-    mine = ctx.session.execute(select(Escalation).where(Escalation.upper_household_id == household.id)).scalar_one_or_none()
+    mine = ctx.session.execute(select(Escalation).where(
+        Escalation.upper_household_id == household.id)).scalar_one_or_none()
     if mine is not None:
         entrustment = ctx.session.get(Entrustment, mine.entrustment_id) if mine.entrustment_id else None
         entrusted_by = {"agency": mine.origin_agency.name, "agency_code": mine.origin_agency.code,
@@ -101,12 +102,18 @@ class LevelReport:
 
 
 def reports_with_levels(ctx: EngineContext, household: Household) -> list[LevelReport]:
-    """The case's own reports, then the reports its upper agencies issued for it (each escalation in order)."""
+    """The case's own reports with the 复核报告 of its re-verifications (DO-8), then the reports its upper
+    agencies issued for it (each escalation in order), each with the issuing agency and its level."""
     from engine.reports.service import case_reports
+    from engine.reports.service import reports_with_rechecks
 
-    agency = household.entrustment.agency_unit
-    out = [LevelReport(s, agency.name, agency.code, level_of(ctx, agency), True)
-           for s in case_reports(ctx, household.case_no)]
+    def issued_by(state: ReportState) -> Unit:
+        unit = ctx.session.get(Unit, state.report.agency_unit_id)
+        assert unit is not None
+        return unit
+
+    out = [LevelReport(s, (a := issued_by(s)).name, a.code, level_of(ctx, a), True)
+           for s in reports_with_rechecks(ctx, household)]
     upward = ctx.session.execute(select(Escalation).where(
         Escalation.origin_household_id == household.id, Escalation.upper_household_id.is_not(None))
         .order_by(Escalation.id)).scalars().all()

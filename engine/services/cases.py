@@ -103,6 +103,7 @@ def create_entrustment(
     sharing_units: Sequence[str] | None = None,
     source: EntrustmentSource | str = EntrustmentSource.PAPER,
     package_sha256: str | None = None,
+    tiering: str | None = None,
 ) -> Entrustment:
     """Register a 委托书 and start one ``standard_verification`` case per household.
 
@@ -112,6 +113,7 @@ def create_entrustment(
     :param sharing_units: unit codes to exchange with; default: the active sharing units at the agency's
         level and above. The policy's ``verification_tiering`` decides which of them an upper agency
         checks (``engine.services.tiering``); a lower agency's entrustment is checked here in full.
+    :param tiering: ``single`` / ``tiered`` / ``province`` instead of the policy's setting (the demo).
     :raises ValidationError: with ``fields`` keyed like the form (``households`` → index → field); nothing is written.
     """
     entrusting, agency = _units(ctx, entrusting_unit, agency_unit)
@@ -122,7 +124,10 @@ def create_entrustment(
                "person_count": person_count, "households": [dict(h) for h in households]}
     letter = _validated(ctx, payload, docs, list(entrustment_documents), agency, today)
     from_lower = entrusting.kind is UnitKind.VERIFICATION_AGENCY
-    units = _tiered_start(ctx, agency, sharing_units_for(ctx, agency, sharing_units), from_lower)
+    from engine.services.tiering import tiered_start  # here: tiering builds on this module
+
+    units = tiered_start(ctx, agency, sharing_units_for(ctx, agency, sharing_units), from_lower=from_lower,
+                         tiering=tiering)
     year = today.year
     entrustment = Entrustment(
         number=letter["number"] or f"WT-{agency.code}-{year}-{next_counter_value(ctx, agency.id, year, 'entrustment'):06d}",
@@ -229,17 +234,6 @@ def sharing_units_for(ctx: EngineContext, agency: Unit, codes: Sequence[str] | N
         raise ValidationError("信息共享单位有误", code="entrustment_invalid",
                               fields={"sharing_units": [f"不是信息共享单位或重复：{'、'.join(unknown) or '重复'}"]})
     return list(codes)
-
-
-def _tiered_start(ctx: EngineContext, agency: Unit, units: list[str], from_lower: bool) -> dict[str, Any]:
-    """The start data naming the units this agency checks and those its upper agencies do (PS-5)."""
-    from engine.policy import effective_policy
-    from engine.services.tiering import TierPlan
-    from engine.services.tiering import plan_checks
-
-    policy = effective_policy(ctx, ctx.policy_profile)
-    plan = TierPlan(units) if from_lower else plan_checks(ctx, agency, units, policy.verification_tiering)
-    return plan.start_data(policy.city_check_days)
 
 
 def _create_case(ctx: EngineContext, entrustment: Entrustment, data: dict[str, Any], docs: Sequence[DocumentIn],

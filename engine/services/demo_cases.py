@@ -7,6 +7,9 @@ The answers come from the simulated sharing units through the real exchange path
 its archive, which holds the report, is sealed (AR-1).
 That last household also has a re-verification in progress (个案复核, PS-9): a tip-off (举报)
 filed by the street office, entrusted by 朝阳区民政局 to 朝阳区核对中心, its linked case at 受理初审.
+A fifth household is an escalated case (上下分级核对, PS-5) registered in tiered mode with the
+长春市 units only: after 审核复审 they went up with a generated upward 委托书, its case at
+长春市核对中心 waits at 审核复审, and the county case (nothing of its own to check) waits for it.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def seed_demo_cases(ctx: EngineContext, *, actor: Actor) -> int:
         contact_name="周敏", contact_phone="0431-88886666", actor=_as(ctx, "hq_street_clerk", "street_clerk"))
     cases = [h.instance for h in entrustment.households]
     _advance(ctx, cases[1], stop_after="intake_check")
+    _escalated(ctx, signed_on)
     # the fully answered case first: a batch takes every open request of its unit
     _advance(ctx, cases[3], stop_after="prepare_exchange")
     _answer(ctx, cases[3])
@@ -90,7 +94,24 @@ def seed_demo_cases(ctx: EngineContext, *, actor: Actor) -> int:
     seal_closed(ctx)
     if get_current_definition(ctx, "individual_recheck") is not None:
         _recheck(ctx, entrustment.households[3])
-    return len(cases)
+    return len(cases) + 1
+
+
+def _escalated(ctx: EngineContext, signed_on: date) -> None:
+    """A 朝阳区 case in tiered mode whose 长春市 items go to 长春市核对中心 (PS-5): nothing of its own to
+    check, so after 审核复审 it waits for the city's case, which is at 审核复审."""
+    from engine.models import Unit
+    from engine.models import UnitKind
+
+    city_items = list(ctx.session.execute(select(Unit.code).where(
+        Unit.kind == UnitKind.SHARING_UNIT, Unit.region_code == "220100", Unit.is_active.is_(True))
+        .order_by(Unit.code)).scalars())
+    entrustment = create_entrustment(
+        ctx, entrusting_unit="HQ-MZB", agency_unit="CY-HDZX", households=[demo_household(4, signed_on)],
+        documents=[[DocumentIn("authorisation", "授权书.pdf", DEMO_SCAN)]], contact_name="周敏",
+        contact_phone="0431-88886666", actor=_as(ctx, "hq_street_clerk", "street_clerk"), sharing_units=city_items,
+        tiering="tiered")
+    _advance(ctx, entrustment.households[0].instance, stop_after="review")
 
 
 def _recheck(ctx: EngineContext, household: Household) -> None:

@@ -42,6 +42,7 @@ from engine.models import EscalationKind
 from engine.models import EscalationStatus
 from engine.models import EscalationStep
 from engine.models import Household
+from engine.models import Membership
 from engine.models import MessageSubscription
 from engine.models import Unit
 from engine.models import UnitKind
@@ -232,6 +233,31 @@ def release_if_complete(ctx: EngineContext, origin: Household) -> bool:
     except NotFoundError:  # pragma: no cover - the subscription was read under the same transaction
         return False
     return True
+
+
+def record_overdue(ctx: EngineContext, instance: WorkflowInstance) -> None:
+    """The original case's wait for the upper reports lapsed: recorded on its history; it keeps waiting."""
+    origin = ctx.session.execute(select(Household).where(Household.instance_id == instance.id)).scalar_one_or_none()
+    if origin is None:
+        return
+    late = [{"escalation_no": e.number, "agency": e.target_agency.code, "status": e.status.value,
+             "due_at": e.due_at.isoformat() if e.due_at else None} for e in pending_escalations(ctx, origin.id)]
+    append_event(ctx, stream=instance_stream(instance.id), kind="upper_reports_overdue", actor=SYSTEM,
+                 instance_id=instance.id, payload={"escalations": late})
+    logger.info("Case %s: %s upper reports overdue", origin.case_no, len(late))
+
+
+def overdue_escalations(ctx: EngineContext, *, agency_unit_ids: Sequence[int] | None = None,
+                        user_id: int | None = None, limit: int = 50) -> list[Escalation]:
+    """Pending escalations whose report is past due, oldest due first: of these (origin) agencies, or of
+    the agencies ``user_id`` works in (one query: the inbox asks on every visit)."""
+    if user_id is not None:
+        origins: Any = select(Membership.unit_id).where(Membership.user_id == user_id).scalar_subquery()
+    else:
+        origins = list(agency_unit_ids or [])
+    return list(ctx.session.execute(select(Escalation).where(
+        Escalation.origin_agency_unit_id.in_(origins), Escalation.status.in_(PENDING),
+        Escalation.due_at < ctx.now()).order_by(Escalation.due_at).limit(limit)).scalars())
 
 
 # --- the upper case ends -----------------------------------------------------------------------------

@@ -69,6 +69,24 @@ def on_task_completed(ctx: EngineContext, instance: WorkflowInstance, task: Huma
         on_batch_task(ctx, instance, task, values, actor)
 
 
+def check_task_values(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, values: Mapping[str, Any],
+                      wf: Workflow) -> None:
+    """Checks of a step's values against the case, before the step completes (nothing is changed yet)."""
+    if (instance.process_id == "standard_verification" and task.bpmn_id == "review"
+            and values.get("decision") == "accept"):
+        from engine.services.tiering import check_review
+
+        check_review(ctx, instance, wf.task_data(task.id), values)
+
+
+def on_timers_fired(ctx: EngineContext, instance: WorkflowInstance, bpmn_ids: list[str]) -> None:
+    """Domain records that follow fired timers (same unit of work as the sweep)."""
+    if instance.process_id == "standard_verification" and "upper_overdue" in bpmn_ids:
+        from engine.services.escalations import record_overdue
+
+        record_overdue(ctx, instance)
+
+
 def _escalation_followups(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask,
                           values: Mapping[str, Any], actor: Actor) -> None:
     """The county's 审核复审 raises its escalations (PS-5, PS-7); a case that reached its wait for the upper

@@ -171,6 +171,9 @@ def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, 
     check_task_action(ctx, task, instance, actor, "complete")
     values = _validated(task, data)
     wf = load_workflow(ctx, instance)
+    from engine.services.followups import check_task_values
+
+    check_task_values(ctx, instance, task, values, wf)  # may refuse the values against the case: nothing written
     wf.complete_task(task_id, values)
     digest = save_workflow(ctx, instance, wf, actor=actor, open_tasks=open_rows)
     _task_event(ctx, instance, task, "task_completed", actor, data=values, state_sha256=digest, **deadlines_of(wf))

@@ -42,6 +42,7 @@ from engine.models import Unit
 from engine.models import UnitKind
 from engine.models import WorkflowInstance
 from engine.persistence import load_workflow
+from engine.policy import effective_policy
 from engine.services import escalations as esc
 from engine.services.reverify import agency_at_level
 
@@ -96,24 +97,37 @@ def plan_checks(ctx: EngineContext, agency: Unit, units: Sequence[str], mode: st
     return plan
 
 
+def tiered_start(ctx: EngineContext, agency: Unit, units: list[str], *, from_lower: bool,
+                 tiering: str | None = None) -> dict[str, Any]:
+    """The start data of a new case: the units ``agency`` checks and those its upper agencies do (PS-5).
+
+    A lower agency's entrustment is checked in full; ``tiering`` overrides the policy (the demo).
+    """
+    policy = effective_policy(ctx, ctx.policy_profile)
+    mode = policy.verification_tiering if tiering is None else tiering
+    plan = TierPlan(list(units)) if from_lower else plan_checks(ctx, agency, units, mode)
+    return plan.start_data(policy.city_check_days)
+
+
 # --- 审核复审 accepted at the county ---------------------------------------------------------------
 
 
-def on_review_accepted(ctx: EngineContext, instance: WorkflowInstance, task_id: str, values: Mapping[str, Any],
-                       actor: Actor) -> None:
-    """Raise the escalations the county's 审核复审 decided (same unit of work as the review).
+def check_review(ctx: EngineContext, instance: WorkflowInstance, data: Mapping[str, Any],
+                 values: Mapping[str, Any]) -> None:
+    """Before an accepted 审核复审 completes: its items must be the case's (``data``: the task's data).
 
     :raises FormValidationError: items that are not the case's upper items, or cross-city items that
-        are no other city's sharing units (nothing of the review is kept).
+        are no other city's sharing units; nothing has been changed yet.
     """
     household = ctx.session.execute(select(Household).where(Household.instance_id == instance.id)).scalar_one_or_none()
     if household is None:
         return
-    data = load_workflow(ctx, instance).task_data(task_id)  # what the review saw: the case's plan
     upper_units = list(data.get("upper_units") or [])
     chosen = values.get("upper_items")
     cross = list(values.get("cross_city_items") or [])
     errors: dict[str, list[str]] = {}
+    if data.get("escalation_no") and (chosen or cross):
+        errors["upper_items" if chosen else "cross_city_items"] = ["上级核对案件不能再向上委托或跨地市核对"]
     if chosen is not None and (unknown := [c for c in chosen if c not in upper_units]):
         errors["upper_items"] = [f"以下事项不属于本案可由上级核对的事项：{'、'.join(unknown)}"]
     cross_problem = _cross_city_problem(ctx, household, cross, [*data.get("sharing_units", []), *upper_units])
@@ -121,6 +135,19 @@ def on_review_accepted(ctx: EngineContext, instance: WorkflowInstance, task_id: 
         errors["cross_city_items"] = [cross_problem]
     if errors:
         raise FormValidationError(fields=errors)
+
+
+def on_review_accepted(ctx: EngineContext, instance: WorkflowInstance, task_id: str, values: Mapping[str, Any],
+                       actor: Actor) -> None:
+    """Raise the escalations the county's 审核复审 decided (same unit of work as the review, checked by
+    :func:`check_review` before it completed)."""
+    household = ctx.session.execute(select(Household).where(Household.instance_id == instance.id)).scalar_one_or_none()
+    if household is None:
+        return
+    data = load_workflow(ctx, instance).task_data(task_id)  # what the review saw: the case's plan
+    upper_units = list(data.get("upper_units") or [])
+    chosen = values.get("upper_items")
+    cross = list(values.get("cross_city_items") or [])
     # as the diagram's plan_upper decided: omitted means every upper item of the case
     upper_items = upper_units if chosen is None else [c for c in upper_units if c in chosen]
     dropped = [c for c in upper_units if c not in upper_items]
@@ -137,6 +164,27 @@ def on_review_accepted(ctx: EngineContext, instance: WorkflowInstance, task_id: 
         esc.start_upper_case(ctx, escalation, entrustment, actor=actor)
     if cross:
         _raise_cross_city(ctx, household, origin_agency, cross, values.get("cross_city_reason"), actor)
+
+
+def review_choices(ctx: EngineContext, instance: WorkflowInstance,
+                   task_id: str) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[str]]]:
+    """What the 审核复审 page offers: the case's upper items (pre-filled: all, as configured) and the other
+    cities' sharing units of the province for a cross-city request; none on an upper agency's case."""
+    data = load_workflow(ctx, instance).task_data(task_id)
+    if data.get("escalation_no"):
+        return {"upper_items": [], "cross_city_items": []}, {}
+    plan: Mapping[str, Sequence[str]] = data.get("upper_plan") or {}
+    codes = [c for items in plan.values() for c in items]
+    names = dict(ctx.session.execute(select(Unit.code, Unit.name).where(Unit.code.in_([*codes, *plan]))).all())
+    upper = [(c, f"{names.get(c, c)}（由{names.get(agency, agency)}核对）") for agency, items in plan.items()
+             for c in items]
+    path = ctx.session.execute(select(Region.path).where(Region.code == instance.region_code)).scalar() or ""
+    province = next((c for c in path.split("/") if c), "")
+    rows = ctx.session.execute(select(Unit.code, Unit.name, Region.path).join(Region, Region.code == Unit.region_code)
+                               .where(Unit.kind == UnitKind.SHARING_UNIT, Unit.is_active.is_(True),
+                                      Region.path.startswith(f"{province}/")).order_by(Unit.code)).all()
+    cross = [(code, name) for code, name, unit_path in rows if province and not path.startswith(unit_path)]
+    return {"upper_items": upper, "cross_city_items": cross}, {"upper_items": [c for c, _ in upper]}
 
 
 def _by_target(ctx: EngineContext, plan: Mapping[str, Sequence[str]], items: Sequence[str]) -> dict[Unit, list[str]]:

@@ -71,4 +71,8 @@ def _fire_for_instance(ctx: EngineContext, instance_id: int) -> int:
                      task_id=timer.id, bpmn_id=timer.bpmn_id,
                      payload={"due_at": due[timer.id], "fired_at": ctx.now().isoformat(), "state_sha256": digest,
                               **pinned})
+    if fired:
+        from engine.services.followups import on_timers_fired
+
+        on_timers_fired(ctx, instance, [t.bpmn_id for t in fired])
     return len(fired)

@@ -56,7 +56,8 @@ BPMN = Path(__file__).parents[2] / "bpmn" / "standard_verification.bpmn"
 ADMIN = Actor("admin", "admin")
 CLERK = Actor("cy_intake", "intake_officer")
 TODAY = date(2026, 11, 23)
-SHARING = ["CC-BANK", "CC-BDC", "CC-GA", "CC-GJJ", "CC-SCJG", "CC-SW"]
+#: a 朝阳区 agency's default: every active sharing unit at its level and above (city, county, province)
+SHARING = ["CC-BANK", "CC-BDC", "CC-GA", "CC-GJJ", "CC-SCJG", "CC-SW", "CY-CLH", "JL-SBJ"]
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ def calendar(session: Any) -> WorkingCalendar:
     ("decision_feedback_day", 10, None),
     ("decision_feedback_days", None, 10),
     ("member_inclusion_list", "national_2021", "baoji_2020"),
+    ("verification_tiering", "single", "single"),  # PS-5: today's behaviour until an administrator chooses
 ])
 def test_profile_values(key: str, jilin: Any, baoji: Any) -> None:
     assert (JILIN.values()[key], BAOJI.values()[key]) == (jilin, baoji)
@@ -139,6 +140,10 @@ def test_the_setting_is_validated_at_start_up(monkeypatch: pytest.MonkeyPatch) -
     ("monthly_windows", [1, 10], False),
     ("member_inclusion_list", "baoji_2020", True),
     ("member_inclusion_list", "shaanxi", False),
+    ("verification_tiering", "tiered", True),
+    ("verification_tiering", "province", True),
+    ("verification_tiering", "national_2021", False),  # another setting's choice
+    ("verification_tiering", None, False),
     ("no_such_key", 1, False),
 ])
 def test_values_are_checked_by_type_and_range(key: str, value: Any, ok: bool) -> None:

@@ -87,9 +87,10 @@ def test_completing_issue_report_issues_a_numbered_snapshot(ctx) -> None:  # typ
 def test_numbers_run_per_agency_and_year_without_gaps(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     seed(ctx)
     numbers = [issue_report(ctx, h, actor=REPORTER).number for h in open_cases(ctx)]
-    # the demo's three open cases and its re-verification's linked case; the demo's closed case has 第0001号
-    assert numbers == ["朝阳核字〔2026〕第0002号", "朝阳核字〔2026〕第0003号", "朝阳核字〔2026〕第0004号",
-                       "朝阳核字〔2026〕第0005号"]
+    # the demo's four open 朝阳区 cases (one escalated, PS-5), its re-verification's linked case and the
+    # escalated case's case at 长春市核对中心 (numbered by that agency); the demo's closed case has 第0001号
+    assert sorted(numbers) == ["朝阳核字〔2026〕第0002号", "朝阳核字〔2026〕第0003号", "朝阳核字〔2026〕第0004号",
+                               "朝阳核字〔2026〕第0005号", "朝阳核字〔2026〕第0006号", "长春核字〔2026〕第0001号"]
     south = southern_case(ctx)
     assert issue_report(ctx, south, actor=REPORTER).number == "南关核字〔2026〕第0001号"
     clock.set(datetime(2027, 1, 4, 9, 0, tzinfo=SHANGHAI))

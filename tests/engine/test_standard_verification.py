@@ -546,7 +546,8 @@ def test_missing_calendar_year_is_an_error(ctx: EngineContext, session: Any, clo
 def test_forms_record_no_eligibility_verdict(deployed: EngineContext) -> None:
     definition = get_current_definition(deployed, PROCESS)
     keys = {t["bpmn_id"]: t["properties"]["formKey"] for t in definition.task_catalogue["user_tasks"]}
-    assert keys == {"intake_check": "intake_check", "review": "verification_review", "prepare_exchange": "exchange_prepare",
+    assert keys == {"intake_check": "intake_check", "review": "verification_review",
+                    "prepare_exchange": "exchange_prepare",
                     "confirm_exchange": "exchange_confirm", "issue_report": "issue_report", "feedback": "acknowledge"}
     for key in set(keys.values()):
         for name in forms.get_schema(key).fields:

@@ -191,5 +191,17 @@ def test_invalid_values_are_refused_in_chinese(app, admin, key: str, form: dict[
     assert events(app, "policy_override_set") == []
 
 
+def test_the_tiering_is_chosen_from_its_own_list(admin, client) -> None:  # type: ignore[no-untyped-def]
+    """PS-5: 上下分级核对 / 省级全联通 is a setting the administrator picks, not a diagram change."""
+    html = admin.get("/admin/policy").get_data(as_text=True)
+    assert "核对事项分级" in html and "省级全联通：全部事项由省级核对机构核对并出具报告" in html
+    assert "JL 规程 三（上下分级核对，分级出具报告）" in html
+    assert post(admin, "/admin/policy/verification_tiering", {"value": "tiered"}).status_code == 302
+    values = client.get("/api/v1/policy", headers=_token(client, "cy_intake")).json["values"]
+    assert values["verification_tiering"] == "tiered"
+    response = post(admin, "/admin/policy/verification_tiering", {"value": "national_2021"})
+    assert response.status_code == 422 and "请从列表中选择" in response.get_data(as_text=True)
+
+
 def test_an_unknown_key_is_404(admin) -> None:  # type: ignore[no-untyped-def]
     assert post(admin, "/admin/policy/nonsense", {"value": "1"}).status_code == 404

@@ -49,7 +49,9 @@ def test_demo_is_idempotent(runner) -> None:  # type: ignore[no-untyped-def]
 
     first = runner.invoke(args=["demo"])
     second = runner.invoke(args=["demo"])
-    assert len(USERS) == 24  # 19 + a filed unit-side officer for each demo sharing unit but the bank (SD-3)
+    # 24 staff and system accounts (county, city and province agencies: PS-5) + the filed unit-side officer
+    # of each of the 9 demo sharing units (SD-3)
+    assert len(USERS) == 33
     assert first.exit_code == 0 and f"新建 {len(USERS)} 个用户" in first.output
     assert second.exit_code == 0 and "新建 0 个用户" in second.output
 
@@ -63,13 +65,18 @@ def test_demo_cases_in_several_stages_replay_consistently(runner, app) -> None: 
     bpmn = Path(__file__).resolve().parents[2] / "bpmn"
     assert runner.invoke(args=["bpmn", "deploy", str(bpmn)]).exit_code == 0
     result = runner.invoke(args=["demo"])
-    assert result.exit_code == 0 and "新建 4 个演示案件" in result.output, result.output
+    assert result.exit_code == 0 and "新建 5 个演示案件" in result.output, result.output
     assert "新建 0 个演示案件" in runner.invoke(args=["demo"]).output
     session = app.extensions["hedui"].new_context().session
     open_steps = sorted(session.execute(select(HumanTask.bpmn_id).where(
         HumanTask.status == HumanTaskStatus.OPEN)).scalars())
-    # the fourth case also has a re-verification in progress: its linked case waits at 受理初审 (PS-9)
-    assert open_steps == ["intake_check", "intake_check", "record_decision", "review"]
+    # the fourth case also has a re-verification in progress: its linked case waits at 受理初审 (PS-9);
+    # the fifth is escalated (PS-5): the county waits, its case at 长春市核对中心 is at 审核复审
+    assert open_steps == ["intake_check", "intake_check", "record_decision", "review", "review"]
+    from engine.models import Escalation
+
+    [escalation] = session.execute(select(Escalation)).scalars().all()
+    assert (escalation.status.value, escalation.target_agency.code) == ("entrusted", "CC-HDZX")
     from engine.models import Recheck
 
     [recheck] = session.execute(select(Recheck)).scalars().all()

@@ -15,10 +15,10 @@ from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.models import WorkflowInstance
+from engine.reports.levels import reports_with_levels
 from engine.reports.printing import render_report
 from engine.reports.service import case_reports
 from engine.reports.service import get_report
-from engine.reports.service import reports_with_rechecks
 from web.api.blueprint import bp
 from web.api.cases import _AUTH
 from web.api.cases import _case
@@ -35,8 +35,8 @@ from web.downloads import file_response
 @api_login_required
 def list_reports(case_no: str) -> Response:
     household, _instance = _case(case_no)
-    states = reports_with_rechecks(get_ctx(), household)
-    return jsonify({"case_no": case_no, "reports": [s.to_json() for s in states]})
+    # its own reports and those upper agencies issued for it, each with its level (分级出具报告, PS-5)
+    return jsonify({"case_no": case_no, "reports": [r.to_json() for r in reports_with_levels(get_ctx(), household)]})
 
 
 @bp.get("/api/v1/reports/<int:report_id>.pdf")
@@ -70,9 +70,14 @@ _REPORT = {"type": "object", "required": ["id", "number", "issued_at", "valid_un
                           "superseded_by": {"type": ["string", "null"], "description": "替代它的更正报告编号"},
                           "supersedes_id": {"type": ["integer", "null"]},
                           "status": {"type": "string", "enum": ["有效", "已过期", "已被替代"]},
-                          "sha256": {"type": "string"}}}
-operation("get", "/cases/{case_no}/reports", summary="案件的核对报告列表（编号、出具时间、有效期、是否过期、被哪份更正报告替代），"
-          "含本户个案复核出具的复核报告（kind=reverification，case_no 为复核核对案件）",
+                          "sha256": {"type": "string"},
+                          "case_no": {"type": "string", "description": "出具报告的案件（上级核对时为上级核对机构的案件）"},
+                          "level": {"type": "string", "enum": ["县级", "市级", "省级"], "description": "出具机构的层级"},
+                          "agency": {"type": "object", "description": "出具报告的核对机构（code、name）"},
+                          "own": {"type": "boolean", "description": "本案件自己出具的报告（否：上级核对机构为本案出具）"},
+                          "escalation_no": {"type": ["string", "null"], "description": "上级核对编号（PS-5、PS-7）"}}}
+operation("get", "/cases/{case_no}/reports", summary="案件的核对报告列表（编号、出具时间、有效期、是否过期、被哪份更正报告替代；"
+          "含本户个案复核出具的复核报告（kind=reverification，case_no 为复核核对案件）及上级核对机构为本案出具的报告和各自层级）",
           security=_AUTH,
           responses={"200": {"description": "报告列表", "content": {"application/json": {"schema": {
               "type": "object", "properties": {"case_no": {"type": "string"},

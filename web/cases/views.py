@@ -26,7 +26,7 @@ from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.exchange.queries import case_results
 from engine.reports.printing import report_counts
-from engine.reports.service import reports_with_rechecks
+from engine.reports.levels import reports_with_levels
 from engine.models.case import DOCUMENT_KIND_NAMES
 from engine.models.case import Household
 from forms.household import BUSINESS_TYPES
@@ -40,6 +40,7 @@ from forms.member_rules import RULE_SETS
 from web.cases import access
 from web.cases import queries
 from web.cases.blueprint import bp
+from web.cases.escalations import case_escalations
 from web.cases.schemas import SEARCH_PURPOSES
 from web.cases.schemas import UNMASK_PURPOSES
 from web.cases.schemas import CaseSearchSchema
@@ -118,7 +119,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
     assert instance is not None
     entrustment = household.entrustment
     rules = RULE_SETS.get(household.rule_set)
-    reports = reports_with_rechecks(ctx, household)
+    reports = reports_with_levels(ctx, household)  # with those upper agencies issued for it (PS-5)
     return render_template(
         "cases/case.html", household=household, entrustment=entrustment, instance=instance,
         units=queries.unit_names(ctx.session, [entrustment.entrusting_unit_id, entrustment.agency_unit_id]),
@@ -142,7 +143,8 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         form=form, errors=errors, message=message, local_time=local_time,
         printed=_printed(household), exchange_results=case_results(ctx, instance.id),
         rechecks=case_rechecks(household), can_file_recheck=bool(initiating_units(current_user.id)),
-        reports=reports, report_counts=report_counts(ctx, [r.report for r in reports]))
+        reports=reports, report_counts=report_counts(ctx, [r.state.report for r in reports]),
+        escalations=case_escalations(household))
 
 
 def _printed(household: Household) -> dict[str, int]:

@@ -2,7 +2,8 @@
 
 Each marshmallow field carries ``metadata`` (label, help, choices); the widget follows from the
 field: choices → radio buttons (few) or a select, booleans → a checkbox, dates and integers →
-their inputs, long text → a textarea, a list of short texts → a textarea with one item per line.
+their inputs, long text → a textarea, a list of short texts → a textarea with one item per line, or
+checkboxes when the page supplies the case's choices for it (``dynamic``: e.g. the upper items of 审核复审).
 Fields a browser form cannot express (nested records) are listed as "not editable here".
 The posted values become the plain data ``complete_task`` validates with the same schema.
 """
@@ -10,6 +11,7 @@ The posted values become the plain data ``complete_task`` validates with the sam
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +29,8 @@ TEXTAREA_OVER = 200
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One form control: ``widget`` is radio, select, checkbox, textarea, lines, date, number, text or unsupported."""
+    """One form control: ``widget`` is radio, select, checkbox, checks, textarea, lines, date, number, text or
+    unsupported."""
 
     name: str
     label: str
@@ -49,15 +52,20 @@ class TaskForm:
         return tuple(f for f in self.fields if f.widget != "unsupported")
 
 
-def task_form(form_key: str | None, properties: Mapping[str, Any], fallback_title: str) -> TaskForm:
-    """The form of a task with ``form_key`` (a task without one just confirms completion)."""
+def task_form(form_key: str | None, properties: Mapping[str, Any], fallback_title: str,
+              dynamic: Mapping[str, Sequence[tuple[str, str]]] | None = None) -> TaskForm:
+    """The form of a task with ``form_key`` (a task without one just confirms completion).
+
+    :param dynamic: list field -> the case's choices for it (shown as checkboxes).
+    """
     if not form_key:
         return TaskForm(None, fallback_title, ())
     try:
         schema = forms.get_schema(form_key)
     except KeyError:
         return TaskForm(form_key, fallback_title, ())
-    specs = tuple(_spec(name, f, properties) for name, f in schema.fields.items() if not f.dump_only)
+    specs = tuple(_checks(name, f, dynamic[name]) if dynamic and name in dynamic else _spec(name, f, properties)
+                  for name, f in schema.fields.items() if not f.dump_only)
     return TaskForm(form_key, schema.title or fallback_title, specs)
 
 
@@ -86,6 +94,12 @@ def _spec(name: str, field: fields.Field, properties: Mapping[str, Any]) -> Fiel
     return make("unsupported")
 
 
+def _checks(name: str, field: fields.Field, choices: Sequence[tuple[str, str]]) -> FieldSpec:
+    meta = field.metadata
+    return FieldSpec(name, str(meta.get("label") or name), "checks", False,
+                     str(meta["help"]) if meta.get("help") else None, tuple(choices))
+
+
 def _choices(name: str, field: fields.Field, properties: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     raw = field.metadata.get("choices")
     if not isinstance(raw, Mapping):
@@ -112,6 +126,8 @@ def posted_values(form: TaskForm, posted: MultiDict[str, str]) -> dict[str, Any]
     for spec in form.editable:
         if spec.widget == "checkbox":
             values[spec.name] = spec.name in posted
+        elif spec.widget == "checks":
+            values[spec.name] = posted.getlist(spec.name)
         else:
             values[spec.name] = posted.get(spec.name, "")
     return values
@@ -125,6 +141,11 @@ def submitted_data(form: TaskForm, posted: MultiDict[str, str]) -> dict[str, Any
         if spec.widget == "checkbox":
             if spec.name in posted:
                 data[spec.name] = True
+            continue
+        if spec.widget == "checks":
+            # the marker tells "nothing ticked" (an empty list) from "field not on the page" (the default)
+            if f"{spec.name}__shown" in posted:
+                data[spec.name] = [v for v in posted.getlist(spec.name) if v]
             continue
         text = (posted.get(spec.name) or "").strip()
         if not text:

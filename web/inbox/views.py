@@ -38,6 +38,8 @@ from engine.models import HumanTaskStatus
 from engine.models import ProcessDefinition
 from engine.models import User
 from engine.services import instances
+from engine.services.escalations import overdue_escalations
+from engine.services.tiering import review_choices
 from web.db import get_ctx
 from web.db import state
 from web.inbox import queries
@@ -81,7 +83,13 @@ def inbox_counts() -> dict[str, int]:
 def index() -> str:
     page = queries.list_inbox(get_ctx(), _viewer(), load_filter(request.args), _calendar())
     return render_template("inbox/index.html", page=page, f=page.filter, tabs=TABS, due_states=DUE_STATES,
-                           sorts=SORTS, here=request.full_path.rstrip("?"))
+                           sorts=SORTS, here=request.full_path.rstrip("?"), late_upper=_late_upper())
+
+
+def _late_upper() -> list[dict[str, str]]:
+    """Escalations of the user's agencies whose upper report is overdue (PS-5: the case keeps waiting)."""
+    return [{"case_no": e.origin_household.case_no, "number": e.number, "agency": e.target_agency.name,
+             "due": local_time(e.due_at)} for e in overdue_escalations(get_ctx(), user_id=current_user.id)]
 
 
 # --- claim and release ----------------------------------------------------------------------------------
@@ -157,7 +165,7 @@ def task(task_id: str) -> ResponseReturnValue:
     task, refused = _openable_task(task_id)
     if refused:
         return _forbidden(task, refused)
-    page = _task_page(task, values={}, errors={}, message=None)
+    page = _task_page(task, values=_initial(task), errors={}, message=None)
     if page["case"].has_household:
         # the page shows the household's persons: every such view is recorded (DESIGN, Web and API)
         record_access(get_ctx(), "personal_data_viewed", task.instance,
@@ -170,7 +178,7 @@ def complete(task_id: str) -> ResponseReturnValue:
     # no pre-check here: the service refuses (and records the refusal of) anyone who may not complete
     task = _visible_task(task_id)
     here = url_for("inbox.task", task_id=task_id)
-    form = task_form(task.form_key, task.properties, task.name)
+    form = _form(task)
     try:
         instances.complete_task(get_ctx(), task.id, submitted_data(form, request.form), actor=_actor(task))
     except FormValidationError as exc:
@@ -206,7 +214,7 @@ def _task_page(task: HumanTask, *, values: dict[str, Any], errors: dict[str, lis
         claimant = _display_name(task.assignee)
     return {
         "task": task, "instance": instance, "definition": definition,
-        "form": task_form(task.form_key, task.properties, task.name), "values": values, "errors": errors,
+        "form": _form(task), "values": values, "errors": errors,
         "message": message, "case": case_summary(ctx, instance), "history": timeline(ctx, instance.id),
         "due": queries.due_of(task.due_at, viewer.now, _calendar()),
         "completed": (queries.completed_of(task.due_at, task.completed_at, _calendar())
@@ -218,6 +226,22 @@ def _task_page(task: HumanTask, *, values: dict[str, Any], errors: dict[str, lis
         "instructions": documentation(definition_xml(ctx, definition), task.bpmn_id),
         "local_time": local_time,
     }
+
+
+def _review_choices(task: HumanTask) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[str]]]:
+    """审核复审 of a verification case: the case's upper items and the cross-city choices (PS-5, PS-7)."""
+    if task.form_key != "verification_review" or task.status != HumanTaskStatus.OPEN:
+        return {}, {}
+    return review_choices(get_ctx(), task.instance, task.id)
+
+
+def _form(task: HumanTask) -> Any:
+    return task_form(task.form_key, task.properties, task.name, _review_choices(task)[0])
+
+
+def _initial(task: HumanTask) -> dict[str, Any]:
+    """What the page is pre-filled with (the upper items the case's configuration sends up)."""
+    return dict(_review_choices(task)[1])
 
 
 def _display_name(username: str) -> str:

@@ -256,6 +256,8 @@ def test_demo_catalogue_files_every_demo_units_officer_and_lists_both_sides(ctx:
     assert len(ctx.session.execute(select(ExchangeRegistration.id).where(
         ExchangeRegistration.side == ExchangeSide.SHARING_UNIT)).all()) == len(DEMO_UNIT_OFFICERS)
     listed = filed_officers(ctx, {ga.id}, IN_WINDOW.date())
+    # the exchange officers of the county, the city and the province agency (PS-5) and the unit's own officer
     assert {(o.side, o.username) for o in listed} == {
-        ("核对机构", "cy_exchange_1"), ("核对机构", "cy_exchange_2"), ("共享单位", "cc_ga_officer")}
+        *(("核对机构", f"{agency}_exchange_{n}") for agency in ("cy", "cc", "jl") for n in (1, 2)),
+        ("共享单位", "cc_ga_officer")}
     assert all(o.valid_today for o in listed)
