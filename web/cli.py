@@ -212,12 +212,16 @@ def demo() -> None:
     from engine.exchange.catalogue import seed_demo_catalogue
     from engine.services.demo import REGISTERED_FROM
     from engine.services.demo_cases import seed_demo_cases
+    from engine.services.demo_cross_city import seed_cross_city_demo
 
     with _state().unit_of_work() as ctx:
         created = seed_demo(ctx, actor=CLI_ACTOR)
         seed_demo_catalogue(ctx, actor=CLI_ACTOR, valid_from=REGISTERED_FROM)
         cases = seed_demo_cases(ctx, actor=CLI_ACTOR)
-    click.secho(f"演示数据就绪（新建 {created} 个用户，密码均为 {DEMO_PASSWORD}；新建 {cases} 个演示案件）", fg="green")
+        batch_no = seed_cross_city_demo(ctx)
+    batch = f"；跨地市核对批次 {batch_no} 待市级审核" if batch_no else ""
+    click.secho(f"演示数据就绪（新建 {created} 个用户，密码均为 {DEMO_PASSWORD}；新建 {cases} 个演示案件{batch}）",
+                fg="green")
 
 
 def register_commands(app: object) -> None:

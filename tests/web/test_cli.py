@@ -71,12 +71,15 @@ def test_demo_cases_in_several_stages_replay_consistently(runner, app) -> None: 
     open_steps = sorted(session.execute(select(HumanTask.bpmn_id).where(
         HumanTask.status == HumanTaskStatus.OPEN)).scalars())
     # the fourth case also has a re-verification in progress: its linked case waits at 受理初审 (PS-9);
-    # the fifth is escalated (PS-5): the county waits, its case at 长春市核对中心 is at 审核复审
-    assert open_steps == ["intake_check", "intake_check", "record_decision", "review", "review"]
+    # the fifth is escalated (PS-5): the county waits, its case at 长春市核对中心 is at 审核复审;
+    # the sixth raised a cross-city request (PS-7), gathered into a batch at 市级审核, and exchanges its own items
+    assert open_steps == ["city_review", "intake_check", "intake_check", "prepare_exchange", "record_decision",
+                          "review", "review"]
     from engine.models import Escalation
 
-    [escalation] = session.execute(select(Escalation)).scalars().all()
-    assert (escalation.status.value, escalation.target_agency.code) == ("entrusted", "CC-HDZX")
+    escalations = session.execute(select(Escalation).order_by(Escalation.id)).scalars().all()
+    assert [(e.kind.value, e.status.value, e.target_agency.code) for e in escalations] == [
+        ("tiered", "entrusted", "CC-HDZX"), ("cross_city", "gathered", "JL-HDZX")]
     from engine.models import Recheck
 
     [recheck] = session.execute(select(Recheck)).scalars().all()
