@@ -122,16 +122,32 @@ def candidates(ctx: EngineContext, task: HumanTask) -> list[User]:
 
 def raised_by(ctx: EngineContext, task: HumanTask) -> set[str]:
     """Who raised the requests the task's instance handles, per its ``sodNotRaisedBy`` source (engine.sod)."""
-    source = task.properties.get("sodNotRaisedBy")
+    query = _raisers(task.properties.get("sodNotRaisedBy"))
+    if query is None:
+        return set()
+    return set(ctx.session.execute(query.where(_handled_by(task.properties["sodNotRaisedBy"]) == task.instance_id))
+               .scalars())
+
+
+def raised_by_condition(source: str | None, username: str) -> ColumnElement[bool] | None:
+    """SQL: ``username`` raised one of the requests ``HumanTask``'s instance handles (the inbox's "may claim")."""
+    query = _raisers(source)
+    if query is None or source is None:
+        return None
+    return query.where(_handled_by(source) == HumanTask.instance_id, Escalation.raised_by == username).exists()
+
+
+def _raisers(source: str | None) -> Any:
     if source == "escalation":
-        return set(ctx.session.execute(select(Escalation.raised_by).join(
-            Household, Household.id == Escalation.upper_household_id).where(
-            Household.instance_id == task.instance_id)).scalars())
+        return select(Escalation.raised_by).join(Household, Household.id == Escalation.upper_household_id)
     if source == "cross_city_requests":
-        return set(ctx.session.execute(
-            select(Escalation.raised_by).join(CrossCityBatch, CrossCityBatch.id == Escalation.batch_id)
-            .where(CrossCityBatch.instance_id == task.instance_id)).scalars())
-    return set()
+        return select(Escalation.raised_by).join(CrossCityBatch, CrossCityBatch.id == Escalation.batch_id)
+    return None
+
+
+def _handled_by(source: str) -> Any:
+    """The instance column a ``sodNotRaisedBy`` source's requests are handled by."""
+    return Household.instance_id if source == "escalation" else CrossCityBatch.instance_id
 
 
 def done_by(ctx: EngineContext, instance_id: int) -> dict[str, list[str]]:

@@ -51,6 +51,7 @@ from engine.models import Role
 from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
+from engine.models.escalation import ESCALATION_STATUS_NAMES
 
 __all__ = [
     "REPLAYED_KINDS",
@@ -88,9 +89,26 @@ KIND_NAMES = {
     "report_downloaded": "下载核对报告",
     "report_printed": "打印核对报告",
     "expired_report_used": "依据已过期的核对报告反馈审批结果",
-    "escalation_step": "上级核对流转",
-    "upper_items_dropped": "不再核对的上级事项",
+    # escalation and re-verification (PS-5, PS-7, PS-8, PS-9)
+    "escalation_step": "上级核对进展",
+    "upper_items_dropped": "不提请上级核对的项目",
     "upper_reports_overdue": "上级核对报告逾期",
+    "cross_city_gathered": "汇总跨地市核对请求",
+    "recheck_filed": "提出复核",
+    "recheck_refused": "不予受理复核",
+    "recheck_declined": "决定不复核",
+    "recheck_entrusted": "委托复核",
+    "recheck_completed": "复核完成",
+    "recheck_batch_created": "创建批量复核批次",
+    "recheck_batch_paused": "暂停批量复核",
+    "recheck_batch_resumed": "恢复批量复核",
+    "recheck_batch_completed": "批量复核完成",
+    # system stream
+    "deployed": "部署流程定义",
+    "definition_activated": "启用流程定义版本",
+    "user_created": "创建用户",
+    "package_imported": "导入数据包",
+    "package_refused": "拒收数据包",
 }
 _ACTION_NAMES = {"claim": "认领", "complete": "办理", "reassign": "改派", "release": "退回"}
 
@@ -259,13 +277,16 @@ def _summary(e: Event, task_name: str | None) -> str:
     if e.kind == "authorisation_ended":
         return f"授权书 {p.get('authorisation_id')} 终止（最后有效日 {p.get('last_day')}，原因 {p.get('reason')}）"
     if e.kind == "escalation_step":
+        status = ESCALATION_STATUS_NAMES.get(str(p.get("status")), p.get("status"))
         note = f"：{p['note']}" if p.get("note") else ""
-        return f"上级核对 {p.get('escalation_no')} 流转至 {p.get('unit')}（{p.get('status')}）{note}"
+        return f"{p.get('escalation_no')} {status}（{p.get('unit')}）{note}"
     if e.kind == "upper_items_dropped":
         return f"审核复审未委托上级核对、本案不再核对的事项：{'、'.join(p.get('items') or [])}"
     if e.kind == "upper_reports_overdue":
         late = "、".join(str(x.get("escalation_no")) for x in p.get("escalations") or [])
         return f"上级核对报告已逾期，本案继续等待：{late}"
+    if e.kind == "cross_city_gathered":
+        return f"汇总跨地市核对请求为批次 {p.get('batch_no')}：{'、'.join(p.get('requests') or [])}"
     if e.kind == "refused":
         action = _ACTION_NAMES.get(str(p.get("action")), p.get("action"))
         rule = f"（{p['rule']}）" if p.get("rule") else ""

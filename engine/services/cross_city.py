@@ -217,6 +217,9 @@ def on_report_at_city(ctx: EngineContext, escalation: Escalation) -> None:
     if batch is None or batch.status != CrossCityBatchStatus.ENTRUSTED:
         logger.warning("Report of %s reached the city outside an entrusted batch", escalation.number)
         return
+    # Two province cases ending at once must not both read the other's request as still entrusted (then
+    # nobody would deliver): the batch row is locked first, so the second reads after the first committed.
+    ctx.session.execute(select(CrossCityBatch.id).where(CrossCityBatch.id == batch.id).with_for_update())
     statuses = ctx.session.execute(select(Escalation.number, Escalation.status)
                                    .where(Escalation.batch_id == batch.id)).all()
     if any(status == EscalationStatus.ENTRUSTED for _, status in statuses):

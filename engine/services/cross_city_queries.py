@@ -56,6 +56,14 @@ def gathering_units(ctx: EngineContext, user_id: int) -> list[Unit]:
         .distinct().order_by(Unit.code)).scalars())
 
 
+def gathering_role(ctx: EngineContext, user_id: int, unit: Unit) -> str:
+    """The role the user gathers ``unit``'s requests in (recorded on the events): review officer, else supervisor."""
+    held = set(ctx.session.execute(select(Membership.role_code).where(
+        Membership.user_id == user_id, Membership.unit_id == unit.id, Membership.role_code.in_(GATHER_ROLES)))
+        .scalars())
+    return next(role for role in GATHER_ROLES if role in held)
+
+
 def list_requests(ctx: EngineContext, *, origin_unit_ids: set[int] | None = None, via_unit_ids: set[int] | None = None,
                   statuses: tuple[EscalationStatus, ...] | None = None, origin_household_id: int | None = None,
                   limit: int = 200) -> list[Escalation]:

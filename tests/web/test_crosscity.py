@@ -33,7 +33,7 @@ def _gather(app: Any) -> str:
     from engine.services.cross_city import gather_requests
 
     ctx = app.extensions["hedui"].new_context()
-    [batch] = gather_requests(ctx, actor=Actor.system("test"))
+    [batch] = gather_requests(ctx, actor=Actor.system("job:cross_city_gather"))
     number = batch.number
     ctx.session.commit()
     return number
@@ -45,6 +45,7 @@ def test_the_city_gathers_now_and_follows_its_batch(app, client) -> None:  # typ
     page = _html(client.get("/cross-city/"))
     assert "跨地市核对" in _html(client.get("/"))  # nav entry
     assert "待汇总的请求" in page and all(n in page for n in data["requests"]) and "立即汇总" in page
+    assert "<td>吉林市不动产登记中心（JLS-BDC）</td>" in page
     response = post(client, "/cross-city/gather")
     assert response.status_code == 302
     page = _html(client.get("/cross-city/"))
@@ -52,6 +53,10 @@ def test_the_city_gathers_now_and_follows_its_batch(app, client) -> None:  # typ
     batch = _html(client.get("/cross-city/batches/KS-CC-HDZX-2026-000001"))
     assert "市级审核" in batch and all(n in batch for n in data["requests"]) and "市级审核中" in batch
     assert "长春市社会救助家庭经济状况核对中心" in batch
+    assert "吉林市不动产登记中心（JLS-BDC）" in batch  # the items by name
+    # people by name, the gathering job as 系统 (no raw user names or job ids on the page)
+    assert "冯涛（长春市核对中心）" in batch and "王磊（朝阳区核对中心）" in batch
+    assert "cc_reviewer" not in batch and "cy_reviewer" not in batch
 
 
 def test_the_county_sees_its_requests_and_their_batch(app, client) -> None:  # type: ignore[no-untyped-def]
@@ -60,6 +65,7 @@ def test_the_county_sees_its_requests_and_their_batch(app, client) -> None:  # t
     login(client, "cy_reviewer")
     page = _html(client.get("/cross-city/"))
     assert "本机构提出的请求" in page and number in page and "立即汇总" not in page
+    assert "系统（定时汇总）" in _html(client.get(f"/cross-city/batches/{number}"))  # gathered by the job
     assert post(client, "/cross-city/gather").status_code == 403  # not a city officer
     assert client.get(f"/cross-city/batches/{number}").status_code == 200
     case = _html(client.get(f"/cases/{data['cases'][0]}"))
@@ -175,6 +181,10 @@ def test_the_county_requester_cannot_open_the_review_task(app, client) -> None: 
     login(client, "cy_reviewer")
     response = client.get(f"/tasks/{_review_task_id(app, number)}")
     assert response.status_code == 403 and "提出了本批次中的跨地市核对请求" in _html(response)
+    # nor does the inbox offer it to them (SD-1 decided in the inbox's SQL too), while the city's reviewer has it
+    assert number not in _html(client.get("/inbox?tab=claimable"))
+    login(client, "cc_reviewer")
+    assert number in _html(client.get("/inbox?tab=claimable"))
 
 
 def test_the_province_sees_the_batch_and_where_its_case_came_from(app, client) -> None:  # type: ignore[no-untyped-def]
@@ -230,7 +240,11 @@ def test_the_review_page_refuses_the_county_requester(app, client) -> None:  # t
     staff(ctx, "cy_reviewer", "CC-HDZX")
     ctx.session.commit()
     login(client, "cy_reviewer")
-    assert client.get(f"/cross-city/batches/{number}/review").status_code == 403
+    response = client.get(f"/cross-city/batches/{number}/review")
+    # the reason, not a bare 403: the rule (SD-1) and why, as on the task page
+    assert response.status_code == 403 and "提出了本批次中的跨地市核对请求" in response.get_data(as_text=True)
+    assert "SD-1" in response.get_data(as_text=True)
+    assert f"（批次编号 {number}）" in response.get_data(as_text=True)  # a batch, not a case
     ids = _escalation_ids(app)
     response = post(client, f"/cross-city/batches/{number}/review", {f"decision-{i}": "accept" for i in ids})
     assert response.status_code == 403
@@ -246,3 +260,24 @@ def _escalation_ids(app: Any) -> list[int]:
         return list(session.execute(select(Escalation.id).order_by(Escalation.id)).scalars())
     finally:
         session.close()
+
+
+def test_a_city_supervisor_gathers_in_their_own_role(app, client) -> None:  # type: ignore[no-untyped-def]
+    """The events of 「立即汇总」 name the role the person holds (科室负责人), not always 审核复审员."""
+    from sqlalchemy import select
+
+    from engine.models import Event
+
+    _setup(app)
+    ctx = app.extensions["hedui"].new_context()
+    staff(ctx, "cc_supervisor", "CC-HDZX", role="supervisor")
+    ctx.session.commit()
+    login(client, "cc_supervisor")
+    assert post(client, "/cross-city/gather").status_code == 302
+    session = app.extensions["hedui"].session_factory()
+    try:
+        roles = set(session.execute(select(Event.actor_role).where(
+            Event.kind.in_(("cross_city_gathered", "escalation_step")), Event.actor == "cc_supervisor")).scalars())
+    finally:
+        session.close()
+    assert roles == {"supervisor"}

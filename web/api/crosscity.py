@@ -94,8 +94,8 @@ def gather_cross_city() -> tuple[Response, int]:
     if not units:
         raise PermissionDeniedError("只有市级核对机构的审核复审员或科室负责人可以汇总跨地市核对请求",
                                     code="role_required", roles=list(cross_city.GATHER_ROLES))
-    actor = Actor(user.username, cross_city.GATHER_ROLES[0], user.id)
-    batches = [b for unit in units for b in cross_city.gather_requests(ctx, actor=actor, city_agency=unit)]
+    batches = [b for unit in units for b in cross_city.gather_requests(
+        ctx, city_agency=unit, actor=Actor(user.username, queries.gathering_role(ctx, user.id, unit), user.id))]
     return jsonify({"batches": [batch_dict(b) for b in batches]}), 201 if batches else 200
 
 

@@ -46,7 +46,22 @@ def review_task(batch: CrossCityBatch) -> HumanTask | None:
         HumanTask.status == HumanTaskStatus.OPEN)).scalar_one_or_none()
 
 
+class _Refused(Exception):
+    """The user may not review this batch (role, SD-1): the task page's 403 with the reason."""
+
+    def __init__(self, task: HumanTask, message: str) -> None:
+        super().__init__(message)
+        self.task, self.message = task, message
+
+
+@bp.errorhandler(_Refused)
+def _refused(exc: _Refused) -> ResponseReturnValue:
+    return render_template("inbox/forbidden.html", task=exc.task, message=exc.message), 403
+
+
 def _batch_and_task(number: str) -> tuple[CrossCityBatch, HumanTask]:
+    """The batch and its open 市级审核; 404 outside the user's jurisdiction, 403 with the reason (SD-1)
+    for someone who may not review it."""
     ctx = get_ctx()
     try:
         batch = queries.get_batch(ctx, number, user_id=current_user.id)
@@ -57,7 +72,7 @@ def _batch_and_task(number: str) -> tuple[CrossCityBatch, HumanTask]:
         abort(404)
     refused = refusal(ctx, task, current_user.id, current_user.username)
     if refused:
-        abort(403, refused)
+        raise _Refused(task, refused)
     return batch, task
 
 

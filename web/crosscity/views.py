@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import abort
 from flask import flash
+from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -18,6 +19,8 @@ from sqlalchemy import select
 from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.models import Household
+from engine.models import Unit
+from engine.models import User
 from engine.models import WorkflowInstance
 from engine.models.escalation import CrossCityBatch
 from engine.models.escalation import CROSS_CITY_BATCH_STATUS_NAMES
@@ -29,8 +32,38 @@ from web.crosscity.blueprint import bp
 from web.db import get_ctx
 from web.inbox.views import local_time
 
+
+
+def item_names(codes: list[str]) -> str:
+    """The sharing units a request asks about, by name (``吉林市不动产登记中心（JLS-BDC）``); the names are
+    kept for the request, so a page of requests asking about the same units costs one query."""
+    known: dict[str, str] = g.setdefault("cross_city_unit_names", {})
+    missing = [c for c in codes if c not in known]
+    if missing:
+        rows = get_ctx().session.execute(select(Unit.code, Unit.name).where(Unit.code.in_(missing))).all()
+        known.update((code, name) for code, name in rows)
+    return "、".join(f"{known[c]}（{c}）" if c in known else c for c in codes)
+
+
+#: who moved a request when nobody signed in did (the gathering job, the relay after a province case ended)
+SYSTEM_ACTORS = {"job:cross_city_gather": "系统（定时汇总）", "system": "系统", "cross_city": "系统"}
+
+
+def who(username: str | None) -> str:
+    """A step's actor as people read it: the display name (``王磊（朝阳区核对中心）``), or 系统 for the jobs."""
+    if not username:
+        return "—"
+    if username in SYSTEM_ACTORS or username.startswith("job:"):
+        return SYSTEM_ACTORS.get(username, "系统")
+    known: dict[str, str] = g.setdefault("cross_city_user_names", {})
+    if username not in known:
+        name = get_ctx().session.execute(select(User.display_name).where(User.username == username)).scalar()
+        known[username] = name or username
+    return known[username]
+
+
 NAMES = {"status_names": ESCALATION_STATUS_NAMES, "batch_status_names": CROSS_CITY_BATCH_STATUS_NAMES,
-         "local_time": local_time}
+         "local_time": local_time, "item_names": item_names, "who": who}
 
 
 @bp.get("/")
@@ -54,8 +87,8 @@ def gather() -> ResponseReturnValue:
         units = [u for u in units if u.code == chosen]
     if not units:
         abort(403)
-    actor = Actor(current_user.username, cross_city.GATHER_ROLES[0], current_user.id)
-    batches = [b for unit in units for b in cross_city.gather_requests(ctx, actor=actor, city_agency=unit)]
+    batches = [b for unit in units for b in cross_city.gather_requests(ctx, city_agency=unit, actor=Actor(
+        current_user.username, queries.gathering_role(ctx, current_user.id, unit), current_user.id))]
     if batches:
         flash("已汇总为批次 " + "、".join(b.number for b in batches), "success")
     else:
@@ -77,7 +110,7 @@ def batch(number: str) -> str:
 def _case_section() -> dict[str, Any]:
     """``cross_city_of(household)`` for the case page's section (crosscity/_case_section.html) and
     ``cross_city_batch_of(instance)`` for the batch's task pages (crosscity/_task_section.html)."""
-    return {"cross_city_of": cross_city_of, "cross_city_batch_of": cross_city_batch_of}
+    return {"cross_city_of": cross_city_of, "cross_city_batch_of": cross_city_batch_of, "item_names": item_names, "who": who}
 
 
 def cross_city_batch_of(instance: WorkflowInstance) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy import type_coerce
 from sqlalchemy.orm import aliased
 
+from engine.assignment import raised_by_condition
 from engine.calendar import SHANGHAI
 from engine.calendar import WorkingCalendar
 from engine.context import EngineContext
@@ -138,7 +139,8 @@ def _excluded(ctx: EngineContext, viewer: Viewer, base: ColumnElement[bool]) -> 
     term: "these properties, and the viewer completed an excluded step of the same case".
     """
     props_text = type_coerce(HumanTask.properties, Text)
-    with_rules = or_(props_text.contains("sodNotSameAs"), props_text.contains("exchangeUnitValue"))
+    with_rules = or_(props_text.contains("sodNotSameAs"), props_text.contains("exchangeUnitValue"),
+                     props_text.contains("sodNotRaisedBy"))
     distinct = ctx.session.execute(select(HumanTask.properties).where(base, with_rules).distinct()).scalars().all()
     done = aliased(HumanTask)
     today = local_date(viewer.now)
@@ -154,6 +156,9 @@ def _excluded(ctx: EngineContext, viewer: Viewer, base: ColumnElement[bool]) -> 
             terms.append(and_(same, exists(select(done.id).where(
                 done.instance_id == HumanTask.instance_id, done.status == HumanTaskStatus.COMPLETED,
                 done.completed_by == viewer.username, done.bpmn_id.in_(steps)))))
+        raiser = raised_by_condition(props.get("sodNotRaisedBy"), viewer.username)
+        if raiser is not None:
+            terms.append(and_(same, raiser))  # SD-1: who raised a request the task handles (escalations)
     return or_(*terms) if terms else None
 
 
