@@ -65,13 +65,9 @@ def gathering_role(ctx: EngineContext, user_id: int, unit: Unit) -> str:
 
 
 def list_requests(ctx: EngineContext, *, origin_unit_ids: set[int] | None = None, via_unit_ids: set[int] | None = None,
-                  statuses: tuple[EscalationStatus, ...] | None = None, origin_household_id: int | None = None,
-                  limit: int = 200) -> list[Escalation]:
-    """Cross-city requests raised by ``origin_unit_ids`` or going through ``via_unit_ids`` (or of one original
-    case), newest first."""
+                  statuses: tuple[EscalationStatus, ...] | None = None, limit: int = 200) -> list[Escalation]:
+    """Cross-city requests raised by ``origin_unit_ids`` or going through ``via_unit_ids``, newest first."""
     query = select(Escalation).where(Escalation.kind == EscalationKind.CROSS_CITY)
-    if origin_household_id is not None:
-        query = query.where(Escalation.origin_household_id == origin_household_id)
     parties = []
     if origin_unit_ids is not None:
         parties.append(Escalation.origin_agency_unit_id.in_(origin_unit_ids))

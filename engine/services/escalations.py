@@ -20,7 +20,6 @@ case. This module is the contract both procedures use:
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -291,10 +290,6 @@ def on_upper_case_finished(ctx: EngineContext, instance: WorkflowInstance, ends:
         return
     via = escalation.via_unit or escalation.target_agency
     record_step(ctx, escalation, EscalationStatus.REPORTED, via, SYSTEM, note=note)
-    if importlib.util.find_spec("engine.services.cross_city") is not None:
-        from engine.services import cross_city  # type: ignore[attr-defined, unused-ignore]
+    from engine.services.cross_city import on_report_at_city  # the city relays it (PS-7); imports this module
 
-        cross_city.on_report_at_city(ctx, escalation)
-    else:
-        logger.warning("Cross-city escalation %s reported, but engine.services.cross_city is not installed",
-                       escalation.number)
+    on_report_at_city(ctx, escalation)

@@ -73,7 +73,7 @@ def test_a_cross_city_request_up_to_the_province_and_back(page: Any, live_server
     sign_in(page, "cy_reviewer")
     claim_and_open(page, CASE, "审核复审")
     page.get_by_label("通过").check()
-    page.locator("#f-cross_city_items").fill("JLS-BDC")
+    page.locator("#f-cross_city_items input[value='JLS-BDC']").check()
     page.locator("#f-cross_city_reason").fill(REASON)
     shoot("task-review-cross-city")
     submit_task(page, CASE, "审核复审")
@@ -146,9 +146,9 @@ def test_a_cross_city_request_up_to_the_province_and_back(page: Any, live_server
     # the county sees every step of its request, and where it is
     sign_in(page, "cy_reviewer")
     page.goto(f"/cases/{CASE}")
-    section = page.locator("section", has=page.locator("#crosscity-title"))
-    expect(section).to_contain_text(REQUEST)
-    steps = section.locator("ol.steps li")
+    section = page.locator(f"#escalation-{REQUEST}")
+    expect(section).to_contain_text("跨地市核对")
+    steps = section.locator("tbody tr")
     expect(steps).to_have_count(5)
     for n, status in enumerate(["待市级汇总", "市级审核中", "上级核对中", "上级已出具报告", "已反馈原核对机构"]):
         expect(steps.nth(n)).to_contain_text(status)

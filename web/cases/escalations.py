@@ -48,6 +48,7 @@ def _row(e: Escalation, names: dict[str, str], units: dict[str, str]) -> dict[st
         "overdue": e.status in PENDING and e.due_at is not None and e.due_at < now,
         "where": current.unit.name if current else None,
         "case_no": e.upper_household.case_no if e.upper_household else None,
+        "batch_no": e.batch.number if e.batch else None,
         "steps": [{"at": local_time(s.at), "status": ESCALATION_STATUS_NAMES[s.status.value], "unit": s.unit.name,
                    "actor": names.get(s.actor, s.actor), "note": s.note} for s in e.steps],
     }

@@ -121,7 +121,6 @@ def cross_city_batch_of(instance: WorkflowInstance) -> dict[str, Any]:
 
 
 def cross_city_of(household: Household) -> dict[str, Any]:
-    """The case's own cross-city requests, and (a province case) the request and batch it was started for."""
-    ctx = get_ctx()
-    return {"own": queries.list_requests(ctx, origin_household_id=household.id),
-            "upper": queries.upper_origin(ctx, household.id), **NAMES}
+    """A province case: the cross-city request and batch it was started for (a county case's own requests
+    are shown with every escalation, web/cases/escalations.py)."""
+    return {"upper": queries.upper_origin(get_ctx(), household.id), **NAMES}
