@@ -109,6 +109,16 @@ def batch_visible(ctx: EngineContext, user_id: int, batch: CrossCityBatch) -> bo
     return batch.instance is not None and visible_to(ctx, user_id, batch.instance)
 
 
+def visible_requests(ctx: EngineContext, user_id: int, batch: CrossCityBatch) -> list[Escalation]:
+    """The batch's requests a viewer may read: all of them for the city and province agencies and units whose
+    region contains the city; a requesting county only its own (not the other counties' cases and reasons)."""
+    units = unit_ids_of(ctx, user_id)
+    if units & {batch.city_agency_unit_id, batch.province_agency_unit_id} or (
+            batch.instance is not None and visible_to(ctx, user_id, batch.instance)):
+        return list(batch.escalations)
+    return [e for e in batch.escalations if e.origin_agency_unit_id in units]
+
+
 def request_visible(ctx: EngineContext, user_id: int, escalation: Escalation) -> bool:
     units = unit_ids_of(ctx, user_id)
     parties = {escalation.origin_agency_unit_id, escalation.via_unit_id, escalation.target_agency_unit_id}

@@ -281,3 +281,23 @@ def test_a_city_supervisor_gathers_in_their_own_role(app, client) -> None:  # ty
     finally:
         session.close()
     assert roles == {"supervisor"}
+
+
+def test_a_requesting_county_sees_only_its_own_requests_in_a_batch(app, client) -> None:  # type: ignore[no-untyped-def]
+    """PS-7 with OR-3: a batch mixes the counties of a city; each county reads its own requests only (no other
+    county's case numbers or reasons), the city reads them all — on the page and in the API."""
+    data = _setup(app)
+    ctx = app.extensions["hedui"].new_context()
+    [household] = enrol(ctx, 1)
+    other = raise_request(ctx, household, origin="NG-HDZX", raised_by="ng_reviewer", reason="南关区的请求理由").number
+    ctx.session.commit()
+    number = _gather(app)
+    login(client, "cy_reviewer")
+    page = _html(client.get(f"/cross-city/batches/{number}"))
+    assert all(n in page for n in data["requests"]) and other not in page and "南关区的请求理由" not in page
+    assert "本单位 2 项，共 3 项" in page
+    detail = client.get(f"/api/v1/cross-city/batches/{number}", headers=_token(client, "cy_reviewer")).get_json()
+    assert sorted(r["number"] for r in detail["requests"]) == sorted(data["requests"])
+    login(client, "cc_reviewer")
+    page = _html(client.get(f"/cross-city/batches/{number}"))
+    assert all(n in page for n in [*data["requests"], other]) and "共 3 项" in page and "本单位" not in page

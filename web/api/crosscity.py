@@ -56,7 +56,8 @@ def batch_dict(batch: CrossCityBatch, *, detail: bool = False) -> dict[str, Any]
         view = queries.batch_view(get_ctx(), batch)
         out.update(overdue=view.overdue, reports_due=_iso(view.reports_due),
                    open_tasks=[{"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name} for t in view.open_tasks],
-                   requests=[request_dict(e) for e in batch.escalations])
+                   requests=[request_dict(e) for e in
+                             queries.visible_requests(get_ctx(), current_api_user().id, batch)])
     return out
 
 

@@ -103,7 +103,8 @@ def batch(number: str) -> str:
         record = queries.get_batch(ctx, number, user_id=current_user.id)
     except NotFoundError:
         abort(404)
-    return render_template("crosscity/batch.html", **NAMES, view=queries.batch_view(ctx, record))
+    return render_template("crosscity/batch.html", **NAMES, view=queries.batch_view(ctx, record),
+                           requests=queries.visible_requests(ctx, current_user.id, record))
 
 
 @bp.app_context_processor
