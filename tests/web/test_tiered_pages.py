@@ -100,6 +100,16 @@ def test_review_page_prefills_the_upper_items_and_sends_the_chosen_ones(  # type
     assert response.status_code == 302, response.get_data(as_text=True)
     escalation = _escalation(app)
     assert (escalation.items, escalation.target_agency.code) == (["CC-GA"], "CC-HDZX")
+    # PS-6: the city's case starts at 审核复审 and has nothing to send further up: no such fields on its page
+    upper_no = app.extensions["hedui"].new_context().session.get(Household, escalation.upper_household_id).case_no
+    upper_task = _review_task(app, upper_no)
+    login(client, "cc_reviewer")
+    assert post(client, f"/tasks/{upper_task}/claim").status_code == 302
+    upper = client.get(f"/tasks/{upper_task}").get_data(as_text=True)
+    assert_valid_html(upper)
+    assert 'name="decision"' in upper
+    assert not any(f'name="{n}' in upper for n in ("upper_items", "cross_city_items", "cross_city_reason"))
+    assert post(client, f"/tasks/{upper_task}/complete", {"decision": "accept"}).status_code == 302
 
 
 def test_review_page_refuses_a_cross_city_request_without_reason(app, client) -> None:  # type: ignore[no-untyped-def]

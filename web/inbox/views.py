@@ -8,6 +8,8 @@ refusal's own record in the case history is committed (``HeduiError.commit``), n
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from datetime import datetime
 from typing import Any
 
@@ -235,8 +237,18 @@ def _review_choices(task: HumanTask) -> tuple[dict[str, list[tuple[str, str]]], 
     return review_choices(get_ctx(), task.instance, task.id)
 
 
+#: a field shown only with the dynamic choice list it explains
+_COMPANIONS = {"cross_city_reason": "cross_city_items"}
+
+
 def _form(task: HumanTask) -> Any:
-    return task_form(task.form_key, task.properties, task.name, _review_choices(task)[0])
+    """The task's form; a case-dependent choice list with nothing to choose is left out (an upper agency's
+    case sends nothing further up, PS-6), with the fields that only explain it."""
+    choices = _review_choices(task)[0]
+    form = task_form(task.form_key, task.properties, task.name, choices)
+    empty = {name for name, offered in choices.items() if not offered}
+    hidden = empty | {name for name, parent in _COMPANIONS.items() if parent in empty}
+    return replace(form, fields=tuple(f for f in form.fields if f.name not in hidden)) if hidden else form
 
 
 def _initial(task: HumanTask) -> dict[str, Any]:
