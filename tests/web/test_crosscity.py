@@ -172,13 +172,19 @@ def test_the_review_task_page_lists_the_requests_and_refuses_one(app, client) ->
     assert "本市已可核对" in detail["requests"][1]["steps"][-1]["note"]
 
 
-def test_the_county_requester_cannot_open_the_review_task(app, client) -> None:  # type: ignore[no-untyped-def]
+def _requester_signed_in_with_a_city_role(app: Any, client: Any) -> str:
+    """A gathered batch; the county reviewer who raised its requests also holds the city's review role (SD-1)."""
     _setup(app)
     number = _gather(app)
     ctx = app.extensions["hedui"].new_context()
     staff(ctx, "cy_reviewer", "CC-HDZX")
     ctx.session.commit()
     login(client, "cy_reviewer")
+    return number
+
+
+def test_the_county_requester_cannot_open_the_review_task(app, client) -> None:  # type: ignore[no-untyped-def]
+    number = _requester_signed_in_with_a_city_role(app, client)
     response = client.get(f"/tasks/{_review_task_id(app, number)}")
     assert response.status_code == 403 and "提出了本批次中的跨地市核对请求" in _html(response)
     # nor does the inbox offer it to them (SD-1 decided in the inbox's SQL too), while the city's reviewer has it
@@ -234,12 +240,7 @@ def test_the_review_page_decides_each_request(app, client) -> None:  # type: ign
 
 
 def test_the_review_page_refuses_the_county_requester(app, client) -> None:  # type: ignore[no-untyped-def]
-    _setup(app)
-    number = _gather(app)
-    ctx = app.extensions["hedui"].new_context()
-    staff(ctx, "cy_reviewer", "CC-HDZX")
-    ctx.session.commit()
-    login(client, "cy_reviewer")
+    number = _requester_signed_in_with_a_city_role(app, client)
     response = client.get(f"/cross-city/batches/{number}/review")
     # the reason, not a bare 403: the rule (SD-1) and why, as on the task page
     assert response.status_code == 403 and "提出了本批次中的跨地市核对请求" in response.get_data(as_text=True)
