@@ -44,13 +44,15 @@ run: install assets
 	$(BIN)/hedui demo
 	HEDUI_EXCHANGE_SIMULATOR=on $(BIN)/hedui run --host $(HOST) --port $(PORT)
 
-## make test: install and run the whole suite (SQLite; PostgreSQL too when HEDUI_TEST_DATABASE_URL is set)
+## make test: install and run the whole suite (SQLite; PostgreSQL too when HEDUI_TEST_DATABASE_URL is set),
+## spread over the machine's cores by pytest-xdist (WORKERS=0 runs it in one process)
+WORKERS ?= auto
 test: install assets
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
 	  || echo "chromium unavailable: browser tests will be skipped"
 	@fc-list :lang=zh 2>/dev/null | grep -q . || (apt-get install -y fonts-wqy-microhei) \
 	  || echo "no Chinese font: the browser tests' screenshots will show boxes instead of text"
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 ## make bench: measure the engine, the audit replay, the data exchange and the web pages, write BENCHMARKS.md
 ## (PostgreSQL too when HEDUI_BENCH_DATABASE_URL names a server: a scratch database is created there)

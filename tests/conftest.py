@@ -2,6 +2,10 @@
 
 The database fixture is parametrized: every database test runs on SQLite and, when
 ``HEDUI_TEST_DATABASE_URL`` is set, on PostgreSQL too (skipped with the reason otherwise).
+
+Under pytest-xdist (``make test`` runs ``-n auto``) every worker uses its own PostgreSQL database,
+named after the given one plus the worker id (``test_gw0``), created on first use and dropped when
+the worker finishes; SQLite files are per worker anyway (``tmp_path_factory``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection
 from sqlalchemy import Engine
+from sqlalchemy import make_url
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -27,10 +32,25 @@ from engine.context import EngineContext
 from engine.db import make_engine
 from engine.migrate import upgrade
 from engine.runtime import BpmnRuntime
+from tests.pgdb import create_database
+from tests.pgdb import drop_database
+from tests.pgdb import with_database
 
 DATA = Path(__file__).parent / "data"
 BPMN_DIR = Path(__file__).parent.parent / "bpmn"
-PG_URL = os.environ.get("HEDUI_TEST_DATABASE_URL")
+
+
+def _worker_url(url: str | None) -> str | None:
+    """The PostgreSQL URL of this xdist worker: the given database name plus ``_gw<N>``."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    return with_database(url, f"{make_url(url).database}_{worker}")
+
+
+PG_URL = _worker_url(os.environ.get("HEDUI_TEST_DATABASE_URL"))
+#: set once this worker created its own PostgreSQL database (dropped at the end of the session)
+_created_databases: list[str] = []
 CST = timezone(timedelta(hours=8))
 #: a Monday morning in Beijing
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=CST)
@@ -46,7 +66,21 @@ def _cheap_password_hashing() -> None:
     use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
+def ensure_worker_database(url: str) -> None:
+    """Create this xdist worker's database on first use (the run's own database exists already)."""
+    if url != os.environ.get("HEDUI_TEST_DATABASE_URL") and url not in _created_databases:
+        create_database(url)
+        _created_databases.append(url)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the databases this worker created (the run's own database is dropped by ``.ci/run``)."""
+    while _created_databases:
+        drop_database(_created_databases.pop())
+
+
 def reset_postgres(url: str) -> None:
+    ensure_worker_database(url)
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))

@@ -53,13 +53,11 @@ from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import Table
 from sqlalchemy import Text
-from sqlalchemy import create_engine
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -81,6 +79,7 @@ from engine.services.instances import complete_task
 from engine.services.instances import list_open_tasks
 from engine.services.instances import start_instance
 from engine.services.messages import deliver_message
+from tests.pgdb import temporary_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -379,16 +378,5 @@ def postgres_url(server_url: str) -> Iterator[str]:
 
     The database named in ``server_url`` itself (e.g. ``test``) is never used.
     """
-    name = f"hedui_bench_{os.getpid()}"
-    admin = create_engine(make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with temporary_database(server_url, f"hedui_bench_{os.getpid()}") as url:
+        yield url

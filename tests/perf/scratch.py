@@ -7,9 +7,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from tests.pgdb import temporary_database
 
 
 @contextmanager
@@ -19,13 +17,5 @@ def scratch_database(postgres: str | None, prefix: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix=f"{prefix}_") as tmp:
             yield f"sqlite:///{tmp}/bench.db"
         return
-    name = f"{prefix}_{os.getpid()}"
-    admin = create_engine(make_url(postgres).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with temporary_database(postgres, f"{prefix}_{os.getpid()}") as url:
+        yield url

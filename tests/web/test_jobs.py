@@ -26,13 +26,10 @@ from celery.signals import task_retry
 from flask import Flask
 from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from engine.clock import FixedClock
 from engine.context import Actor
 from engine.context import EngineContext
-from engine.db import make_engine
 from engine.errors import ConflictError
 from engine.errors import InvalidStateError
 from engine.jobs import job
@@ -48,6 +45,7 @@ from engine.services.instances import start_instance
 from tests.conftest import PG_URL
 from tests.conftest import T0
 from tests.conftest import read_files
+from tests.pgdb import temporary_database
 from web import create_app
 from web.jobs import InProcessJobQueue
 from web.jobs import execute
@@ -348,25 +346,15 @@ def pg_state() -> Iterator[HeduiState]:
     """A HeduiState on a private PostgreSQL database, created and dropped here (never the shared one)."""
     if not PG_URL:
         pytest.skip("PostgreSQL concurrency test skipped: HEDUI_TEST_DATABASE_URL is not set")
-    name = f"hedui_jobs_test_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    state = None
-    try:
+    with temporary_database(PG_URL, f"hedui_jobs_test_{uuid.uuid4().hex[:10]}") as url:
         upgrade(url)
         app = create_app({"ENV": "testing", "SECRET_KEY": "test-secret", "DATABASE_URL": url,
                           "CLOCK": FixedClock(T0), "JOBS": "inprocess"})
         state = app.extensions["hedui"]
-        yield state
-    finally:
-        if state is not None:
+        try:
+            yield state
+        finally:
             _close(state)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.mark.postgres
