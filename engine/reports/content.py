@@ -127,11 +127,26 @@ def build(ctx: EngineContext, household: Household, issue: Issue, policy: Policy
     if entrusted_by:
         out["entrusted_by"] = entrusted_by
     if issue.kind == "reverification":
-        out["reverification"] = {
-            "trigger": issue.trigger or {},
-            "original": _original_ref(issue.original) if issue.original else None,
-            "differences": differences(issue.original, out) if issue.original else []}
+        out["reverification"] = _review(issue, out)
     return out
+
+
+def _review(issue: Issue, out: dict[str, Any]) -> dict[str, Any]:
+    """A 复核报告's trigger, original report and differences; a level's 复核报告 of a tiered
+    re-verification (分级出具报告, PS-5) compares only the items that level checked (``scope``)."""
+    partial = "entrusted_by" in out or any(not lv.get("own") for lv in out["levels"])
+    units = {s["unit_code"] for s in out["sources"]} if partial else None
+    review: dict[str, Any] = {
+        "trigger": issue.trigger or {},
+        "original": _original_ref(issue.original) if issue.original else None,
+        "differences": differences(issue.original, out, units=units) if issue.original else []}
+    if units is not None and issue.original and not _covers(units, issue.original):
+        review["scope"] = "own_items"
+    return review
+
+
+def _covers(units: set[str], original: dict[str, Any]) -> bool:
+    return all(s["unit_code"] in units for s in original["sources"])
 
 
 def _original_ref(original: dict[str, Any]) -> dict[str, Any]:
@@ -144,15 +159,19 @@ def _source_key(s: dict[str, Any], persons: dict[int, str]) -> tuple[str, str, s
     return persons.get(s["person"], ""), s["unit_code"], s["category"]
 
 
-def differences(original: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+def differences(original: dict[str, Any], new: dict[str, Any], *,
+                units: set[str] | None = None) -> list[dict[str, Any]]:
     """What a 复核报告 finds different from the original report (RPT-07): per source and in the totals.
 
     Sources are matched by person name, unit and category (positions may differ between cases);
     a source is different when its status or its returned records differ.
+
+    :param units: one level's 复核报告 of a tiered re-verification (PS-5): only these units are
+        compared, and the totals only when they cover every unit of the original report.
     """
     names_old = {p["position"]: p["name"] for p in original["persons"]}
     names_new = {p["position"]: p["name"] for p in new["persons"]}
-    old = {_source_key(s, names_old): s for s in original["sources"]}
+    old = {_source_key(s, names_old): s for s in original["sources"] if units is None or s["unit_code"] in units}
     cur = {_source_key(s, names_new): s for s in new["sources"]}
     out = []
     for key in sorted(set(old) | set(cur)):
@@ -165,7 +184,7 @@ def differences(original: dict[str, Any], new: dict[str, Any]) -> list[dict[str,
                      "before": _describe_source(before), "after": _describe_source(after)})
     for field, label in (("household_income_total", "家庭期间收入合计"), ("household_assets_total", "家庭财产合计"),
                          ("per_capita_income", "期间人均收入")):
-        if original["summary"].get(field) != new["summary"].get(field):
+        if (units is None or _covers(units, original)) and original["summary"].get(field) != new["summary"].get(field):
             out.append({"item": label, "before": original["summary"].get(field) or "—",
                         "after": new["summary"].get(field) or "—"})
     return out

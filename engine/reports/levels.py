@@ -23,6 +23,8 @@ from engine.models import Household
 from engine.models import Region
 from engine.models import Unit
 from engine.models.case import Entrustment
+from engine.models.recheck import Recheck
+from engine.models.report import ReportKind
 
 if TYPE_CHECKING:
     from engine.reports.service import ReportState
@@ -103,7 +105,8 @@ class LevelReport:
 
 def reports_with_levels(ctx: EngineContext, household: Household) -> list[LevelReport]:
     """The case's own reports with the 复核报告 of its re-verifications (DO-8), then the reports its upper
-    agencies issued for it (each escalation in order), each with the issuing agency and its level."""
+    agencies issued for it or for its re-verifications' cases (each escalation in order), each with the
+    issuing agency and its level."""
     from engine.reports.service import case_reports
     from engine.reports.service import reports_with_rechecks
 
@@ -114,13 +117,17 @@ def reports_with_levels(ctx: EngineContext, household: Household) -> list[LevelR
 
     out = [LevelReport(s, (a := issued_by(s)).name, a.code, level_of(ctx, a), True)
            for s in reports_with_rechecks(ctx, household)]
+    rechecked = select(Recheck.verification_household_id).where(Recheck.original_household_id == household.id)
     upward = ctx.session.execute(select(Escalation).where(
-        Escalation.origin_household_id == household.id, Escalation.upper_household_id.is_not(None))
-        .order_by(Escalation.id)).scalars().all()
+        (Escalation.origin_household_id == household.id) | Escalation.origin_household_id.in_(rechecked),
+        Escalation.upper_household_id.is_not(None)).order_by(Escalation.id)).scalars().all()
     for escalation in upward:
         upper = escalation.upper_household
         assert upper is not None
         target = escalation.target_agency
+        states = case_reports(ctx, upper.case_no)
+        if escalation.origin_household_id != household.id:  # a re-verification's: its 复核报告 only, as above
+            states = [s for s in states if s.report.kind is ReportKind.REVERIFICATION]
         out += [LevelReport(s, target.name, target.code, level_of(ctx, target), False, escalation.number)
-                for s in case_reports(ctx, upper.case_no)]
+                for s in states]
     return out

@@ -20,6 +20,7 @@ from engine.reports.levels import level_sentences
 
 NO_ORIGINAL = "原案件未出具核对报告，本复核报告无可比较的原报告。"
 NO_DIFFERENCES = "与原报告相比无差异。"
+OWN_ITEMS_ONLY = "本次复核实行分级核对，与原报告的比对仅限本中心核对的事项，家庭收入、财产合计以各级复核报告为准。"
 ROLE_SHORT = {"member": "家庭成员", "obligor": "赡（扶、抚）养义务人"}
 
 
@@ -83,6 +84,8 @@ def review_sentences(review: dict[str, Any]) -> list[str]:
         out.append(f"原核对报告：{original['number']}（{by}{cn_date(original['issued_on'])}出具）")
     else:
         out.append(NO_ORIGINAL)
+    if review.get("scope") == "own_items":  # 分级出具报告 (PS-5): other levels report the other items
+        out.append(OWN_ITEMS_ONLY)
     return out
 
 

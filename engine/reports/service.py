@@ -9,7 +9,8 @@ new report (new number) whose ``supersedes_id`` names the old one; the old row n
 
 In the linked case of an individual recheck (个案复核, PS-9) the report issued is a 复核报告 (DO-8):
 ``kind = reverification``, the 复核表's trigger, and the differences from the original case's current
-report; the original case lists it (:func:`reports_with_rechecks`).
+report; the original case lists it (:func:`reports_with_rechecks`). When the recheck's case sent items
+upward (上下分级核对, PS-5), each upper agency's case issues its own 复核报告 for its items.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.history import append_event
 from engine.history import instance_stream
+from engine.models import Escalation
 from engine.models import Region
 from engine.models import Unit
 from engine.models import WorkflowInstance
@@ -94,9 +96,18 @@ def issue_for_instance(ctx: EngineContext, instance: WorkflowInstance, data: dic
 
 
 def recheck_of(ctx: EngineContext, household: Household) -> Recheck | None:
-    """The individual recheck whose 复核委托书 started ``household``'s case (None for an ordinary case)."""
-    return ctx.session.execute(select(Recheck).where(Recheck.verification_household_id == household.id)
-                               ).scalar_one_or_none()
+    """The individual recheck whose 复核委托书 started ``household``'s case (None for an ordinary case).
+
+    An upper agency's case checking part of a recheck's case (上下分级核对, PS-5) belongs to that
+    recheck too: each level issues its own 复核报告 for what it checked.
+    """
+    recheck = ctx.session.execute(select(Recheck).where(Recheck.verification_household_id == household.id)
+                                  ).scalar_one_or_none()
+    if recheck is not None:
+        return recheck
+    return ctx.session.execute(select(Recheck).join(Escalation, Escalation.origin_household_id
+                                                    == Recheck.verification_household_id)
+                               .where(Escalation.upper_household_id == household.id)).scalar_one_or_none()
 
 
 def recheck_trigger(recheck: Recheck) -> dict[str, Any]:

@@ -12,7 +12,9 @@
    city agency and starts the linked ``standard_verification`` case (engine.services.reverify).
 3. When that case ends, :func:`on_verification_finished` tells the recheck (message
    ``recheck_result``) and :func:`link_recheck_report` links the 复核报告 its 出具核对报告 step issued
-   (``engine.reports.service.issue_for_instance``) to the recheck and the original case.
+   (``engine.reports.service.issue_for_instance``) to the recheck and the original case. The linked
+   case follows the tiering policy (PS-5, ``engine.services.tiering``): upper agencies' parts come back
+   as their own 复核报告 before the case ends, and are recorded with it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import date
+from typing import TYPE_CHECKING
 from typing import Any
 
 from sqlalchemy import func
@@ -40,6 +43,8 @@ from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.history import append_event
 from engine.history import instance_stream
+from engine.models import Escalation
+from engine.models import EscalationStatus
 from engine.models import Event
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
@@ -63,6 +68,9 @@ from engine.services.reverify import count_subjects
 from engine.services.reverify import department_at_level
 from engine.services.reverify import new_recheck_entrustment
 from engine.services.reverify import start_reverification
+
+if TYPE_CHECKING:
+    from engine.reports.service import ReportState
 
 logger = logging.getLogger(__name__)
 
@@ -295,7 +303,7 @@ def on_verification_finished(ctx: EngineContext, instance: WorkflowInstance, end
     if recheck is None:
         return
     link_recheck_report(ctx, recheck, report_no)
-    outcome = {"case_no": instance.business_key, "end": end_id, "report_no": report_no}
+    outcome = {"case_no": instance.business_key, "end": end_id, "report_no": recheck.report_no or report_no}
     try:
         deliver_message(ctx, RESULT_MESSAGE, recheck.number, outcome, actor=SYSTEM)
     except NotFoundError:
@@ -307,13 +315,17 @@ def link_recheck_report(ctx: EngineContext, recheck: Recheck, report_no: str | N
 
     The report is the stored one (``engine.reports``: issued at the case's 出具核对报告 step as a
     ``reverification`` report naming the original report); the original case's history records it.
-    A verification that ended without a report (returned, terminated) links only the number the
-    agency may have typed, as before.
+    When upper agencies checked part of the case (上下分级核对, PS-5) their 复核报告 are recorded too,
+    and the recheck links the case's own report, or — every item checked above (省级全联通) — the
+    first upper one. A verification that ended without a report (returned, terminated) links only the
+    number the agency may have typed, as before.
     """
     from engine.reports.service import current_report
 
     verification = recheck.verification_household
-    state = current_report(ctx, verification.case_no) if verification is not None else None
+    own = current_report(ctx, verification.case_no) if verification is not None else None
+    upper = _upper_reports(ctx, verification.id) if verification is not None else []
+    state = own or (upper[0] if upper else None)
     if state is None:
         if report_no:
             recheck.report_no = report_no
@@ -323,9 +335,21 @@ def link_recheck_report(ctx: EngineContext, recheck: Recheck, report_no: str | N
     recheck.report_no = report.number
     ctx.session.flush()
     review = json.loads(report.content).get("reverification") or {}
+    levels = {"upper_reports": [s.report.number for s in upper]} if upper else {}
     _original_event(ctx, recheck, "recheck_report_issued", SYSTEM, report_id=report.id, number=report.number,
                     report_kind=report.kind.value, sha256=report.sha256, case_no=report.case_no,
-                    original_report=(review.get("original") or {}).get("number"))
+                    original_report=(review.get("original") or {}).get("number"), **levels)
+
+
+def _upper_reports(ctx: EngineContext, household_id: int) -> list[ReportState]:
+    """The current reports the upper agencies issued for the case, one per returned escalation, in order."""
+    from engine.reports.service import current_report
+
+    cases = ctx.session.execute(
+        select(Household.case_no).join(Escalation, Escalation.upper_household_id == Household.id)
+        .where(Escalation.origin_household_id == household_id, Escalation.status == EscalationStatus.RETURNED)
+        .order_by(Escalation.id)).scalars().all()
+    return [state for case_no in cases if (state := current_report(ctx, case_no)) is not None]
 
 
 # --- reading -------------------------------------------------------------------------------------------------

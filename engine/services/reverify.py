@@ -7,6 +7,9 @@ number, archive ("一户一次一档", AR-1), report (issue #8), agency (county 
 only at decision time) and time limit — and batches start many of them without any
 recheck diagram at all. See docs/process-design.md §10.
 
+The entrusted agency's sharing units follow the policy's ``verification_tiering`` as a standard
+case's do (PS-5, PS-6: ``engine.services.tiering``), planned once in :meth:`Reverification.prepare`.
+
 The household is copied (address, members, support-duty persons), not re-entered. Its
 signed 授权书 covers the new case only while it is still in force (valid until assistance
 stops, DO-4); an ended one refuses the copy (PR-1 先授权，后核对), so the department has the
@@ -74,15 +77,24 @@ class Reverification:
 
     @classmethod
     def prepare(cls, ctx: EngineContext, entrustment: Entrustment) -> Reverification:
+        """Once per 复核委托书 (a batch: once per run, not per household): the limits and the tier plan.
+
+        The agency's units are split per the policy's ``verification_tiering`` exactly as for a
+        standard case (PS-5, PS-6): the ones an upper agency checks go up at 审核复审.
+        """
+        from engine.services.tiering import tiered_start  # here: tiering (escalations) builds on this module
+
         agency = entrustment.agency_unit
         policy = effective_policy(ctx, ctx.policy_profile)
         data = {"exchange_days": policy.sharing_reply_days, "delay_days": policy.sharing_delay_max_days,
                 # re-verification has its own limit (BJ 第十七条（二）: 15 working days, PS-10)
                 "verification_days": policy.reverification_days}
+        plan = tiered_start(ctx, agency, sharing_units_for(ctx, agency, None), from_lower=False)
+        local = plan.pop("sharing_units")
         current = ctx.session.get(CurrentDefinition, PROCESS_ID)
         shared = [current, current.definition] if current is not None else []
         shared += ctx.session.execute(select(Role)).scalars().all()
-        return cls(entrustment, sharing_units_for(ctx, agency, None), data, agency.region.path, shared_rows=shared)
+        return cls(entrustment, local, {**data, **plan}, agency.region.path, shared_rows=shared)
 
 
 def new_recheck_entrustment(ctx: EngineContext, *, entrusting: Unit, agency: Unit, households: int, persons: int,

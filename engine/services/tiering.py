@@ -1,8 +1,9 @@
 """上下分级核对，分级出具报告 (JL 规程 三, BJ 第十六条（四）、第十八条; PS-5, PS-6, PS-7): who checks what.
 
-The policy setting ``verification_tiering`` decides, when a case is registered, which of its
-sharing units the receiving agency checks itself (``sharing_units``) and which only an upper
-agency can (``upper_units``):
+The policy setting ``verification_tiering`` decides, when a case is registered — a standard case
+(``engine.services.cases``) or a re-verification case, individual or batch (``engine.services.reverify``,
+planned once per 复核委托书) — which of its sharing units the receiving agency checks itself
+(``sharing_units``) and which only an upper agency can (``upper_units``):
 
 - ``single`` (both profiles' default): the agency exchanges with every unit at its level and
   above, as before; nothing goes upward unless the review asks for cross-city items;

@@ -16,6 +16,7 @@ from engine.models import Escalation
 from engine.models import Household
 from engine.models import HumanTask
 from engine.models import WorkflowInstance
+from engine.persistence import load_workflow
 from engine.policy import set_override
 from engine.services.demo_cases import _answer
 from engine.services.instances import complete_task
@@ -61,6 +62,18 @@ def exchange(ctx: EngineContext, instance: WorkflowInstance, staff: str) -> None
 
 def report(ctx: EngineContext, instance: WorkflowInstance, staff: str) -> None:
     do(ctx, instance, "issue_report", {"remarks": None}, f"{staff}_reporter")
+
+
+def upper_walk(ctx: EngineContext, instance: WorkflowInstance, staff: str) -> None:
+    """An upper agency's case, from its 审核复审 to its own report, with ``staff``'s demo users."""
+    do(ctx, instance, "review", {"decision": "accept"}, f"{staff}_reviewer")
+    exchange(ctx, instance, staff)
+    report(ctx, instance, staff)
+
+
+def start_data(ctx: EngineContext, instance: WorkflowInstance) -> dict[str, Any]:
+    """What the case started with (its tier plan), as its open 受理初审 sees it."""
+    return load_workflow(ctx, instance).task_data(task_of(ctx, instance, "intake_check").id)
 
 
 def escalations_of(ctx: EngineContext, household: Household) -> list[Escalation]:

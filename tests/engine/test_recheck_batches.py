@@ -144,8 +144,8 @@ def test_batch_with_failures_crash_pause_and_resume(prepared: EngineContext, clo
     linked = ctx.session.execute(select(Event).where(Event.instance_id == case.instance_id,
                                                      Event.kind == "entrustment_received")).scalar_one()
     assert (linked.payload["batch"], linked.payload["original_case_no"]) == (batch.number, households[0].case_no)
-    kinds = ctx.session.execute(select(Event.kind).where(Event.stream == "system",
-                                                         Event.kind.like("recheck_batch_%"))).scalars().all()
+    kinds = ctx.session.execute(select(Event.kind).where(Event.stream == "system", Event.kind.like("recheck_batch_%"))
+                                .order_by(Event.seq)).scalars().all()  # PostgreSQL returns no order otherwise
     assert kinds == ["recheck_batch_created", "recheck_batch_paused", "recheck_batch_resumed",
                      "recheck_batch_completed"]
 

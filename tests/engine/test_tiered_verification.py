@@ -54,8 +54,10 @@ from tests.engine.escalation_factory import open_ids
 from tests.engine.escalation_factory import prepare
 from tests.engine.escalation_factory import report
 from tests.engine.escalation_factory import set_tiering
+from tests.engine.escalation_factory import start_data
 from tests.engine.escalation_factory import task_of
 from tests.engine.escalation_factory import upper_instance
+from tests.engine.escalation_factory import upper_walk
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CITY_UNITS = ["CC-BANK", "CC-BDC", "CC-GA", "CC-GJJ", "CC-SCJG", "CC-SW"]
@@ -84,10 +86,6 @@ def _path(ctx: EngineContext, instance: WorkflowInstance) -> list[str]:
     return path
 
 
-def _start(ctx: EngineContext, instance: WorkflowInstance) -> dict[str, Any]:
-    return load_workflow(ctx, instance).task_data(task_of(ctx, instance, "intake_check").id)
-
-
 def _events(ctx: EngineContext, instance: WorkflowInstance, kind: str) -> list[dict[str, Any]]:
     return list(ctx.session.execute(select(Event.payload).where(Event.instance_id == instance.id, Event.kind == kind)
                                     .order_by(Event.seq)).scalars())
@@ -111,18 +109,12 @@ def _city_item_reported_locally(ctx: EngineContext) -> tuple[Household, Workflow
     return household, county, escalation
 
 
-def _upper_walk(ctx: EngineContext, instance: WorkflowInstance, staff: str) -> None:
-    do(ctx, instance, "review", {"decision": "accept"}, f"{staff}_reviewer")
-    exchange(ctx, instance, staff)
-    report(ctx, instance, staff)
-
-
 def test_tiered_upper_items_are_checked_above_and_all_reports_return_together(prepared: EngineContext) -> None:
     """PS-5, PS-6: the city and the province each run their own case and report; the county returns all three."""
     ctx = prepared
     [household] = enrol(ctx)
     county = household.instance
-    start = _start(ctx, county)
+    start = start_data(ctx, county)
     assert start["sharing_units"] == ["CY-CLH"] and start["upper_units"] == UPPER_UNITS
     assert start["upper_plan"] == {"CC-HDZX": CITY_UNITS, "JL-HDZX": ["JL-SBJ"]} and start["upper_days"] == 15
 
@@ -143,9 +135,9 @@ def test_tiered_upper_items_are_checked_above_and_all_reports_return_together(pr
     exchange(ctx, county, "cy")
     report(ctx, county, "cy")
     assert open_ids(ctx, county) == []  # waiting for the upper reports
-    _upper_walk(ctx, city_case, "cc")
+    upper_walk(ctx, city_case, "cc")
     assert city.status is EscalationStatus.RETURNED and open_ids(ctx, county) == []  # the province is pending
-    _upper_walk(ctx, province_case, "jl")
+    upper_walk(ctx, province_case, "jl")
     assert province.status is EscalationStatus.RETURNED and open_ids(ctx, county) == ["feedback"]
     do(ctx, county, "feedback", {}, "hq_street_clerk")
 
@@ -187,7 +179,7 @@ def test_chosen_upper_items_only_and_an_early_upper_report(prepared: EngineConte
     assert (escalation.target_agency.code, escalation.items) == ("CC-HDZX", ["CC-GA"])
     [dropped] = _events(ctx, county, "upper_items_dropped")
     assert dropped["items"] == [u for u in UPPER_UNITS if u != "CC-GA"]
-    _upper_walk(ctx, upper_instance(ctx, escalation), "cc")
+    upper_walk(ctx, upper_instance(ctx, escalation), "cc")
     assert escalation.status is EscalationStatus.RETURNED
     exchange(ctx, county, "cy")
     report(ctx, county, "cy")
@@ -218,13 +210,13 @@ def test_province_fully_connected_moves_every_item_and_the_report_up(prepared: E
     set_tiering(ctx, "province")
     [household] = enrol(ctx)
     county = household.instance
-    start = _start(ctx, county)
+    start = start_data(ctx, county)
     assert start["sharing_units"] == [] and start["upper_plan"] == {"JL-HDZX": [*CITY_UNITS, "CY-CLH", "JL-SBJ"]}
     _review(ctx, household)
     [escalation] = escalations_of(ctx, household)
     assert escalation.target_agency.code == "JL-HDZX" and len(escalation.items) == 8
     assert open_ids(ctx, county) == []  # no local exchange, no local report
-    _upper_walk(ctx, upper_instance(ctx, escalation), "jl")
+    upper_walk(ctx, upper_instance(ctx, escalation), "jl")
     assert open_ids(ctx, county) == ["feedback"]
     do(ctx, county, "feedback", {}, "hq_street_clerk")
     assert _path(ctx, county) == [*HEAD, "gw_upper", "wait_upper", "receive_upper_reports", "feedback",
@@ -261,7 +253,7 @@ def test_overdue_upper_report_is_recorded_and_the_case_keeps_waiting(prepared: E
     assert overdue_escalations(ctx, user_id=get_user(ctx, "cy_intake").id) == [escalation]
     assert overdue_escalations(ctx, user_id=get_user(ctx, "ng_intake").id) == []
     assert open_ids(ctx, county) == [] and county.status is InstanceStatus.RUNNING
-    _upper_walk(ctx, upper_instance(ctx, escalation), "cc")
+    upper_walk(ctx, upper_instance(ctx, escalation), "cc")
     assert open_ids(ctx, county) == ["feedback"]
     assert _path(ctx, county)[-4:] == ["wait_upper", "upper_overdue", "record_upper_overdue",
                                        "receive_upper_reports_late"]
@@ -340,7 +332,7 @@ def test_single_mode_is_unchanged(prepared: EngineContext) -> None:
     ctx = prepared
     set_tiering(ctx, "single")
     [household] = enrol(ctx)
-    start = _start(ctx, household.instance)
+    start = start_data(ctx, household.instance)
     assert start["sharing_units"] == [*CITY_UNITS, "CY-CLH", "JL-SBJ"] and start["upper_units"] == []
     county = _review(ctx, household)
     assert escalations_of(ctx, household) == [] and open_ids(ctx, county) == ["prepare_exchange"]

@@ -176,3 +176,48 @@ def test_the_api_completes_the_review_with_the_same_form(app, client) -> None:  
                        json={"data": {"decision": "accept", "upper_items": ["JL-SBJ"]}})
     assert done.status_code == 200, done.json
     assert (_escalation(app).target_agency.code, _escalation(app).items) == ("JL-HDZX", ["JL-SBJ"])
+
+
+def test_a_recheck_case_is_tiered_and_lists_every_levels_reverification_report(  # type: ignore[no-untyped-def]
+        app, client) -> None:
+    """PS-5 with PS-9: the recheck's case offers its upper items at 审核复审 like a standard case; the original
+    case's report list and the recheck show the 复核报告 of each level."""
+    from tests.web.test_rechecks import _case
+    from tests.web.test_rechecks import _recheck
+
+    case_no = _case(app, client)  # verified under ``single``
+    ctx = app.extensions["hedui"].new_context()
+    set_override(ctx, "verification_tiering", "tiered", actor=ADMIN)
+    ctx.session.commit()
+    clerk, assistance = _token(client, "hq_street_clerk"), _token(client, "cy_assistance")
+    created = client.post("/api/v1/rechecks", headers=clerk, json=_recheck(case_no, trigger="complaint")).json
+    decided = client.post(f"/api/v1/tasks/{created['open_task_id']}/complete", headers=assistance,
+                          json={"data": {"decision": "recheck", "agency_level": "county"}})
+    assert decided.status_code == 200, decided.json
+    recheck_case = client.get(f"/api/v1/rechecks/{created['recheck_no']}",
+                              headers=assistance).json["verification_case_no"]
+    _steps(app, recheck_case, [("intake_check", INTAKE_OK, "cy_intake")])
+    task_id = _review_task(app, recheck_case)
+    login(client, "cy_reviewer")
+    assert post(client, f"/tasks/{task_id}/claim").status_code == 302
+    html = client.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert_valid_html(html)
+    ticked = re.findall(r'name="upper_items" value="([A-Z-]+)" checked', html)
+    assert ticked == ["CC-BANK", "CC-BDC", "CC-GA", "CC-GJJ", "CC-SCJG", "CC-SW", "JL-SBJ"]
+    response = post(client, f"/tasks/{task_id}/complete", {"decision": "accept", "upper_items__shown": "1",
+                                                            "upper_items": "CC-GA", "cross_city_items__shown": "1"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    escalation = _escalation(app)
+    assert (escalation.items, escalation.target_agency.code) == (["CC-GA"], "CC-HDZX")
+    upper_no = app.extensions["hedui"].new_context().session.get(Household, escalation.upper_household_id).case_no
+    _exchange_and_report(app, recheck_case, "cy")
+    _steps(app, upper_no, [("review", {"decision": "accept"}, "cc_reviewer")])
+    _exchange_and_report(app, upper_no, "cc")
+    _steps(app, recheck_case, [("feedback", {}, "cy_assistance")])
+
+    reports = client.get(f"/api/v1/cases/{case_no}/reports", headers=clerk).json["reports"]
+    assert [(r["kind"], r["level"], r["agency"]["code"], r["own"], r["case_no"]) for r in reports] == [
+        ("verification", "县级", "CY-HDZX", True, case_no), ("reverification", "县级", "CY-HDZX", True, recheck_case),
+        ("reverification", "市级", "CC-HDZX", False, upper_no)]
+    detail = client.get(f"/api/v1/rechecks/{created['recheck_no']}", headers=assistance).json
+    assert detail["report_no"] == reports[1]["number"]
