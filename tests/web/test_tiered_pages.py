@@ -221,3 +221,10 @@ def test_a_recheck_case_is_tiered_and_lists_every_levels_reverification_report( 
         ("reverification", "市级", "CC-HDZX", False, upper_no)]
     detail = client.get(f"/api/v1/rechecks/{created['recheck_no']}", headers=assistance).json
     assert detail["report_no"] == reports[1]["number"]
+    login(client, "cy_assistance")
+    page = client.get(f"/rechecks/{created['recheck_no']}").get_data(as_text=True)
+    assert_valid_html(page)
+    listed = re.findall(r'>([^<>]+)</a>（[^；]+；([^，]+)，(\S\S)(?:，上级核对 ([^）]+))?）', page)
+    assert listed == [(reports[1]["number"], "朝阳区社会救助家庭经济状况核对中心", "县级", ""),
+                      (reports[2]["number"], "长春市社会救助家庭经济状况核对中心", "市级", escalation.number)], listed
+    assert f'id="recheck-report">{reports[1]["number"]}<' in page

@@ -31,7 +31,7 @@ from engine.models import Unit
 from engine.models import UnitKind
 from engine.models.recheck import RECHECK_STATUS_NAMES
 from engine.models.recheck import TRIGGER_NAMES
-from engine.reports.service import current_report
+from engine.reports.levels import reports_with_levels
 from engine.services import rechecks
 from forms.recheck_form import TRIGGERS
 from web.cases import access
@@ -115,12 +115,13 @@ def detail(number: str) -> str:
                              Actor(current_user.username, None, current_user.id), page="recheck")
     tasks = queries.open_tasks(ctx.session, recheck.number) if recheck.instance else []
     verification = recheck.verification_household
-    report = current_report(ctx, verification.case_no) if verification is not None else None
+    # the linked case's 复核报告 and, where it was tiered (PS-5), those its upper agencies issued for it
+    reports = reports_with_levels(ctx, verification) if verification is not None else []
     documents = [(which, name, recheck_document_key(recheck, which)) for which, name in RECHECK_DOCUMENTS.items()
                  if which != "recheck_entrustment" or recheck.entrustment is not None]
     return render_template("rechecks/detail.html", recheck=recheck, trigger=TRIGGER_NAMES[recheck.trigger.value],
                            status=RECHECK_STATUS_NAMES[recheck.status.value], tasks=tasks,
                            overdue=rechecks.is_overdue(ctx, recheck), local_time=local_time,
-                           household=recheck.original_household, report=report, documents=documents,
+                           household=recheck.original_household, reports=reports, documents=documents,
                            printed=print_counts(ctx.session, [key for _, _, key in documents]),
                            can_print=has_recheck_duty(ctx.session, current_user.id, recheck))
