@@ -26,6 +26,7 @@ from engine.models import WorkflowInstance
 from engine.models.case import DOCUMENT_KIND_NAMES
 from engine.models.case import Document
 from engine.models.case import Household
+from engine.models.recheck import Recheck
 
 
 @dataclass(frozen=True)
@@ -106,16 +107,25 @@ def scans(ctx: EngineContext, household: Household, stamp: pdf.Stamp) -> list[It
 
 @collector(20)
 def printable_documents(ctx: EngineContext, household: Household, stamp: pdf.Stamp) -> list[ItemDraft]:
-    """The 授权书 and 委托书 as the system renders them at sealing time (AR-2: held electronically)."""
+    """The 授权书 and 委托书 as the system renders them at sealing time (AR-2: held electronically).
+
+    An individual recheck's case holds its letter once, as the 复核委托书 (``case_items.recheck_documents``).
+    """
     entrustment = household.entrustment
     auth = authorisation_pdf(ctx.session, household, stamp)
-    letter = entrustment_pdf(ctx.session, household, stamp)
-    return [
-        ItemDraft(AUTHORISATION_PDF.code, "授权书", f"授权书-{household.case_no}.pdf", "application/pdf", auth,
-                  f"household:{household.id}", stamp.at, stamp.viewer),
-        ItemDraft(ENTRUSTMENT_PDF.code, "委托书", f"委托书-{entrustment.number}.pdf", "application/pdf", letter,
-                  f"entrustment:{entrustment.id}", stamp.at, stamp.viewer),
-    ]
+    items = [ItemDraft(AUTHORISATION_PDF.code, "授权书", f"授权书-{household.case_no}.pdf", "application/pdf", auth,
+                       f"household:{household.id}", stamp.at, stamp.viewer)]
+    if not _is_recheck_letter(ctx, household):
+        items.append(ItemDraft(ENTRUSTMENT_PDF.code, "委托书", f"委托书-{entrustment.number}.pdf", "application/pdf",
+                               entrustment_pdf(ctx.session, household, stamp), f"entrustment:{entrustment.id}",
+                               stamp.at, stamp.viewer))
+    return items
+
+
+def _is_recheck_letter(ctx: EngineContext, household: Household) -> bool:
+    return ctx.session.execute(select(Recheck.id).where(
+        Recheck.verification_household_id == household.id,
+        Recheck.entrustment_id == household.entrustment_id)).first() is not None
 
 
 @collector(90)

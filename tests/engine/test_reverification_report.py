@@ -137,7 +137,7 @@ def test_an_ordinary_case_still_issues_a_verification_report(prepared: EngineCon
 
 
 def test_the_recheck_cases_archive_holds_the_reverification_records(prepared: EngineContext) -> None:
-    """AR-1: the linked case's archive has the 复核表, the 复核委托书 and the 复核报告; every digest verifies."""
+    """AR-1: the linked case's archive has the 复核表, the 复核委托书 (once) and the 复核报告; every digest verifies."""
     ctx = prepared
     [household] = enrol(ctx)
     verify(ctx, household)
@@ -145,6 +145,9 @@ def test_the_recheck_cases_archive_holds_the_reverification_records(prepared: En
     archive = seal_case(ctx, recheck.verification_household)
     items = {i["kind"]: i for i in json.loads(archive.manifest)["items"]}
     assert {"recheck_form_pdf", "recheck_entrustment_pdf", "report_pdf"} <= set(items)
+    # the letter once, as the 复核委托书, not also as a generic 委托书 rendering of the same entrustment
+    assert "entrustment_pdf" not in items
+    assert [i["business_id"] for i in items.values()].count(f"entrustment:{recheck.entrustment.id}") == 1
     assert items["recheck_form_pdf"]["record_type"] == "review"
     assert items["recheck_form_pdf"]["business_id"] == f"recheck:{recheck.number}"
     assert items["report_pdf"]["title"] == f"复核报告 {recheck.report_no}"
