@@ -58,6 +58,8 @@ SIGNATURES = {
 COVERING_SIGNATURES = frozenset({"signed", "guardian_signed", "applicant_signed"})
 #: under this age a person has no legal capacity (民法典 第二十条): a guardian signs
 NO_CAPACITY_BELOW = 8
+#: a phone number as the paper forms take it (landline with area code, mobile, extension)
+PHONE_PATTERN = r"^[0-9+\- ]{5,30}$"
 
 _TEXT = {"validate": validate.Length(max=255, error="不超过 255 字")}
 
@@ -145,7 +147,7 @@ class HouseholdForm(FormSchema):
     address = fields.String(required=True, validate=validate.Length(min=1, max=255, error="请填写家庭住址"),
                             metadata={"label": "家庭住址"})
     applicant_phone = fields.String(load_default=None, validate=validate.Regexp(
-        r"^[0-9+\- ]{5,30}$", error="电话号码格式不正确"), metadata={"label": "移动电话"})
+        PHONE_PATTERN, error="电话号码格式不正确"), metadata={"label": "移动电话"})
     members = fields.List(fields.Nested(MemberSchema), required=True,
                           validate=validate.Length(min=1, max=30, error="家庭成员应为 1–30 人"),
                           metadata={"label": "共同生活的家庭成员"})
@@ -175,7 +177,7 @@ class EntrustmentForm(FormSchema):
     contact_name = fields.String(required=True, validate=validate.Length(min=1, max=50, error="请填写经办人"),
                                  metadata={"label": "经办人"})
     contact_phone = fields.String(required=True, validate=validate.Regexp(
-        r"^[0-9+\- ]{5,30}$", error="联系电话格式不正确"), metadata={"label": "联系电话"})
+        PHONE_PATTERN, error="联系电话格式不正确"), metadata={"label": "联系电话"})
     entrusted_on = fields.Date(required=True, metadata={"label": "委托时间"})
     household_count = fields.Integer(load_default=None, validate=validate.Range(min=1, error="户数至少为 1"),
                                      metadata={"label": "委托户数"})

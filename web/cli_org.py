@@ -95,10 +95,22 @@ def users_list() -> None:
                                                           "sharing_unit", "village_committee", "supervisor"]))
 @click.option("--region", "region_code", required=True, help="所属区划代码")
 @click.option("--category", "categories", multiple=True, help="共享单位提供的数据类别（可多次）")
-def units_create(code: str, name: str, kind: str, region_code: str, categories: tuple[str, ...]) -> None:
+@click.option("--phone", "contact_phone", default=None, help="联系电话（核对机构：印在其出具的上级委托书上）")
+def units_create(code: str, name: str, kind: str, region_code: str, categories: tuple[str, ...],
+                 contact_phone: str | None) -> None:
     """Create a unit in a region."""
     _run(lambda ctx: org.create_unit(ctx, code, name, kind, region_code, actor=CLI_ACTOR,
-                                     categories=list(categories) or None), f"已创建单位 {code} {name}")
+                                     categories=list(categories) or None, contact_phone=contact_phone),
+         f"已创建单位 {code} {name}")
+
+
+@units_cli.command("set-phone")
+@click.argument("code")
+@click.argument("phone", required=False)
+def units_set_phone(code: str, phone: str | None) -> None:
+    """Set a unit's contact phone (omit PHONE to clear it)."""
+    _run(lambda ctx: org.set_unit_phone(ctx, org.get_unit_by_code(ctx, code), phone, actor=CLI_ACTOR),
+         f"已设置单位 {code} 的联系电话")
 
 
 @units_cli.command("list")

@@ -11,6 +11,7 @@ from reportlab.platypus import Spacer
 from sqlalchemy.orm import Session
 
 from engine.documents import pdf
+from engine.documents.authorisation import BLANK
 from engine.documents.pdf import para
 from engine.documents.sources import unit_name
 from engine.models.case import Entrustment
@@ -34,7 +35,7 @@ def story(session: Session, entrustment: Entrustment) -> list[Flowable]:
     out: list[Flowable] = [
         para(TITLE, pdf.TITLE), para(f"编号：{entrustment.number}", pdf.SMALL), Spacer(1, 10),
         para(f"{agency}："), para(sentence(entrustment), pdf.BODY_INDENT), Spacer(1, 14),
-        para(f"经办人：{entrustment.contact_name}"), para(f"联系电话：{entrustment.contact_phone}"),
+        para(f"经办人：{entrustment.contact_name}"), para(f"联系电话：{entrustment.contact_phone or BLANK}"),
         para(f"委托单位（盖章）：{entrusting}"), para(f"委托时间：{on.year}年{on.month}月{on.day}日"),
         Spacer(1, 16), para("附：核对名单", pdf.HEADING),
     ]

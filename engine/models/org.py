@@ -79,6 +79,8 @@ class Unit(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
     #: for sharing units: the data categories provided (DX-8), comma-separated codes
     categories: Mapped[str | None] = mapped_column(String(500))
+    #: the unit's contact phone (联系电话), printed on the letters the system writes for it (upward 委托书, DO-5)
+    contact_phone: Mapped[str | None] = mapped_column(String(30))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
 

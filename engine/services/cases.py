@@ -7,7 +7,8 @@
 - :func:`assert_authorised` is the engine-level guard every exchange passes through;
   :func:`exchange_subjects` hands out only name + ID number of authorised persons (DX-4).
   Both live in ``engine.services.authorisations`` and are re-exported here.
-- :func:`import_package` imports an electronic data package (docs/data-package.md).
+- Electronic data packages (docs/data-package.md) are imported by
+  ``engine.services.package_import.import_package``, through :func:`create_entrustment`.
 
 Identity numbers never reach logs, events or error messages unmasked.
 """
@@ -18,8 +19,6 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from collections.abc import Sequence
-from dataclasses import dataclass
-from dataclasses import field
 from datetime import date
 from typing import Any
 
@@ -30,7 +29,6 @@ from engine.calendar import SHANGHAI
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import ValidationError
-from engine.history import SYSTEM_STREAM
 from engine.history import append_event
 from engine.history import instance_stream
 from engine.models import Authorisation
@@ -58,17 +56,15 @@ from engine.services.authorisations import get_household
 from engine.services.instances import start_instance
 from engine.services.org import get_unit_by_code
 from engine.services.packages import DocumentIn
-from engine.services.packages import Problem
 from engine.services.packages import check_document
-from engine.services.packages import read_package
 from forms import FormError
 from forms.household import count_subjects
 from forms.household import validate_entrustment
 
 __all__ = [
-    "END_REASONS", "DocumentIn", "ExchangeSubject", "ImportReport", "assert_authorised", "attach_document",
-    "create_entrustment", "end_authorisation", "exchange_subjects", "find_household_by_case_no", "find_unauthorised",
-    "get_household", "import_package", "local_today",
+    "END_REASONS", "DocumentIn", "ExchangeSubject", "assert_authorised", "attach_document", "create_entrustment",
+    "end_authorisation", "entrusting_and_agency", "exchange_subjects", "find_household_by_case_no",
+    "find_unauthorised", "get_household", "household_problems", "local_today",
 ]
 
 logger = logging.getLogger(__name__)
@@ -116,7 +112,7 @@ def create_entrustment(
     :param tiering: ``single`` / ``tiered`` / ``province`` instead of the policy's setting (the demo).
     :raises ValidationError: with ``fields`` keyed like the form (``households`` → index → field); nothing is written.
     """
-    entrusting, agency = _units(ctx, entrusting_unit, agency_unit)
+    entrusting, agency = entrusting_and_agency(ctx, entrusting_unit, agency_unit)
     today = local_today(ctx)
     docs = list(documents or [[] for _ in households])
     payload = {"number": number, "contact_name": contact_name, "contact_phone": contact_phone,
@@ -148,7 +144,9 @@ def create_entrustment(
     return entrustment
 
 
-def _units(ctx: EngineContext, entrusting_unit: Unit | str, agency_unit: Unit | str) -> tuple[Unit, Unit]:
+def entrusting_and_agency(ctx: EngineContext, entrusting_unit: Unit | str,
+                          agency_unit: Unit | str) -> tuple[Unit, Unit]:
+    """The entrusting unit and the agency of a 委托书 (codes or units), checked (PR-2)."""
     entrusting = entrusting_unit if isinstance(entrusting_unit, Unit) else get_unit_by_code(ctx, entrusting_unit)
     agency = agency_unit if isinstance(agency_unit, Unit) else get_unit_by_code(ctx, agency_unit)
     assert entrusting is not None and agency is not None  # get_unit_by_code raises when missing
@@ -175,7 +173,7 @@ def _validated(ctx: EngineContext, payload: dict[str, Any], docs: list[Sequence[
     households = letter.get("households") or payload["households"]
     per_household: dict[int, dict[str, Any]] = {}
     for index, (household, household_docs) in enumerate(zip(households, docs, strict=True)):
-        problems = _household_problems(ctx, household, household_docs, agency) if isinstance(household, Mapping) else {}
+        problems = household_problems(ctx, household, household_docs, agency) if isinstance(household, Mapping) else {}
         if problems:
             per_household[index] = problems
     for index, doc in enumerate(letter_docs):
@@ -196,8 +194,9 @@ def _validated(ctx: EngineContext, payload: dict[str, Any], docs: list[Sequence[
     return letter
 
 
-def _household_problems(ctx: EngineContext, household: Mapping[str, Any], docs: Sequence[DocumentIn],
-                        agency: Unit) -> dict[str, Any]:
+def household_problems(ctx: EngineContext, household: Mapping[str, Any], docs: Sequence[DocumentIn],
+                       agency: Unit) -> dict[str, Any]:
+    """What is wrong with one household of a 委托书 beyond its form: region, scans, the 授权书 scan."""
     problems: dict[str, Any] = {}
     region = ctx.session.get(Region, household.get("region_code") or "")
     if region is None:
@@ -341,78 +340,3 @@ def attach_document(ctx: EngineContext, doc: DocumentIn, *, actor: Actor, househ
 
 def find_household_by_case_no(ctx: EngineContext, case_no: str) -> Household | None:
     return ctx.session.execute(select(Household).where(Household.case_no == case_no)).scalar_one_or_none()
-
-
-# --- electronic data packages (DO-6) -----------------------------------------------------------
-
-
-@dataclass
-class ImportReport:
-    """What an import did: every problem found, and which households became cases."""
-
-    accepted: bool
-    problems: list[Problem] = field(default_factory=list)
-    entrustment: Entrustment | None = None
-    imported: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    case_nos: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "problems": [p.to_dict() for p in self.problems],
-                "entrustment_number": self.entrustment.number if self.entrustment else None,
-                "imported": self.imported, "skipped": self.skipped, "case_nos": self.case_nos}
-
-
-def import_package(ctx: EngineContext, zip_bytes: bytes, *, entrusting_unit: Unit | str, agency_unit: Unit | str,
-                   actor: Actor, accept_valid_rows: bool = False,
-                   sharing_units: Sequence[str] | None = None) -> ImportReport:
-    """Import an electronic data package: nothing unless all is valid, or with ``accept_valid_rows`` exactly
-    the valid households. Problems with the package itself (manifest, digests of the tables, counts) always
-    refuse the whole package. A refused import is recorded (without personal data) and returns its report.
-    """
-    entrusting, agency = _units(ctx, entrusting_unit, agency_unit)
-    package = read_package(zip_bytes, today=local_today(ctx))
-    fatal = list(package.problems)
-    declared = package.manifest.get("entrusting_unit")
-    if package.manifest and declared != entrusting.code:
-        fatal.append(Problem("manifest.json", None, "entrusting_unit", f"数据包的委托单位（{declared}）与实际委托单位不符"))
-    if ctx.session.execute(select(Entrustment.number).where(
-            Entrustment.agency_unit_id == agency.id, Entrustment.package_sha256 == package.sha256)).first():
-        fatal.append(Problem("manifest.json", None, None, "该数据包已经导入过"))
-    for household in package.households:
-        problems = _household_problems(ctx, household.data, household.documents, agency)
-        household.problems += [p for p in package.problems_for(household, problems) if p not in household.problems]
-    household_problems = [p for h in package.households for p in h.problems]
-    valid = [h for h in package.households if not h.problems]
-    report = ImportReport(accepted=False, problems=fatal + household_problems)
-    if fatal or not valid or (household_problems and not accept_valid_rows):
-        return _refused(ctx, report, package.sha256, entrusting, actor)
-    letter = package.manifest.get("entrustment") or {}
-    try:
-        report.entrustment = create_entrustment(
-            ctx, entrusting_unit=entrusting, agency_unit=agency, households=[h.data for h in valid],
-            documents=[h.documents for h in valid], entrustment_documents=package.entrustment_documents,
-            contact_name=letter.get("contact_name") or "", contact_phone=letter.get("contact_phone") or "",
-            entrusted_on=date.fromisoformat(letter["entrusted_on"]), number=letter.get("number") or None,
-            sharing_units=sharing_units, source=EntrustmentSource.PACKAGE, package_sha256=package.sha256,
-            actor=actor)
-    except ValidationError as exc:
-        report.problems += package.problems_from_entrustment(exc.details.get("fields") or {}, valid)
-        return _refused(ctx, report, package.sha256, entrusting, actor)
-    report.accepted = True
-    report.imported = [h.ref for h in valid]
-    report.skipped = [h.ref for h in package.households if h.problems]
-    report.case_nos = [h.case_no for h in report.entrustment.households]
-    append_event(ctx, stream=SYSTEM_STREAM, kind="package_imported", actor=actor, payload={
-        "sha256": package.sha256, "entrusting_unit": entrusting.code, "entrustment": report.entrustment.number,
-        "imported": len(report.imported), "skipped": len(report.skipped), "problems": len(report.problems)})
-    return report
-
-
-def _refused(ctx: EngineContext, report: ImportReport, sha256: str, entrusting: Unit, actor: Actor) -> ImportReport:
-    append_event(ctx, stream=SYSTEM_STREAM, kind="package_refused", actor=actor, payload={
-        "sha256": sha256, "entrusting_unit": entrusting.code, "problems": len(report.problems)})
-    logger.info("Data package %s from %s refused with %s problems", sha256[:12], entrusting.code,
-                len(report.problems))
-    return report
-

@@ -24,6 +24,7 @@ from engine.services.org import create_region
 from engine.services.org import create_unit
 from engine.services.org import grant_role
 from engine.services.org import register_exchange_officer
+from engine.services.org import set_unit_phone
 from engine.services.users import create_user
 
 DEMO_PASSWORD = "hedui-demo"
@@ -59,6 +60,9 @@ UNITS = [
     ("JL-SBJ", "吉林省社会保险事业管理局", "sharing_unit", "220000", ["social_insurance", "pensions"]),
     ("JLS-BDC", "吉林市不动产登记中心", "sharing_unit", "220200", ["real_estate"]),
 ]
+#: the agencies' contact phones (fictional), printed on the upward 委托书 they issue (DO-5)
+AGENCY_PHONES = {"JL-HDZX": "0431-80000001", "CC-HDZX": "0431-80000002", "CY-HDZX": "0431-80000003",
+                 "NG-HDZX": "0431-80000004", "JLS-HDZX": "0432-80000005"}
 
 #: username, display name, [(unit, role)]
 USERS: list[tuple[str, str, list[tuple[str, str]]]] = [
@@ -106,7 +110,10 @@ def seed_demo(ctx: EngineContext, *, actor: Actor) -> int:
     units = {u.code: u for u in ctx.session.execute(select(Unit)).scalars()}
     for code, name, kind, region, categories in UNITS:
         if code not in units:
-            units[code] = create_unit(ctx, code, name, kind, region, actor=actor, categories=categories)
+            units[code] = create_unit(ctx, code, name, kind, region, actor=actor, categories=categories,
+                                      contact_phone=AGENCY_PHONES.get(code))
+        elif code in AGENCY_PHONES and units[code].contact_phone is None:  # a region seeded before phones
+            set_unit_phone(ctx, units[code], AGENCY_PHONES[code], actor=actor)
     created = _seed_users(ctx, units, actor)
     _seed_registrations(ctx, units, actor)
     return created

@@ -5,8 +5,10 @@ exchange with one sharing unit answered, one verified and waiting for the assist
 The answers come from the simulated sharing units through the real exchange path
 (``engine.exchange.demo``). The verification of the last one has ended with its 核对报告 issued (DO-7), so
 its archive, which holds the report, is sealed (AR-1).
-That last household also has a re-verification in progress (个案复核, PS-9): a tip-off (举报)
-filed by the street office, entrusted by 朝阳区民政局 to 朝阳区核对中心, its linked case at 受理初审.
+That last household also has two re-verifications (个案复核, PS-9), filed by the street office and
+entrusted by 朝阳区民政局 to 朝阳区核对中心: a finished one (a home visit that contradicted the result;
+its linked case issued its 复核报告, the department recorded the result) and a tip-off (举报) in
+progress, its linked case at 受理初审.
 A fifth household is an escalated case (上下分级核对, PS-5) registered in tiered mode with the
 长春市 units only: after 审核复审 they went up with a generated upward 委托书, its case at
 长春市核对中心 waits at 审核复审, and the county case (nothing of its own to check) waits for it.
@@ -26,6 +28,7 @@ from engine.context import EngineContext
 from engine.exchange.catalogue import seed_demo_catalogue
 from engine.exchange.demo import answer_units
 from engine.models import MessageSubscription
+from engine.models import Recheck
 from engine.models import WorkflowInstance
 from engine.models.case import Household
 from engine.services.cases import create_entrustment
@@ -70,8 +73,12 @@ def demo_household(i: int, signed_on: date) -> dict[str, Any]:
     }
 
 
-def seed_demo_cases(ctx: EngineContext, *, actor: Actor) -> int:
-    """Create the demo cases unless some case exists already; returns how many were created."""
+def seed_demo_cases(ctx: EngineContext, *, actor: Actor, finished_recheck: bool = True) -> int:
+    """Create the demo cases unless some case exists already; returns how many were created.
+
+    :param finished_recheck: also run the finished re-verification (its linked case is a second closed
+        case with a second report; the archive and report tests leave it out to count one of each).
+    """
     if get_current_definition(ctx, "standard_verification") is None:
         return 0
     if ctx.session.execute(select(Household.id).limit(1)).first() is not None:
@@ -85,14 +92,17 @@ def seed_demo_cases(ctx: EngineContext, *, actor: Actor) -> int:
     cases = [h.instance for h in entrustment.households]
     _advance(ctx, cases[1], stop_after="intake_check")
     _escalated(ctx, signed_on)
-    # the fully answered case first: a batch takes every open request of its unit
+    # the fully answered cases first: a batch takes every open request of its unit
     _advance(ctx, cases[3], stop_after="prepare_exchange")
     _answer(ctx, cases[3])
     _advance(ctx, cases[3], stop_after="feedback")
+    rechecks = get_current_definition(ctx, "individual_recheck") is not None
+    if rechecks and finished_recheck:
+        _finished_recheck(ctx, entrustment.households[3])
     _advance(ctx, cases[2], stop_after="prepare_exchange")
     _answer(ctx, cases[2], limit=1)
     seal_closed(ctx)
-    if get_current_definition(ctx, "individual_recheck") is not None:
+    if rechecks:
         _recheck(ctx, entrustment.households[3])
     return len(cases) + 1
 
@@ -114,18 +124,38 @@ def _escalated(ctx: EngineContext, signed_on: date) -> None:
     _advance(ctx, entrustment.households[0].instance, stop_after="review")
 
 
-def _recheck(ctx: EngineContext, household: Household) -> None:
+def _recheck(ctx: EngineContext, household: Household, form: dict[str, Any] | None = None) -> Recheck:
     """A tip-off (举报) filed by the street office and entrusted by the county department (SoD: two people)."""
     from engine.services.org import get_unit_by_code
     from engine.services.rechecks import file_recheck
 
-    form = {"trigger": "complaint", "requester_name": "匿名", "requested_on": ctx.today().isoformat(),
-            "reason": "群众举报：该户家庭成员经营网店，收入未申报（演示）"}
+    form = form or {"trigger": "complaint", "requester_name": "匿名", "requested_on": ctx.today().isoformat(),
+                    "reason": "群众举报：该户家庭成员经营网店，收入未申报（演示）"}
     recheck = file_recheck(ctx, case_no=household.case_no, form=form, initiating_unit=get_unit_by_code(ctx, "HQ-MZB"),
                            actor=_as(ctx, "hq_street_clerk", "assistance_officer"))
     [decide] = list_open_tasks(ctx, instance_id=recheck.instance_id)
     complete_task(ctx, decide.id, {"decision": "recheck", "agency_level": "county"},
                   actor=_as(ctx, "cy_assistance", "assistance_officer"))
+    return recheck
+
+
+def _finished_recheck(ctx: EngineContext, household: Household) -> None:
+    """An earlier re-verification of the same household, finished (PS-9, DO-8): a home visit that contradicted
+    the result, its linked case verified by 朝阳区核对中心 with its 复核报告 issued and fed back to
+    朝阳区民政局, which recorded the result."""
+    recheck = _recheck(ctx, household, {
+        "trigger": "home_visit", "requester_name": "周敏", "requested_on": ctx.today().isoformat(),
+        "reason": "入户调查发现该户新购置车辆一辆，与核对结果不符（演示）"})
+    linked = recheck.verification_household
+    assert linked is not None
+    _advance(ctx, linked.instance, stop_after="prepare_exchange")
+    _answer(ctx, linked.instance)
+    _advance(ctx, linked.instance, stop_after="issue_report")
+    [feedback] = list_open_tasks(ctx, instance_id=linked.instance_id)
+    complete_task(ctx, feedback.id, {}, actor=_as(ctx, "cy_assistance", feedback.role_code))
+    [record] = list_open_tasks(ctx, instance_id=recheck.instance_id)
+    complete_task(ctx, record.id, {"result": "复核查明该户车辆登记信息与原核对结果一致，无新增车辆（演示）"},
+                  actor=_as(ctx, "cy_assistance", record.role_code))
 
 
 #: step, data, who (``{agency}`` is the demo staff prefix of the case's agency: cy, cc or jl)

@@ -91,7 +91,8 @@ def new_escalation(ctx: EngineContext, *, kind: EscalationKind, origin: Househol
 def open_upward_entrustment(ctx: EngineContext, *, from_unit: Unit, to_unit: Unit,
                             escalations: Sequence[Escalation], actor: Actor) -> Entrustment:
     """One 委托书 (EntrustmentSource.UPWARD) from a lower agency to an upper one, numbered by the system,
-    household/person counts from the escalations' original cases (DO-5: the subject list is generated).
+    household/person counts from the escalations' original cases (DO-5: the subject list is generated);
+    the contact is the acting officer, the phone the entrusting agency's (``Unit.contact_phone``).
 
     :raises ValidationError: ``escalation_invalid`` when either unit is not a verification agency, the
         upper one does not cover the lower one's region, or there is nothing to entrust.
@@ -112,7 +113,8 @@ def open_upward_entrustment(ctx: EngineContext, *, from_unit: Unit, to_unit: Uni
     number = f"SJWT-{from_unit.code}-{today.year}-{next_counter_value(ctx, from_unit.id, today.year, 'upward_wt'):06d}"
     entrustment = Entrustment(
         number=number, entrusting_unit_id=from_unit.id, agency_unit_id=to_unit.id,
-        contact_name=(user.display_name if user else actor.username)[:50], contact_phone="", entrusted_on=today,
+        contact_name=(user.display_name if user else actor.username)[:50],
+        contact_phone=from_unit.contact_phone or "", entrusted_on=today,
         household_count=len(origins), person_count=count_subjects(ctx, origins), source=EntrustmentSource.UPWARD,
         created_at=ctx.now(), created_by=actor.username)
     ctx.session.add(entrustment)

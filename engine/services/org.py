@@ -22,6 +22,7 @@ from engine.models import Role
 from engine.models import Unit
 from engine.models import UnitKind
 from engine.models import User
+from forms.household import PHONE_PATTERN
 
 _CODE_LENGTH = {RegionLevel.PROVINCE: 6, RegionLevel.CITY: 6, RegionLevel.COUNTY: 6, RegionLevel.TOWN: 9,
                 RegionLevel.VILLAGE: 12}
@@ -64,8 +65,9 @@ def create_region(ctx: EngineContext, code: str, name: str, level: RegionLevel |
 
 
 def create_unit(ctx: EngineContext, code: str, name: str, kind: UnitKind | str, region_code: str, *,
-                actor: Actor, categories: list[str] | None = None) -> Unit:
+                actor: Actor, categories: list[str] | None = None, contact_phone: str | None = None) -> Unit:
     kind = UnitKind(kind)
+    contact_phone = _phone(contact_phone)
     region = ctx.session.get(Region, region_code)
     if region is None:
         raise ValidationError("所属区划不存在", fields={"region_code": ["所属区划不存在"]})
@@ -74,11 +76,27 @@ def create_unit(ctx: EngineContext, code: str, name: str, kind: UnitKind | str, 
     if get_unit_by_code(ctx, code, required=False) is not None:
         raise ValidationError("单位代码已存在", fields={"code": ["单位代码已存在"]})
     unit = Unit(code=code, name=name, kind=kind, region_code=region_code, created_at=ctx.now(),
-                categories=",".join(categories) if categories else None)
+                categories=",".join(categories) if categories else None, contact_phone=contact_phone)
     ctx.session.add(unit)
     ctx.session.flush()
-    _log(ctx, "unit_created", actor, code=code, name=name, kind=kind.value, region_code=region_code)
+    _log(ctx, "unit_created", actor, code=code, name=name, kind=kind.value, region_code=region_code,
+         **({"contact_phone": contact_phone} if contact_phone else {}))
     return unit
+
+
+def set_unit_phone(ctx: EngineContext, unit: Unit, contact_phone: str | None, *, actor: Actor) -> Unit:
+    """Set (or clear, with ``None``) the unit's contact phone, printed on the letters written for it (DO-5)."""
+    unit.contact_phone = _phone(contact_phone)
+    ctx.session.flush()
+    _log(ctx, "unit_phone_set", actor, code=unit.code, contact_phone=unit.contact_phone)
+    return unit
+
+
+def _phone(value: str | None) -> str | None:
+    value = (value or "").strip() or None
+    if value is not None and not re.fullmatch(PHONE_PATTERN, value):
+        raise ValidationError("联系电话格式不正确", fields={"contact_phone": ["联系电话格式不正确"]})
+    return value
 
 
 def get_unit_by_code(ctx: EngineContext, code: str, *, required: bool = True) -> Unit | None:

@@ -2,7 +2,7 @@
 
 Reading never touches the database: :func:`read_package` returns every household with
 its problems (file, row, field, Chinese message) and the problems of the package itself.
-``engine.services.cases.import_package`` decides what is imported. Scans are checked by
+``engine.services.package_import.import_package`` decides what is imported. Scans are checked by
 content: PDF, JPEG or PNG, at most :data:`MAX_DOCUMENT_BYTES`.
 """
 

@@ -131,7 +131,9 @@ def test_a_cross_city_request_up_to_the_province_and_back(page: Any, live_server
     page.goto("/inbox?tab=claimable")
     expect(page.locator("tr[data-task-id]", has_text=province_case)).to_contain_text("审核复审")
     page.goto(f"/cases/{province_case}")
-    expect(page.locator("#crosscity-title + p")).to_contain_text(f"请求 {REQUEST}，原案件 {CASE}")
+    expect(page.locator("#upper-of")).to_contain_text(f"上级核对编号 {REQUEST}），原案件 {CASE}，经")
+    expect(page.locator("#upper-of")).to_contain_text(BATCH)
+    expect(page.locator("#crosscity-title")).to_have_count(0)  # the origin is shown once
     sign_out(page)
     _county_and_province_work(live_server, county=False, province=True)
 

@@ -26,7 +26,7 @@ def seed(ctx: EngineContext) -> list[Household]:
     ctx.deadline = WorkingCalendar(ctx.session).deadline
     seed_demo(ctx, actor=ADMIN)
     deploy_files(ctx, {p.name: p.read_bytes() for p in BPMN.glob("*.bpmn")}, actor=ADMIN)
-    seed_demo_cases(ctx, actor=ADMIN)
+    seed_demo_cases(ctx, actor=ADMIN, finished_recheck=False)  # one closed case, one report, one archive
     return households(ctx)
 
 

@@ -39,7 +39,7 @@ from engine.services.cases import assert_authorised
 from engine.services.cases import create_entrustment
 from engine.services.cases import end_authorisation
 from engine.services.cases import exchange_subjects
-from engine.services.cases import import_package
+from engine.services.package_import import import_package
 from engine.services.demo import seed_demo
 from engine.services.deploy import deploy_files
 from engine.services.instances import list_open_tasks

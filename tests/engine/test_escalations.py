@@ -77,6 +77,7 @@ def test_upward_entrustment_is_generated_with_its_subject_list(prepared: EngineC
     assert (letter.entrusting_unit.code, letter.agency_unit.code) == ("CY-HDZX", "CC-HDZX")
     assert (letter.household_count, letter.person_count) == (2, 6)  # three included members each
     assert letter.contact_name == "王磊（朝阳区核对中心）"
+    assert letter.contact_phone == "0431-80000003"  # the entrusting agency's phone, as the demo region sets it
     assert all(e.entrustment_id == letter.id for e in escalations)
 
     uppers = [start_upper_case(ctx, e, letter, actor=reviewer) for e in escalations]
@@ -85,7 +86,31 @@ def test_upward_entrustment_is_generated_with_its_subject_list(prepared: EngineC
         ctx, uppers[0], "entrustment", actor=reviewer, viewer="王磊", unit="朝阳区核对中心",
         printing=False).content)).pages).replace("\n", "")
     assert "长春市社会救助家庭经济状况核对中心：" in text and "共2户6人" in text
+    assert "经办人：王磊（朝阳区核对中心）联系电话：0431-80000003" in text
     assert all(h.case_no in text for h in uppers)  # the subject list names every upper case
+
+
+def test_upward_entrustment_without_an_agency_phone_leaves_a_line_to_fill_in(prepared: EngineContext) -> None:
+    """DO-5: an agency with no phone on record gets a blank 联系电话 line, and a wrong phone is refused."""
+    from engine.services.org import set_unit_phone
+
+    ctx = prepared
+    [household] = enrol(ctx)
+    county, reviewer = get_unit_by_code(ctx, "CY-HDZX"), actor(ctx, "cy_reviewer", "review_officer")
+    with pytest.raises(ValidationError) as refused:
+        set_unit_phone(ctx, county, "电话", actor=reviewer)
+    assert refused.value.details["fields"] == {"contact_phone": ["联系电话格式不正确"]}
+    set_unit_phone(ctx, county, None, actor=reviewer)
+    escalation = _tiered(ctx, household)
+    letter = open_upward_entrustment(ctx, from_unit=county, to_unit=get_unit_by_code(ctx, "CC-HDZX"),
+                                     escalations=[escalation], actor=reviewer)
+    upper = start_upper_case(ctx, escalation, letter, actor=reviewer)
+    ctx.session.expire_all()
+    assert letter.contact_phone == ""
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(render_case_document(
+        ctx, upper, "entrustment", actor=reviewer, viewer="王磊", unit="朝阳区核对中心",
+        printing=False).content)).pages).replace("\n", "")
+    assert "联系电话：＿＿＿＿＿＿" in text
 
 
 def test_upward_entrustment_refuses_a_unit_that_is_not_above(prepared: EngineContext) -> None:

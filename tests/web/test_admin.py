@@ -88,6 +88,20 @@ def test_creating_a_unit_records_an_event(admin, app) -> None:  # type: ignore[n
                              "region_code": "220100"}
 
 
+def test_an_agency_is_created_with_its_contact_phone(admin, app) -> None:  # type: ignore[no-untyped-def]
+    """DO-5: the phone the upward 委托书 prints is the agency's, set here (or by ``hedui units set-phone``)."""
+    response = _post(admin, "/admin/units/new", {"code": "LY-HDZX", "name": "绿园区核对中心", "kind": "verification_agency",
+                                                 "region_code": "220104", "contact_phone": "电话八八"})
+    assert response.status_code == 422 and "联系电话格式不正确" in response.get_data(as_text=True)
+    assert _get(app, Unit, code="LY-HDZX") == []
+    response = _post(admin, "/admin/units/new", {"code": "LY-HDZX", "name": "绿园区核对中心", "kind": "verification_agency",
+                                                 "region_code": "220104", "contact_phone": "0431-87654321"})
+    assert response.status_code == 302
+    [unit] = _get(app, Unit, code="LY-HDZX")
+    assert unit.contact_phone == "0431-87654321"
+    assert _events(app, "unit_created")[-1].payload["contact_phone"] == "0431-87654321"
+
+
 def test_unit_service_errors_show_by_the_field_with_values_kept(admin, app) -> None:  # type: ignore[no-untyped-def]
     count = len(_events(app, "unit_created"))
     response = _post(admin, "/admin/units/new", {"code": "JL-CUN", "name": "某村委会", "kind": "village_committee",

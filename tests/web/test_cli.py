@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func
 from sqlalchemy import select
 
 from engine.models import Event
@@ -44,6 +45,25 @@ def test_org_commands(runner, app) -> None:  # type: ignore[no-untyped-def]
     assert "sl_intake" in runner.invoke(args=["users", "list"]).output
 
 
+def test_units_set_phone(runner, app) -> None:  # type: ignore[no-untyped-def]
+    """DO-5: the agency phone the upward 委托书 prints is set (and checked) from the CLI."""
+    from engine.models import Unit
+
+    runner.invoke(args=["regions", "create", "650000", "示例省", "--level", "province"])
+    result = runner.invoke(args=["units", "create", "SL-HDZX", "示例省核对中心", "--kind", "verification_agency",
+                                 "--region", "650000", "--phone", "0991-1234567"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["units", "set-phone", "SL-HDZX", "九九一"])
+    assert result.exit_code == 1 and "联系电话格式不正确" in result.output
+    result = runner.invoke(args=["units", "set-phone", "SL-HDZX", "0991-7654321"])
+    assert result.exit_code == 0, result.output
+    session = app.extensions["hedui"].new_context().session
+    assert session.execute(select(Unit.contact_phone).where(Unit.code == "SL-HDZX")).scalar_one() == "0991-7654321"
+    assert runner.invoke(args=["units", "set-phone", "SL-HDZX"]).exit_code == 0
+    session.expire_all()
+    assert session.execute(select(Unit.contact_phone).where(Unit.code == "SL-HDZX")).scalar_one() is None
+
+
 def test_demo_is_idempotent(runner) -> None:  # type: ignore[no-untyped-def]
     from engine.services.demo import USERS
 
@@ -70,11 +90,12 @@ def test_demo_cases_in_several_stages_replay_consistently(runner, app) -> None: 
     session = app.extensions["hedui"].new_context().session
     open_steps = sorted(session.execute(select(HumanTask.bpmn_id).where(
         HumanTask.status == HumanTaskStatus.OPEN)).scalars())
-    # the fourth case also has a re-verification in progress: its linked case waits at 受理初审 (PS-9);
+    # the fourth case also has a re-verification in progress: its linked case waits at 受理初审 (PS-9), and a
+    # finished one whose linked case, like the fourth, waits for the entrusting department's decision (PS-12);
     # the fifth is escalated (PS-5): the county waits, its case at 长春市核对中心 is at 审核复审;
     # the sixth raised a cross-city request (PS-7), gathered into a batch at 市级审核, and exchanges its own items
     assert open_steps == ["city_review", "intake_check", "intake_check", "prepare_exchange", "record_decision",
-                          "review", "review"]
+                          "record_decision", "review", "review"]
     from engine.models import Escalation
 
     escalations = session.execute(select(Escalation).order_by(Escalation.id)).scalars().all()
@@ -82,8 +103,24 @@ def test_demo_cases_in_several_stages_replay_consistently(runner, app) -> None: 
         ("tiered", "entrusted", "CC-HDZX"), ("cross_city", "gathered", "JL-HDZX")]
     from engine.models import Recheck
 
-    [recheck] = session.execute(select(Recheck)).scalars().all()
-    assert (recheck.status.value, recheck.trigger.value) == ("entrusted", "complaint")
+    from engine.models import Report
+
+    finished, running = session.execute(select(Recheck).order_by(Recheck.id)).scalars().all()
+    assert (running.status.value, running.trigger.value) == ("entrusted", "complaint")
+    assert (finished.status.value, finished.trigger.value) == ("completed", "home_visit") and finished.result
+    assert finished.original_household_id == running.original_household_id
+    # PS-9, DO-8: the finished recheck's linked case issued its 复核报告, linked to the recheck
+    [report] = session.execute(select(Report).where(
+        Report.case_no == finished.verification_household.case_no)).scalars().all()
+    assert report.kind.value == "reverification" and finished.report_no == report.number
+    counts = {model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
+              for model in (Recheck, Report, HumanTask, Escalation)}
+    events = session.execute(select(func.count()).select_from(Event)).scalar_one()
+    assert "新建 0 个演示案件" in runner.invoke(args=["demo"]).output  # a third run changes nothing either
+    session.expire_all()
+    assert counts == {model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
+                      for model in (Recheck, Report, HumanTask, Escalation)}
+    assert session.execute(select(func.count()).select_from(Event)).scalar_one() == events
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0, verify.output
     replay = runner.invoke(args=["audit", "replay", "--all"])

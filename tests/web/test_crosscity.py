@@ -14,6 +14,7 @@ from tests.web.test_api_tasks import _token
 from tests.web.test_inbox import _html
 from tests.web.test_inbox import _post as post
 from tests.web.test_inbox import login
+from tests.web.test_login import assert_valid_html
 
 
 def _setup(app: Any) -> dict[str, Any]:
@@ -213,7 +214,14 @@ def test_the_province_sees_the_batch_and_where_its_case_came_from(app, client) -
     login(client, "jl_reviewer")
     assert number in _html(client.get("/cross-city/"))
     page = _html(client.get(f"/cases/{province_case}"))
-    assert "跨地市核对的省级核对案件" in page and number in page and data["cases"][0] in page
+    assert_valid_html(page)
+    # the origin is shown once (上级核对), with the county, its case, the city that relayed it and the batch
+    assert page.count('id="upper-of"') == 1 and 'id="crosscity-title"' not in page
+    origin = page.split('id="upper-of"')[1].split("</p>")[0]
+    assert "朝阳区" in origin and data["requests"][0] in origin and data["cases"][0] in origin
+    assert "经长春市社会救助家庭经济状况核对中心汇总委托" in origin and f"/cross-city/batches/{number}" in origin
+    assert "经长春市社会救助家庭经济状况核对中心转送原核对机构" in origin
+    assert page.count(data["requests"][0]) == 1 and page.count(f">{data['cases'][0]}</a>") == 1
     batch = _html(client.get(f"/cross-city/batches/{number}"))
     assert province_case in batch and "上级核对中" in batch
 

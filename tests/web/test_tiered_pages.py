@@ -147,6 +147,8 @@ def test_case_page_and_api_show_every_level(app, client) -> None:  # type: ignor
     login(client, "cc_reviewer")
     upper = client.get(f"/cases/{upper_no}").get_data(as_text=True)
     assert 'id="upper-of"' in upper and case_no in upper
+    origin = upper.split('id="upper-of"')[1].split("</p>")[0]
+    assert "返回原核对机构" in origin and "汇总委托" not in origin  # tiered: no city batch in between
 
 
 def test_inbox_warns_of_an_overdue_upper_report(app, client, clock) -> None:  # type: ignore[no-untyped-def]

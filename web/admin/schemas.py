@@ -17,6 +17,7 @@ from marshmallow import validates_schema
 
 from engine.models import RegionLevel
 from engine.models import UnitKind
+from forms.household import PHONE_PATTERN
 from web.home.schemas import HtmlFormSchema
 from web.home.schemas import text
 
@@ -43,6 +44,7 @@ class UnitCreateSchema(HtmlFormSchema):
     region_code = fields.String(required=True)
     categories = fields.String(load_default=None, validate=validate.Regexp(
         r"^[a-z][a-z_]*(\s*[,，、]\s*[a-z][a-z_]*)*$", error="数据类别应为以逗号分隔的英文代码，如 tax, real_estate"))
+    contact_phone = fields.String(load_default=None, validate=validate.Regexp(PHONE_PATTERN, error="联系电话格式不正确"))
 
     @validates_schema
     def _categories_only_for_sharing_units(self, data: dict[str, Any], **_kwargs: Any) -> None:

@@ -112,7 +112,8 @@ def units() -> str:
 def new_unit() -> Page:
     def create(data: dict[str, Any]) -> tuple[str, str]:
         unit = org.create_unit(get_ctx(), data["code"], data["name"], data["kind"], data["region_code"],
-                               categories=data["categories"], actor=_actor())
+                               categories=data["categories"], contact_phone=data.get("contact_phone"),
+                               actor=_actor())
         return f"已新增单位「{unit.name}」", url_for("admin.units")
 
     session = get_ctx().session

@@ -29,10 +29,17 @@ def case_escalations(household: Household) -> dict[str, Any]:
         Unit.code.in_([code for e in rows for code in e.items]))).all())
     mine = ctx.session.execute(select(Escalation).where(Escalation.upper_household_id == household.id)
                                ).scalar_one_or_none()
-    return {"rows": [_row(e, names, units) for e in rows],
-            "upper_of": {"number": mine.number, "kind": ESCALATION_KIND_NAMES[mine.kind.value],
-                         "agency": mine.origin_agency.name, "case_no": mine.origin_household.case_no,
-                         "status": ESCALATION_STATUS_NAMES[mine.status.value]} if mine else None}
+    return {"rows": [_row(e, names, units) for e in rows], "upper_of": _upper_of(mine) if mine else None}
+
+
+def _upper_of(mine: Escalation) -> dict[str, Any]:
+    """Where an upper agency's case came from, shown once: the lower agency and its case, and for a
+    cross-city case (PS-7) the city agency that gathered it and its batch, which relays the report back."""
+    return {"number": mine.number, "kind": ESCALATION_KIND_NAMES[mine.kind.value],
+            "agency": mine.origin_agency.name, "case_no": mine.origin_household.case_no,
+            "status": ESCALATION_STATUS_NAMES[mine.status.value],
+            "via": mine.via_unit.name if mine.via_unit else None,
+            "batch_no": mine.batch.number if mine.batch else None}
 
 
 def _row(e: Escalation, names: dict[str, str], units: dict[str, str]) -> dict[str, Any]:

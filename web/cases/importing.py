@@ -1,6 +1,6 @@
 """Checking and importing an uploaded data package, in the request or as a background job.
 
-The check is the import itself (``engine.services.cases.import_package`` with
+The check is the import itself (``engine.services.package_import.import_package`` with
 ``accept_valid_rows``) inside a savepoint that is always rolled back: the report is exactly
 what an import would say, and nothing of it stays. The import then runs for real with the
 user's choice. Both run in the request for small packages; larger ones are jobs
@@ -24,7 +24,7 @@ from engine.models import ImportJobStatus
 from engine.models import Membership
 from engine.models import Unit
 from engine.models import User
-from engine.services.cases import import_package
+from engine.services.package_import import import_package
 
 logger = logging.getLogger(__name__)
 

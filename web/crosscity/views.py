@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from engine.context import Actor
 from engine.errors import NotFoundError
-from engine.models import Household
 from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
@@ -108,10 +107,10 @@ def batch(number: str) -> str:
 
 
 @bp.app_context_processor
-def _case_section() -> dict[str, Any]:
-    """``cross_city_of(household)`` for the case page's section (crosscity/_case_section.html) and
-    ``cross_city_batch_of(instance)`` for the batch's task pages (crosscity/_task_section.html)."""
-    return {"cross_city_of": cross_city_of, "cross_city_batch_of": cross_city_batch_of, "item_names": item_names, "who": who}
+def _task_section() -> dict[str, Any]:
+    """``cross_city_batch_of(instance)`` for the batch's task pages (crosscity/_task_section.html); a province
+    case's origin is shown once, in the case page's 上级核对 section (web/cases/escalations.py)."""
+    return {"cross_city_batch_of": cross_city_batch_of, "item_names": item_names, "who": who}
 
 
 def cross_city_batch_of(instance: WorkflowInstance) -> dict[str, Any]:
@@ -119,9 +118,3 @@ def cross_city_batch_of(instance: WorkflowInstance) -> dict[str, Any]:
     batch = get_ctx().session.execute(
         select(CrossCityBatch).where(CrossCityBatch.instance_id == instance.id)).scalar_one_or_none()
     return {"batch": batch, **NAMES}
-
-
-def cross_city_of(household: Household) -> dict[str, Any]:
-    """A province case: the cross-city request and batch it was started for (a county case's own requests
-    are shown with every escalation, web/cases/escalations.py)."""
-    return {"upper": queries.upper_origin(get_ctx(), household.id), **NAMES}
