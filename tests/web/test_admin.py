@@ -102,6 +102,28 @@ def test_an_agency_is_created_with_its_contact_phone(admin, app) -> None:  # typ
     assert _events(app, "unit_created")[-1].payload["contact_phone"] == "0431-87654321"
 
 
+def test_an_existing_units_phone_is_changed_and_cleared(admin, app) -> None:  # type: ignore[no-untyped-def]
+    """DO-5: the list shows each unit's phone with a link to change it; bad input keeps what was typed."""
+    html = admin.get("/admin/units").get_data(as_text=True)
+    assert 'href="/admin/units/CY-HDZX/phone"' in html
+    page = admin.get("/admin/units/CY-HDZX/phone")
+    assert page.status_code == 200
+    assert_valid_html(page.get_data(as_text=True))
+    before = _get(app, Unit, code="CY-HDZX")[0].contact_phone
+    response = _post(admin, "/admin/units/CY-HDZX/phone", {"contact_phone": "八八八"})
+    assert response.status_code == 422
+    assert "联系电话格式不正确" in response.get_data(as_text=True) and 'value="八八八"' in response.get_data(as_text=True)
+    assert _get(app, Unit, code="CY-HDZX")[0].contact_phone == before
+    response = _post(admin, "/admin/units/CY-HDZX/phone", {"contact_phone": "0431-85550000"})
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/units"
+    assert _get(app, Unit, code="CY-HDZX")[0].contact_phone == "0431-85550000"
+    assert "0431-85550000" in admin.get("/admin/units").get_data(as_text=True)
+    assert _events(app, "unit_phone_set")[-1].payload == {"code": "CY-HDZX", "contact_phone": "0431-85550000"}
+    assert _post(admin, "/admin/units/CY-HDZX/phone", {"contact_phone": ""}).status_code == 302
+    assert _get(app, Unit, code="CY-HDZX")[0].contact_phone is None
+    assert admin.get("/admin/units/NO-SUCH/phone").status_code == 404
+
+
 def test_unit_service_errors_show_by_the_field_with_values_kept(admin, app) -> None:  # type: ignore[no-untyped-def]
     count = len(_events(app, "unit_created"))
     response = _post(admin, "/admin/units/new", {"code": "JL-CUN", "name": "某村委会", "kind": "village_committee",

@@ -97,3 +97,9 @@ class RegistrationCreateSchema(HtmlFormSchema):
 
 class RegistrationEndSchema(HtmlFormSchema):
     last_day = fields.Date(required=True)
+
+
+class UnitPhoneSchema(HtmlFormSchema):
+    """Changing an existing unit's contact phone; empty clears it."""
+
+    contact_phone = fields.String(load_default=None, validate=validate.Regexp(PHONE_PATTERN, error="联系电话格式不正确"))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from datetime import timedelta
-from engine.clock import local_date
 from typing import Any
 
 from flask import abort
@@ -21,6 +20,7 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from engine.clock import local_date
 from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
@@ -37,6 +37,7 @@ from web.admin.schemas import RegistrationEndSchema
 from web.admin.schemas import RoleGrantSchema
 from web.admin.schemas import RoleRevokeSchema
 from web.admin.schemas import UnitCreateSchema
+from web.admin.schemas import UnitPhoneSchema
 from web.admin.schemas import UserCreateSchema
 from web.db import get_ctx
 from web.db import state
@@ -119,6 +120,27 @@ def new_unit() -> Page:
     session = get_ctx().session
     return _form_page(UnitCreateSchema(), "admin/unit_form.html", create,
                       kinds=queries.kind_choices(), regions=queries.region_choices(session))
+
+
+@bp.route("/units/<code>/phone", methods=["GET", "POST"])
+def unit_phone(code: str) -> Page:
+    ctx = get_ctx()
+    try:
+        unit = org.get_unit_by_code(ctx, code)
+    except NotFoundError:
+        abort(404)
+    assert unit is not None
+
+    def change(data: dict[str, Any]) -> tuple[str, str]:
+        org.set_unit_phone(ctx, unit, data.get("contact_phone"), actor=_actor())
+        phone = unit.contact_phone
+        return (f"已将「{unit.name}」的联系电话改为 {phone}" if phone else f"已清除「{unit.name}」的联系电话",
+                url_for("admin.units"))
+
+    if request.method == "GET":  # the form opens with the current phone
+        return render_template("admin/unit_phone.html", unit=unit, form={"contact_phone": unit.contact_phone or ""},
+                               errors={}, message=None)
+    return _form_page(UnitPhoneSchema(), "admin/unit_phone.html", change, unit=unit)
 
 
 # -- users and roles -------------------------------------------------------------------------------
