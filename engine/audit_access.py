@@ -40,6 +40,8 @@ ACCESS_KINDS = {
     "history_exported": "导出办理记录",
     "document_printed": "打印",
     "access_log_viewed": "查阅访问记录",
+    "stats_viewed": "查阅统计分析",
+    "stats_exported": "导出统计报表",
 }
 #: how far back the access-log page scans for rows in the auditor's jurisdiction (newest first)
 SCAN_LIMIT = 20_000

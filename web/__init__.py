@@ -88,3 +88,6 @@ def register_blueprints(app: Flask) -> None:
     from web.audit.blueprint import bp as audit_bp
 
     app.register_blueprint(audit_bp)
+    from web.stats.blueprint import bp as stats_bp
+
+    app.register_blueprint(stats_bp)

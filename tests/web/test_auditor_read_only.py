@@ -100,7 +100,9 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 "document_id": _document_id(session, household),
                 # a real recheck and a real report of the case: their routes are walked with data
                 # (the batch routes share <number>: a recheck number is no batch, they answer 404)
-                "number": recheck_no, "action": "pause", "report_id": report_id}
+                "number": recheck_no, "action": "pause", "report_id": report_id,
+                # the statistics export (/stats/export/<table>.csv)
+                "table": "volumes"}
 
 
 def _exchange_scene(app: Flask) -> tuple[int, int]:

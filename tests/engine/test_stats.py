@@ -1,0 +1,163 @@
+"""Statistics and performance assessment (AN-1, AU-4, PS-10): figures checked against cases in known states.
+
+The cases come from tests/engine/stats_factory.py (real services, real diagrams, working-day calendar).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from engine.context import EngineContext
+from engine.errors import ValidationError
+from engine.services.users import get_user
+from engine.stats.report import compute
+from engine.stats.report import to_dict
+from engine.stats.scope import StatsQuery
+from engine.stats.scope import validate
+from tests.engine.exchange_factory import setup_exchange
+from tests.engine.stats_factory import FIRST
+from tests.engine.stats_factory import LAST
+from tests.engine.stats_factory import build
+from tests.engine.stats_factory import entrust
+
+
+def _query(ctx: EngineContext, username: str, **filters: Any) -> StatsQuery:
+    return StatsQuery(get_user(ctx, username).id, FIRST, LAST, **filters)
+
+
+def _counts(row: dict[str, Any], *names: str) -> tuple[int, ...]:
+    return tuple(row[name] for name in names)
+
+
+@pytest.fixture
+def built(ctx: EngineContext, clock: Any) -> EngineContext:
+    build(ctx, clock)
+    return ctx
+
+
+def test_volumes_and_timeliness_per_agency(built: EngineContext) -> None:
+    """AU-4: received / finished / returned / terminated / open per agency; on time vs late, overdue open."""
+    body = to_dict(compute(built, _query(built, "admin")))
+    agencies = {row["name"][:3]: row for row in body["agencies"]}
+    assert set(agencies) == {"朝阳区", "南关区"}
+    cy, ng = agencies["朝阳区"], agencies["南关区"]
+    names = ("received", "completed", "terminated", "returned", "in_progress", "cancelled")
+    assert _counts(cy, *names) == (5, 2, 1, 1, 1, 0)
+    assert _counts(ng, *names) == (1, 0, 0, 1, 0, 0)
+    assert _counts(cy, "on_time", "late", "overdue_open") == (1, 1, 1)
+    assert cy["on_time_rate"] == 50.0 and ng["on_time_rate"] is None
+    # A: Friday 11th → Monday 14th = 1 working day; B: → Monday 28th = 11 working days
+    assert (cy["average_work_days"], cy["median_work_days"]) == (6.0, 6.0)
+    [county] = body["levels"]
+    assert county["name"] == "县（市、区）" and county["received"] == 6
+    assert body["total"]["received"] == 6 and body["total"]["returned"] == 2
+
+
+def test_business_types_and_outcomes(built: EngineContext) -> None:
+    body = to_dict(compute(built, _query(built, "admin")))
+    types = {row["key"]: row for row in body["business_types"]}
+    assert [row["key"] for row in body["business_types"]] == ["dibao", "tekun"]
+    assert _counts(types["dibao"], "received", "completed", "terminated", "returned", "in_progress") == (4, 1, 1, 1, 1)
+    assert _counts(types["tekun"], "received", "completed", "returned", "late") == (2, 1, 1, 1)
+    outcomes = {row["key"]: (row["count"], row["share"]) for row in body["outcomes"]}
+    assert outcomes == {"completed": (2, 33.3), "terminated": (1, 16.7), "returned": (2, 33.3),
+                        "cancelled": (0, 0.0), "in_progress": (1, 16.7)}
+
+
+def test_sharing_units(built: EngineContext) -> None:
+    """PS-10, DX-5: answered in time (by the limit a delay notice extended), delay notices, never answered."""
+    body = to_dict(compute(built, _query(built, "admin")))
+    units = {row["name"]: row for row in body["sharing_units"]}
+    names = ("requests", "sent", "answered", "answered_in_time", "delay_notices", "overdue")
+    assert _counts(units["长春示范商业银行"], *names) == (1, 1, 1, 1, 0, 0)
+    assert _counts(units["国家税务总局长春市税务局"], *names) == (1, 1, 1, 1, 1, 0)
+    assert _counts(units["长春市公安局"], *names) == (1, 1, 0, 0, 0, 1)
+    assert units["长春市公安局"]["in_time_rate"] is None
+    assert units["国家税务总局长春市税务局"]["average_answer_work_days"] == 7.0
+    assert _counts(body["sharing_total"], *names) == (3, 3, 2, 2, 1, 1)
+
+
+def test_filters_narrow_the_figures(built: EngineContext) -> None:
+    admin = _query(built, "admin")
+    tekun = to_dict(compute(built, StatsQuery(admin.user_id, FIRST, LAST, business_type="tekun")))
+    assert tekun["total"]["received"] == 2 and [u["requests"] for u in tekun["sharing_units"]] == [1, 1]
+    ng = to_dict(compute(built, StatsQuery(admin.user_id, FIRST, LAST, region_code="220102")))
+    assert [row["name"][:3] for row in ng["agencies"]] == ["南关区"] and ng["sharing_units"] == []
+    november = to_dict(compute(built, StatsQuery(admin.user_id, date(2026, 11, 1), date(2026, 11, 30))))
+    assert november["total"]["received"] == 0 and november["agencies"] == []
+
+
+def test_jurisdiction(built: EngineContext) -> None:
+    """OR-3: a 南关区 user counts 南关区 cases only, and may not filter by 朝阳区."""
+    body = to_dict(compute(built, _query(built, "ng_intake")))
+    assert [row["name"][:3] for row in body["agencies"]] == ["南关区"]
+    assert body["total"]["received"] == 1 and body["sharing_units"] == []
+    with pytest.raises(ValidationError) as refused:
+        validate(built, _query(built, "ng_intake", region_code="220104"))
+    assert set(refused.value.details["fields"]) == {"region"}
+    everything = to_dict(compute(built, _query(built, "admin")))
+    cy_agency = {row["name"][:3]: int(row["key"]) for row in everything["agencies"]}
+    with pytest.raises(ValidationError) as refused:
+        validate(built, _query(built, "ng_intake", agency_unit_id=cy_agency["朝阳区"]))
+    assert set(refused.value.details["fields"]) == {"agency"}
+
+
+def test_a_reversed_or_too_long_period_is_refused(built: EngineContext) -> None:
+    user = get_user(built, "admin").id
+    with pytest.raises(ValidationError) as reversed_:
+        validate(built, StatsQuery(user, LAST, FIRST))
+    assert reversed_.value.details["fields"] == {"to": ["结束日期不能早于开始日期"]}
+    with pytest.raises(ValidationError):
+        validate(built, StatsQuery(user, FIRST.replace(year=2020), LAST))
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_statements_do_not_grow_with_the_cases(ctx: EngineContext, clock: Any, count: int) -> None:
+    """The figures are GROUP BY queries: as many statements for 30 cases as for 3."""
+    setup_exchange(ctx, clock)
+    for i in range(count):
+        entrust(ctx, i, "dibao" if i % 2 else "tekun", ["CC-BANK"])
+    query = _query(ctx, "admin")
+    connection = ctx.session.connection()
+    statements: list[str] = []
+
+    def _count(*_args: Any) -> None:
+        statements.append(_args[2])
+
+    event.listen(connection, "before_cursor_execute", _count)
+    try:
+        body = to_dict(compute(ctx, query))
+    finally:
+        event.remove(connection, "before_cursor_execute", _count)
+    assert body["total"]["received"] == count
+    assert len(statements) == EXPECTED_STATEMENTS, statements
+
+
+#: memberships and region path per case query, sums and histogram per grouping, unit names, sharing units
+EXPECTED_STATEMENTS = 9
+
+
+def test_rechecks_and_escalations_are_counted(ctx: EngineContext) -> None:
+    """The demo cases: a tiered escalation to 长春市 (its upper case entrusted by the lower agency) and two
+    re-verifications (PS-5, PS-9) entrusted to 朝阳区, counted where they belong."""
+    from engine.calendar import WorkingCalendar
+    from engine.services.demo import seed_demo
+    from engine.services.demo_cases import seed_demo_cases
+    from engine.services.deploy import deploy_files
+    from tests.engine.exchange_factory import ADMIN
+    from tests.engine.exchange_factory import BPMN
+
+    ctx.deadline = WorkingCalendar(ctx.session).deadline
+    seed_demo(ctx, actor=ADMIN)
+    deploy_files(ctx, {p.name: p.read_bytes() for p in BPMN.glob("*.bpmn")}, actor=ADMIN)
+    seed_demo_cases(ctx, actor=ADMIN)
+    query = StatsQuery(get_user(ctx, "admin").id, date(2026, 11, 1), date(2026, 11, 30))
+    agencies = {row["name"][:3]: row for row in to_dict(compute(ctx, query))["agencies"]}
+    names = ("received", "rechecks", "from_lower", "escalated", "cross_city")
+    assert _counts(agencies["朝阳区"], *names) == (7, 2, 0, 1, 0)
+    assert _counts(agencies["长春市"], *names) == (1, 0, 1, 0, 0)
+    assert [row["name"] for row in to_dict(compute(ctx, query))["levels"]] == ["市（州）", "县（市、区）"]

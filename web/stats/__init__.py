@@ -1,0 +1,1 @@
+"""统计分析 pages: aggregate statistics and performance assessment (AN-1, AU-4)."""
