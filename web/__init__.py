@@ -88,3 +88,6 @@ def register_blueprints(app: Flask) -> None:
     from web.audit.blueprint import bp as audit_bp
 
     app.register_blueprint(audit_bp)
+    from web.credit.blueprint import bp as credit_bp
+
+    app.register_blueprint(credit_bp)

@@ -95,7 +95,7 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
         return {"case_no": case_no, "instance_id": household.instance_id, "task_id": task.id, "draft_id": draft_id,
                 "step": "business", "file_id": 1, "job_id": 1, "username": "cy_intake",
                 "registration_id": registration, "key": "exchange_window", "value": "2026-12-07",
-                "name": "households.csv", "fmt": "csv", "unit_id": _unit_id(session, "CY-HDZX"),
+                "name": "households.csv", "fmt": "csv", "unit_id": _unit_id(session, "CY-HDZX"), "code": "CY-HDZX",
                 "which": "authorisation", "position": 1, "batch_id": batch_id, "import_id": import_id,
                 "document_id": _document_id(session, household),
                 # a real recheck and a real report of the case: their routes are walked with data
@@ -180,6 +180,7 @@ def _body(endpoint: str, world: dict[str, Any]) -> dict[str, Any]:
         "admin.new_user": {"username": "mallory", "display_name": "某人", "password": "x" * 12,
                            "password_confirm": "x" * 12},
         "admin.end_registration": {"last_day": "2026-12-31"},
+        "admin.unit_phone": {"contact_phone": "0431-85550000"},
         "admin.new_region": {"code": "220104002", "name": "新街道", "level": "town", "parent_code": "220104"},
         "admin_extra.set_calendar_day": {"kind": "holiday", "name": "测试"},
     }

@@ -13,3 +13,4 @@ from web.api import exchange  # noqa: E402,F401
 from web.api import rechecks  # noqa: E402,F401
 from web.api import crosscity  # noqa: E402,F401
 from web.api import reports  # noqa: E402,F401
+from web.api import credit  # noqa: E402,F401
