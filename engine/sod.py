@@ -24,6 +24,7 @@ RULE_TEXT = {
     "SD-1": "受理初审、审核复审与出具核对报告须由三名不同人员办理",
     "SD-2": "数据交换须由两名不同的备案交换人员共同完成",
     "SD-3": "只有已备案且在有效期内的交换人员可以交换数据",
+    "SD-CR": "失信登记的提出与审批须由两名不同人员办理",
 }
 
 #: ``sodNotRaisedBy`` sources: what the refused person did, for the explanation

@@ -91,3 +91,6 @@ def register_blueprints(app: Flask) -> None:
     from web.stats.blueprint import bp as stats_bp
 
     app.register_blueprint(stats_bp)
+    from web.credit.blueprint import bp as credit_bp
+
+    app.register_blueprint(credit_bp)

@@ -137,3 +137,9 @@ from engine.models.escalation import EscalationStep  # noqa: E402
 
 __all__ += ["CrossCityBatch", "CrossCityBatchStatus", "Escalation", "EscalationKind", "EscalationStatus",
             "EscalationStep"]
+
+from engine.models.credit import CreditReason  # noqa: E402
+from engine.models.credit import CreditRecord  # noqa: E402
+from engine.models.credit import CreditStatus  # noqa: E402
+
+__all__ += ["CreditReason", "CreditRecord", "CreditStatus"]

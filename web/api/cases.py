@@ -26,6 +26,7 @@ from engine.models.case import Household
 from engine.reports.service import current_report
 from engine.services import cases as case_service
 from engine.services import instances
+from engine.services.credit_queries import case_warnings
 from engine.services.org import get_unit_by_code
 from engine.services.packages import DocumentIn
 from forms.ids import mask_id
@@ -100,6 +101,10 @@ def get_case(case_no: str) -> Response:
                     for p in household.persons],
         "open_tasks": [{"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name, "role": t.role_code,
                         "due_at": t.due_at.isoformat() if t.due_at else None} for t in open_tasks],
+        # AU-3, JL 20: subjects with a dishonesty record in force anywhere (a warning; nothing is blocked)
+        "credit_warnings": [{"credit_record": r.number, "name": p.name, "id_number": p.masked_id,
+                             "unit": r.unit.code, "reason": r.reason.value, "valid_from": r.valid_from.isoformat(),
+                             "valid_to": r.valid_to.isoformat()} for p, r in case_warnings(ctx, household)],
     })
 
 
@@ -132,7 +137,7 @@ operation("post", "/entrustments", summary="委托核对：提交委托书与各
           responses={"201": {"description": "委托书编号与案件编号", "content": _JSON},
                      "403": {"description": "不是委托单位经办人员"},
                      "422": {"description": "逐户逐字段的中文校验意见；任何一户有误则全部不写入"}})
-operation("get", "/cases/{case_no}", summary="案件概况（证件号脱敏）与当前待办；查看将被记录", security=_AUTH,
+operation("get", "/cases/{case_no}", summary="案件概况（证件号脱敏）、当前待办与有效失信登记提示（credit_warnings，AU-3）；查看将被记录", security=_AUTH,
           responses={"200": {"description": "案件", "content": _JSON}, "404": {"description": "不存在或不在辖区"}})
 operation("post", "/cases/{case_no}/decision", summary="委托单位反馈救助审批结果（PS-12）", security=_AUTH,
           requestBody={"content": _JSON},

@@ -46,6 +46,7 @@ from web.cases.schemas import UNMASK_PURPOSES
 from web.cases.schemas import CaseSearchSchema
 from web.cases.schemas import UnmaskSchema
 from web.cases.schemas import looks_like_id_number
+from web.credit.views import case_credit
 from web.db import get_ctx
 from web.home.schemas import field_errors
 from web.home.schemas import load_form
@@ -144,7 +145,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         printed=_printed(household), exchange_results=case_results(ctx, instance.id),
         rechecks=case_rechecks(household), can_file_recheck=bool(initiating_units(current_user.id)),
         reports=reports, report_counts=report_counts(ctx, [r.state.report for r in reports]),
-        escalations=case_escalations(household))
+        escalations=case_escalations(household), **case_credit(household))
 
 
 def _printed(household: Household) -> dict[str, int]:

@@ -23,7 +23,9 @@ from engine.models.case import Entrustment
 from engine.models.case import Household
 from engine.models.case import PersonRole
 from engine.persistence import definition_info
+from engine.models.credit import CREDIT_REASON_NAMES
 from engine.reports.service import current_report
+from engine.services.credit_queries import case_warnings
 from engine.services.org import is_registered
 from engine.sod import raiser_violation
 from engine.sod import violations
@@ -57,6 +59,8 @@ class CaseSummary:
     has_household: bool = False
     #: the report a decision relies on: number, valid until, 有效/已过期, expired (LOC-27, DO-10)
     report: dict[str, Any] | None = None
+    #: subjects with a dishonesty record in force anywhere (AU-3, JL 20): one line each, masked
+    credit_warnings: list[str] = field(default_factory=list)
 
 
 def case_summary(ctx: EngineContext, instance: WorkflowInstance) -> CaseSummary:
@@ -99,6 +103,10 @@ def case_summary(ctx: EngineContext, instance: WorkflowInstance) -> CaseSummary:
                    "家庭成员" if p.role is PersonRole.MEMBER else "法定赡养、抚养、扶养义务人", p.is_included)
         for p in household.persons
     ]
+    summary.credit_warnings = [
+        f"{p.name}（{p.masked_id}）：{CREDIT_REASON_NAMES[r.reason.value]}，{r.unit.name}登记，"
+        f"期限 {r.valid_from.isoformat()} 至 {r.valid_to.isoformat()}（{r.number}）"
+        for p, r in case_warnings(ctx, household)]
     return summary
 
 

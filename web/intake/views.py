@@ -38,6 +38,7 @@ from engine.services.cases import create_entrustment
 from engine.services.packages import MAX_DOCUMENT_BYTES
 from engine.services.packages import DocumentIn
 from engine.services.packages import check_document
+from web.credit.views import warn_new_cases
 from web.db import get_ctx
 from web.intake import queries
 from web.intake import schemas
@@ -292,4 +293,5 @@ def _submit(draft: IntakeDraft) -> ResponseReturnValue:
     flash(f"已登记委托书 {entrustment.number}（{entrustment.household_count} 户 {entrustment.person_count} 人），"
           f"核对案件编号 {'、'.join(case_nos)}", "success")
     logger.info("Intake draft %s submitted as %s by %s", draft.id, entrustment.number, current_user.username)
+    warn_new_cases(list(entrustment.households))  # AU-3: a subject with a dishonesty record in force
     return redirect(url_for("cases.case", case_no=case_nos[0]))

@@ -1,0 +1,129 @@
+"""Dishonesty records (失信登记, AU-3) through the API: the cross-region lookup, the list and one record.
+
+``GET /api/v1/credit-records?id_number=…`` is the linkage of JL 第二十条: callers who register or
+accept cases (``engine.services.credit_queries.LOOKUP_ROLES``) learn whether a record is in force
+for exactly that person, in any region; the search is recorded with a keyed hash of the number.
+Without ``id_number`` the list follows jurisdiction and masks ID numbers; one record shows the full
+number and its view is recorded like a case view (SEC-12).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Response
+from flask import jsonify
+from flask import request
+
+from engine.audit import record_access
+from engine.context import Actor
+from engine.errors import ValidationError
+from engine.history import append_system_event
+from engine.models.credit import CREDIT_STATE_NAMES
+from engine.models.credit import CreditRecord
+from engine.services import credit_queries
+from forms.ids import IdNumberError
+from forms.ids import parse_id_number
+from web.api.blueprint import bp
+from web.api.inputs import PAGE_PARAMETERS
+from web.api.inputs import cursor_arg
+from web.api.inputs import limit_arg
+from web.api.openapi import operation
+from web.auth import api_login_required
+from web.auth import current_api_user
+from web.cases.access import id_number_hash
+from web.db import get_ctx
+
+
+def credit_dict(record: CreditRecord, *, full: bool = False) -> dict[str, Any]:
+    """A record as the API shows it; the full ID number only for one record (``full``), masked otherwise."""
+    today = get_ctx().today()
+    state = record.state_on(today)
+    out: dict[str, Any] = {
+        "number": record.number, "state": state, "state_name": CREDIT_STATE_NAMES[state],
+        "in_force": record.is_active_on(today), "name": record.name, "id_number_masked": record.masked_id,
+        "case_no": record.case_no, "report_no": record.report_no, "recheck_no": record.recheck_no,
+        "unit": record.unit.code, "unit_name": record.unit.name, "reason": record.reason.value,
+        "reason_detail": record.reason_detail, "legal_basis": record.legal_basis,
+        "valid_from": record.valid_from.isoformat(), "valid_to": record.valid_to.isoformat(),
+        "proposed_at": record.proposed_at.isoformat(), "proposed_by": record.proposed_by,
+        "decided_at": record.decided_at.isoformat() if record.decided_at else None, "decided_by": record.decided_by,
+        "decision_note": record.decision_note,
+        "revoked_at": record.revoked_at.isoformat() if record.revoked_at else None, "revoked_by": record.revoked_by,
+        "revoke_reason": record.revoke_reason,
+    }
+    if full:
+        out["id_number"] = record.id_number
+    return out
+
+
+def _date_arg(name: str) -> date | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(fields={name: ["应为日期（YYYY-MM-DD）"]}) from None
+
+
+@bp.get("/api/v1/credit-records")
+@api_login_required
+def list_credit_records() -> Response:
+    """With ``id_number``: the records in force for that person anywhere; else the caller's jurisdiction."""
+    ctx = get_ctx()
+    user = current_api_user()
+    raw = request.args.get("id_number")
+    if raw is not None:
+        try:
+            number = parse_id_number(raw.strip(), today=ctx.today()).number
+        except IdNumberError as exc:
+            raise ValidationError(exc.message, code="invalid_id_number", fields={"id_number": [exc.message]}) from None
+        found = credit_queries.lookup_active(ctx, user.id, number)
+        append_system_event(ctx, kind="personal_data_searched", actor=Actor(user.username, None, user.id), payload={
+            "via": "api", "purpose": "credit_lookup", "id_hash": id_number_hash(number), "results": len(found),
+            "credit_records": [r.number for r in found]})
+        return jsonify({"items": [credit_dict(r) for r in found], "next_cursor": None})
+    state = request.args.get("state") or None
+    if state is not None and state not in CREDIT_STATE_NAMES:
+        raise ValidationError(fields={"state": [f"须为 {'、'.join(CREDIT_STATE_NAMES)} 之一"]})
+    page, more = credit_queries.list_records(ctx, user_id=user.id, state=state, period_from=_date_arg("period_from"),
+                                             period_to=_date_arg("period_to"), before_id=cursor_arg(),
+                                             limit=limit_arg())
+    return jsonify({"items": [credit_dict(r) for r in page], "next_cursor": None if more is None else str(more)})
+
+
+@bp.get("/api/v1/credit-records/<number>")
+@api_login_required
+def get_credit_record(number: str) -> Response:
+    ctx = get_ctx()
+    user = current_api_user()
+    record = credit_queries.visible_record(ctx, user.id, number)
+    instance = record.household.instance
+    if instance is not None:
+        record_access(ctx, "personal_data_viewed", instance, actor=Actor(user.username, None, user.id), via="api",
+                      page="credit_record", credit_record=record.number)
+    return jsonify(credit_dict(record, full=True))
+
+
+_JSON = {"application/json": {"schema": {"type": "object"}}}
+_AUTH = [{"bearer": []}]
+operation("get", "/credit-records",
+          summary="失信登记（AU-3）：按身份证号码跨地区查询有效登记（受理、登记案件的人员；查询留痕），或列出辖区内的登记",
+          security=_AUTH, parameters=[
+              {"name": "id_number", "in": "query", "schema": {"type": "string"},
+               "description": "18 位身份证号码：只返回该人当前有效的登记（不限辖区）；不给出时列出辖区内的登记（号码打码）"},
+              {"name": "state", "in": "query",
+               "schema": {"enum": list(CREDIT_STATE_NAMES)}, "description": "状态（已到期按日期推算）"},
+              {"name": "period_from", "in": "query", "schema": {"type": "string", "format": "date"}},
+              {"name": "period_to", "in": "query", "schema": {"type": "string", "format": "date"},
+               "description": "与登记期限有交集的登记"},
+              *PAGE_PARAMETERS],
+          responses={"200": {"description": "items 与 next_cursor", "content": _JSON},
+                     "403": {"description": "按号码查询须为受理、登记案件的人员（role_required）"},
+                     "422": {"description": "身份证号码、状态或日期无效"}})
+operation("get", "/credit-records/{number}", summary="一条失信登记（含完整身份证号码；查看留痕）", security=_AUTH,
+          parameters=[{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
+          responses={"200": {"description": "登记", "content": _JSON},
+                     "404": {"description": "登记不存在或不在辖区"}})
