@@ -52,6 +52,7 @@ from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
 from engine.models.escalation import ESCALATION_STATUS_NAMES
+from forms.summary import describe
 
 __all__ = [
     "REPLAYED_KINDS",
@@ -99,6 +100,7 @@ KIND_NAMES = {
     "recheck_declined": "决定不复核",
     "recheck_entrusted": "委托复核",
     "recheck_completed": "复核完成",
+    "recheck_report_issued": "出具复核报告",
     "recheck_batch_created": "创建批量复核批次",
     "recheck_batch_paused": "暂停批量复核",
     "recheck_batch_resumed": "恢复批量复核",
@@ -109,6 +111,20 @@ KIND_NAMES = {
     "user_created": "创建用户",
     "package_imported": "导入数据包",
     "package_refused": "拒收数据包",
+    "archive_sealed": "封存案件档案",
+    # data exchange (DX-4, PS-10)
+    "exchange_request_created": "生成数据交换请求",
+    "exchange_request_overdue": "数据交换请求超期未反馈",
+    "exchange_result_late": "信息共享单位逾期反馈",
+}
+#: actors that are not people (engine jobs, the command line), as the history names them
+SYSTEM_ACTORS = {"system": "系统", "cli": "系统管理员（命令行）", "archive": "系统（档案封存）"}
+#: the diagrams' message names (bpmn/*.bpmn) as the history shows them
+MESSAGE_NAMES = {
+    "entrustment": "委托", "exchange_request": "数据交换请求", "exchange_result": "数据交换结果",
+    "exchange_delay": "延期反馈说明", "material_notice": "补充材料通知", "recheck_result": "复核结果",
+    "cross_city_entrusted": "跨地市核对委托", "cross_city_reports_back": "跨地市核对报告返回",
+    "upper_reports_returned": "上级核对报告返回",
 }
 _ACTION_NAMES = {"claim": "认领", "complete": "办理", "reassign": "改派", "release": "退回"}
 
@@ -214,14 +230,18 @@ class _Lookup:
         self.units_by_code = {u.code: u for u in self.units.values()}
         self.task_units = dict(session.execute(
             select(HumanTask.id, HumanTask.unit_id).where(HumanTask.instance_id == instance.id)).all())
-        self.task_names = dict(session.execute(
-            select(HumanTask.bpmn_id, HumanTask.name).where(HumanTask.instance_id == instance.id)).all())
+        tasks = session.execute(select(HumanTask.bpmn_id, HumanTask.name, HumanTask.form_key)
+                                .where(HumanTask.instance_id == instance.id)).all()
+        self.task_names = {bpmn_id: name for bpmn_id, name, _ in tasks}
+        self.task_forms = {bpmn_id: form_key for bpmn_id, _, form_key in tasks if form_key}
         hashes = {e.definition_hash for e in events if e.definition_hash}
         self.definitions = {d.content_hash: d for d in session.execute(
             select(ProcessDefinition).where(ProcessDefinition.content_hash.in_(hashes))).scalars()}
         for d in self.definitions.values():
             for t in (d.task_catalogue or {}).get("user_tasks", []):
                 self.task_names.setdefault(t["bpmn_id"], t["name"])
+                if (t.get("properties") or {}).get("formKey"):
+                    self.task_forms.setdefault(t["bpmn_id"], t["properties"]["formKey"])
 
     def unit(self, e: Event) -> Unit | None:
         if e.actor.startswith("unit:"):
@@ -237,26 +257,36 @@ class _Lookup:
                 return self.units.get(unit_id)
         return None
 
+    def system_actor(self, actor: str) -> str | None:
+        """An actor that is not a person, as people read it (a sharing unit by its name, jobs as 系统)."""
+        if actor.startswith("unit:"):
+            unit = self.units_by_code.get(actor.removeprefix("unit:"))
+            return unit.name if unit else None
+        if actor.startswith("job:"):
+            return "系统（后台作业）"
+        return SYSTEM_ACTORS.get(actor)
+
     def row(self, e: Event) -> TimelineRow:
         unit = self.unit(e)
         definition = self.definitions.get(e.definition_hash or "")
         task_name = self.task_names.get(e.bpmn_id or "", e.bpmn_id) if e.bpmn_id else None
         return TimelineRow(
             seq=e.seq, occurred_at=e.occurred_at, kind=e.kind, kind_name=KIND_NAMES.get(e.kind, e.kind),
-            actor=e.actor, actor_name=self.users.get(e.actor), actor_role=e.actor_role,
+            actor=e.actor, actor_name=self.users.get(e.actor) or self.system_actor(e.actor), actor_role=e.actor_role,
             role_name=self.roles.get(e.actor_role or ""), unit_code=unit.code if unit else None,
             unit_name=unit.name if unit else None, bpmn_id=e.bpmn_id, task_name=task_name, task_id=e.task_id,
             process_id=definition.process_id if definition else None,
             definition_version=definition.version if definition else None, definition_hash=e.definition_hash,
-            summary=_summary(e, task_name), payload=e.payload, hash=e.hash,
+            summary=_summary(e, task_name, self.task_forms.get(e.bpmn_id or ""),
+                             definition.name if definition else None), payload=e.payload, hash=e.hash,
         )
 
 
-def _summary(e: Event, task_name: str | None) -> str:
+def _summary(e: Event, task_name: str | None, form_key: str | None = None, process: str | None = None) -> str:
     p = e.payload if isinstance(e.payload, dict) else {}
     task = f"「{task_name}」" if task_name else ""
     if e.kind == "started":
-        return f"启动流程 {p.get('process_id')}（业务编号 {p.get('business_key') or '无'}）"
+        return f"启动流程「{process or p.get('process_id')}」（业务编号 {p.get('business_key') or '无'}）"
     if e.kind == "task_claimed":
         return f"认领任务{task}"
     if e.kind == "task_released":
@@ -264,9 +294,12 @@ def _summary(e: Event, task_name: str | None) -> str:
     if e.kind == "task_reassigned":
         return f"将任务{task}由 {p.get('previous') or '（未认领）'} 改派给 {p.get('to')}"
     if e.kind == "task_completed":
-        return f"办结任务{task}" + (f"：{_brief(p.get('data'))}" if p.get("data") else "")
+        data = p.get("data")
+        brief = describe(form_key, data) if isinstance(data, dict) else json.dumps(data, ensure_ascii=False)
+        return f"办结任务{task}" + (f"：{brief}" if brief else "")
     if e.kind == "message_received":
-        return f"收到消息 {p.get('message_name')}（{p.get('correlation_key')}）"
+        name = MESSAGE_NAMES.get(str(p.get("message_name")), p.get("message_name"))
+        return f"收到消息「{name}」（{p.get('correlation_key')}）"
     if e.kind == "timer_fired":
         return f"定时器{task}到期触发（到期时间 {p.get('due_at')}）"
     if e.kind == "entrustment_received":
@@ -285,6 +318,8 @@ def _summary(e: Event, task_name: str | None) -> str:
     if e.kind == "upper_reports_overdue":
         late = "、".join(str(x.get("escalation_no")) for x in p.get("escalations") or [])
         return f"上级核对报告已逾期，本案继续等待：{late}"
+    if e.kind == "recheck_report_issued":
+        return f"复核核对案件 {p.get('case_no')} 出具复核报告 {p.get('number')}"
     if e.kind == "cross_city_gathered":
         return f"汇总跨地市核对请求为批次 {p.get('batch_no')}：{'、'.join(p.get('requests') or [])}"
     if e.kind == "refused":
@@ -292,13 +327,6 @@ def _summary(e: Event, task_name: str | None) -> str:
         rule = f"（{p['rule']}）" if p.get("rule") else ""
         return f"拒绝{action}任务{task}{rule}：{p.get('message')}"
     return KIND_NAMES.get(e.kind, e.kind)
-
-
-def _brief(data: Any, limit: int = 6) -> str:
-    if not isinstance(data, dict):
-        return json.dumps(data, ensure_ascii=False, default=str)
-    items = [f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in list(data.items())[:limit]]
-    return "，".join(items) + ("，…" if len(data) > limit else "")
 
 
 # --- who may audit, and the access log ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import NotFoundError
+from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.history import SYSTEM_STREAM
 from engine.history import append_event
@@ -23,6 +24,9 @@ from engine.models import Unit
 from engine.models import UnitKind
 from engine.models import User
 from forms.household import PHONE_PATTERN
+
+#: the system administrator's role code
+ADMIN_ROLE = "admin"
 
 _CODE_LENGTH = {RegionLevel.PROVINCE: 6, RegionLevel.CITY: 6, RegionLevel.COUNTY: 6, RegionLevel.TOWN: 9,
                 RegionLevel.VILLAGE: 12}
@@ -124,6 +128,12 @@ def grant_role(ctx: EngineContext, user: User, unit: Unit, role_code: str, *, ac
 
 
 def revoke_role(ctx: EngineContext, user: User, unit: Unit, role_code: str, *, actor: Actor) -> None:
+    """Take ``role_code`` in ``unit`` from ``user``; an administrator cannot take their own admin role.
+
+    :raises PermissionDeniedError: ``self_revoke_admin`` (one click would lock them out of the admin pages).
+    """
+    if role_code == ADMIN_ROLE and actor.username == user.username:
+        raise PermissionDeniedError("不能撤销自己的系统管理员角色，请由另一名系统管理员操作", code="self_revoke_admin")
     membership = ctx.session.execute(select(Membership).where(
         Membership.user_id == user.id, Membership.unit_id == unit.id, Membership.role_code == role_code)
     ).scalar_one_or_none()

@@ -368,7 +368,7 @@ def test_timeline_lists_every_event_and_filters(ctx, deploy, clock) -> None:  # 
         (1, "started"), (2, "task_claimed"), (3, "task_completed"), (4, "task_completed"), (5, "task_completed"),
         (6, "task_completed")]
     assert rows[3].task_name == "审核复审" and rows[3].actor_role == "review_officer"
-    assert rows[3].payload["data"]["decision"] == "return" and "decision=\"return\"" in rows[3].summary
+    assert rows[3].payload["data"]["decision"] == "return" and "审核结论：退回" in rows[3].summary
     assert rows[0].definition_version == 1 and rows[0].process_id == "linear_review"
     assert rows[2].occurred_at == T0 + timedelta(minutes=30)
     assert [r.seq for r in timeline(ctx, instance.id, kinds=["task_claimed"])] == [2]

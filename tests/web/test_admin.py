@@ -71,7 +71,7 @@ def test_admin_home_links_to_the_admin_pages(admin) -> None:  # type: ignore[no-
 def test_unit_list_shows_region_and_kind_in_chinese(admin) -> None:  # type: ignore[no-untyped-def]
     html = admin.get("/admin/units").get_data(as_text=True)
     assert "<td>长春示范商业银行</td>\n      <td>信息共享单位</td>\n      <td>长春市</td>" in html
-    assert "deposits，loans，wealth_products" in html
+    assert "<td>存款、贷款、理财产品</td>" in html  # the DX-8 categories by name, not code
 
 
 def test_creating_a_unit_records_an_event(admin, app) -> None:  # type: ignore[no-untyped-def]
@@ -202,6 +202,19 @@ def test_creating_a_user_then_granting_and_revoking_a_role(admin, app, client) -
                                                         "role": "intake_officer"}
     [user] = _get(app, User, username="cy_intake_2")
     assert _get(app, Membership, user_id=user.id) == []
+
+
+def test_an_admin_cannot_revoke_their_own_admin_role(admin, app) -> None:  # type: ignore[no-untyped-def]
+    """One click on 撤销 must not lock the only administrator out of the admin pages (found by the demo crawl)."""
+    [unit] = _get(app, Unit, code="JL-MZT")
+    html = admin.get("/admin/users/admin").get_data(as_text=True)
+    assert "本人的管理员角色须由另一名管理员撤销" in html and "/admin/users/admin/roles/revoke" not in html
+    response = _post(admin, "/admin/users/admin/roles/revoke", {"unit_id": str(unit.id), "role_code": "admin"})
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/users/admin"
+    assert "不能撤销自己的系统管理员角色" in admin.get("/admin/users/admin").get_data(as_text=True)
+    [user] = _get(app, User, username="admin")
+    assert [m.role_code for m in _get(app, Membership, user_id=user.id)] == ["admin"]
+    assert admin.get("/admin/").status_code == 200 and _events(app, "role_revoked") == []
 
 
 def test_a_created_user_can_sign_in(admin, app) -> None:  # type: ignore[no-untyped-def]

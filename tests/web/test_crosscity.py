@@ -245,6 +245,9 @@ def test_the_review_page_decides_each_request(app, client) -> None:  # type: ign
     assert [r["status"] for r in detail["requests"]] == ["entrusted", "cancelled"]
     assert detail["review_note"] == "逐项审核" and detail["entrustment"] is not None
     assert client.get(f"/cross-city/batches/{number}/review").status_code == 404  # reviewed
+    # the completed 市级审核 still opens for its reviewer, without a link to the review page (now 404)
+    page = _html(client.get(f"/tasks/{_task_id(app, 'city_review')}"))
+    assert number in page and f"/cross-city/batches/{number}/review" not in page
 
 
 def test_the_review_page_refuses_the_county_requester(app, client) -> None:  # type: ignore[no-untyped-def]
@@ -257,6 +260,18 @@ def test_the_review_page_refuses_the_county_requester(app, client) -> None:  # t
     ids = _escalation_ids(app)
     response = post(client, f"/cross-city/batches/{number}/review", {f"decision-{i}": "accept" for i in ids})
     assert response.status_code == 403
+
+
+def _task_id(app: Any, bpmn_id: str) -> str:
+    from sqlalchemy import select
+
+    from engine.models import HumanTask
+
+    session = app.extensions["hedui"].session_factory()
+    try:
+        return session.execute(select(HumanTask.id).where(HumanTask.bpmn_id == bpmn_id)).scalar_one()
+    finally:
+        session.close()
 
 
 def _escalation_ids(app: Any) -> list[int]:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
+from engine.exchange.categories import CATEGORIES
 from engine.models import ExchangeRegistration
 from engine.models import Membership
 from engine.models import Region
@@ -58,6 +59,12 @@ def kind_choices() -> list[tuple[str, str]]:
 
 def kind_name(kind: UnitKind | str) -> str:
     return UNIT_KIND_NAMES[UnitKind(kind).value]
+
+
+def category_names(codes: str | None) -> str:
+    """A sharing unit's data categories in Chinese (DX-8), the code kept for those the catalogue lacks."""
+    names = [CATEGORIES[c][0] if c in CATEGORIES else c for c in (codes or "").split(",") if c.strip()]
+    return "、".join(names) or "—"
 
 
 def list_units(session: Session) -> list[Unit]:

@@ -23,6 +23,7 @@ from flask_login import current_user
 from engine.clock import local_date
 from engine.context import Actor
 from engine.errors import NotFoundError
+from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.models import ExchangeRegistration
 from engine.models import Unit
@@ -44,6 +45,7 @@ from web.db import state
 from web.home.schemas import HtmlFormSchema
 from web.home.schemas import field_errors
 from web.home.schemas import load_form
+from web.inbox.views import local_time
 
 Page = ResponseReturnValue
 #: a form's action: validated values in, (flash message, where to go next) out
@@ -106,7 +108,7 @@ def new_region() -> Page:
 @bp.get("/units")
 def units() -> str:
     return render_template("admin/units.html", units=queries.list_units(get_ctx().session),
-                           kind_name=queries.kind_name)
+                           kind_name=queries.kind_name, category_names=queries.category_names)
 
 
 @bp.route("/units/new", methods=["GET", "POST"])
@@ -174,7 +176,7 @@ def _user_page(username: str, form: dict[str, Any], errors: dict[str, list[str]]
     return render_template(
         "admin/user.html", user=shown, memberships=org.memberships_of(ctx, shown.id),
         role_names=queries.role_names(ctx.session), units=queries.unit_choices(ctx.session),
-        form=form, errors=errors, message=message)
+        form=form, errors=errors, message=message, local_time=local_time)
 
 
 @bp.post("/users/<username>/roles")
@@ -214,7 +216,11 @@ def revoke_role(username: str) -> ResponseReturnValue:
     unit = ctx.session.get(Unit, data["unit_id"])
     if unit is None:
         raise NotFoundError("单位不存在")
-    org.revoke_role(ctx, target, unit, data["role_code"], actor=_actor())
+    try:
+        org.revoke_role(ctx, target, unit, data["role_code"], actor=_actor())
+    except PermissionDeniedError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.user", username=username))
     role_name = queries.role_names(ctx.session).get(data["role_code"], data["role_code"])
     flash(f"已撤销「{target.display_name}」在「{unit.name}」的{role_name}角色", "success")
     return redirect(url_for("admin.user", username=username))

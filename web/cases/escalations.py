@@ -43,6 +43,8 @@ def _upper_of(mine: Escalation) -> dict[str, Any]:
 
 
 def _row(e: Escalation, names: dict[str, str], units: dict[str, str]) -> dict[str, Any]:
+    from web.crosscity.views import who  # system actors (jobs) by name; crosscity imports this module
+
     now = get_ctx().now()
     current = e.steps[-1] if e.steps else None
     return {
@@ -50,14 +52,14 @@ def _row(e: Escalation, names: dict[str, str], units: dict[str, str]) -> dict[st
         "status": ESCALATION_STATUS_NAMES[e.status.value],
         "items": "、".join(units.get(code, code) for code in e.items), "agency": e.target_agency.name,
         "via": e.via_unit.name if e.via_unit else None, "reason": e.reason,
-        "raised": f"{local_time(e.raised_at)} {names.get(e.raised_by, e.raised_by)}",
+        "raised": f"{local_time(e.raised_at)} {names.get(e.raised_by) or who(e.raised_by)}",
         "due": local_time(e.due_at) if e.due_at else None,
         "overdue": e.status in PENDING and e.due_at is not None and e.due_at < now,
         "where": current.unit.name if current else None,
         "case_no": e.upper_household.case_no if e.upper_household else None,
         "batch_no": e.batch.number if e.batch else None,
         "steps": [{"at": local_time(s.at), "status": ESCALATION_STATUS_NAMES[s.status.value], "unit": s.unit.name,
-                   "actor": names.get(s.actor, s.actor), "note": s.note} for s in e.steps],
+                   "actor": names.get(s.actor) or who(s.actor), "note": s.note} for s in e.steps],
     }
 
 

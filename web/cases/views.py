@@ -19,15 +19,18 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from engine import assignment
+from engine.audit import assert_can_audit
 from engine.context import Actor
 from engine.documents.printing import document_key
 from engine.documents.printing import print_counts
+from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.exchange.queries import case_results
 from engine.reports.printing import report_counts
 from engine.reports.levels import reports_with_levels
 from engine.models.case import DOCUMENT_KIND_NAMES
+from engine.models import WorkflowInstance
 from engine.models.case import Household
 from forms.household import BUSINESS_TYPES
 from forms.household import SIGNATURES
@@ -50,6 +53,7 @@ from web.credit.views import case_credit
 from web.db import get_ctx
 from web.home.schemas import field_errors
 from web.home.schemas import load_form
+from web.inbox.casefacts import openable
 from web.inbox.views import local_time
 from web.rechecks.views import case_rechecks
 from web.rechecks.views import initiating_units
@@ -121,6 +125,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
     entrustment = household.entrustment
     rules = RULE_SETS.get(household.rule_set)
     reports = reports_with_levels(ctx, household)  # with those upper agencies issued for it (PS-5)
+    tasks = queries.open_tasks(ctx.session, household.case_no)
     return render_template(
         "cases/case.html", household=household, entrustment=entrustment, instance=instance,
         units=queries.unit_names(ctx.session, [entrustment.entrusting_unit_id, entrustment.agency_unit_id]),
@@ -139,13 +144,24 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         person_choices=[(str(p.id), f"{p.name}（{RELATIONS.get(p.relation, (p.relation, None))[0]}）")
                         for p in household.persons if p.id_number],
         today=ctx.today(), documents=queries.documents_of(ctx.session, household),
-        kind_names=DOCUMENT_KIND_NAMES, tasks=queries.open_tasks(ctx.session, household.case_no),
+        kind_names=DOCUMENT_KIND_NAMES, tasks=tasks,
+        openable=openable(ctx, tasks, current_user.id, current_user.username),
         can_unmask=queries.has_duty(ctx.session, current_user.id, instance), purposes=list(UNMASK_PURPOSES.items()),
         form=form, errors=errors, message=message, local_time=local_time,
         printed=_printed(household), exchange_results=case_results(ctx, instance.id),
         rechecks=case_rechecks(household), can_file_recheck=bool(initiating_units(current_user.id)),
         reports=reports, report_counts=report_counts(ctx, [r.state.report for r in reports]),
-        escalations=case_escalations(household), **case_credit(household))
+        escalations=case_escalations(household), can_view_archive=_may_audit(instance),
+        **case_credit(household))
+
+
+def _may_audit(instance: WorkflowInstance) -> bool:
+    """Whether the archive viewer (and the case history) opens for the user: staff of the case, auditors."""
+    try:
+        assert_can_audit(get_ctx(), current_user.id, instance)
+    except (PermissionDeniedError, NotFoundError):
+        return False
+    return True
 
 
 def _printed(household: Household) -> dict[str, int]:

@@ -29,6 +29,7 @@ from engine.services import cross_city
 from engine.services import cross_city_queries as queries
 from web.crosscity.blueprint import bp
 from web.db import get_ctx
+from web.inbox.casefacts import openable
 from web.inbox.views import local_time
 
 
@@ -102,7 +103,9 @@ def batch(number: str) -> str:
         record = queries.get_batch(ctx, number, user_id=current_user.id)
     except NotFoundError:
         abort(404)
-    return render_template("crosscity/batch.html", **NAMES, view=queries.batch_view(ctx, record),
+    view = queries.batch_view(ctx, record)
+    return render_template("crosscity/batch.html", **NAMES, view=view,
+                           openable=openable(ctx, view.open_tasks, current_user.id, current_user.username),
                            requests=queries.visible_requests(ctx, current_user.id, record))
 
 

@@ -130,3 +130,9 @@ def refusal(ctx: EngineContext, task: HumanTask, user_id: int, username: str) ->
     names = definition_info(ctx, task.instance.definition_id).task_names
     found = violations(task.properties, assignment.done_by(ctx, task.instance_id), username, names)
     return found[0].explanation if found else None
+
+
+def openable(ctx: EngineContext, tasks: list[HumanTask], user_id: int, username: str) -> set[str]:
+    """The ids of those ``tasks`` the user may open: pages link only these (the others answer 403 or 404)."""
+    return {t.id for t in tasks if assignment.visible_to(ctx, user_id, t.instance)
+            and refusal(ctx, t, user_id, username) is None}
