@@ -68,6 +68,8 @@ AGENCY_PHONES = {"JL-HDZX": "0431-80000001", "CC-HDZX": "0431-80000002", "CY-HDZ
 USERS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("hq_street_clerk", "周敏（红旗街道民政办）", [("HQ-MZB", "street_clerk"), ("HQ-MZB", "assistance_officer")]),
     ("cy_assistance", "陈立（朝阳区民政局）", [("CY-MZJ", "assistance_officer")]),
+    # the department's head: a second person who may approve a 失信登记 陈立 proposes (AU-3, SD-CR)
+    ("cy_mzj_head", "刘洋（朝阳区民政局科长）", [("CY-MZJ", "supervisor")]),
     ("cy_intake", "李静（朝阳区核对中心）", [("CY-HDZX", "intake_officer")]),
     ("cy_reviewer", "王磊（朝阳区核对中心）", [("CY-HDZX", "review_officer")]),
     ("cy_reporter", "赵丽（朝阳区核对中心）", [("CY-HDZX", "report_officer")]),

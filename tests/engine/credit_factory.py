@@ -13,22 +13,13 @@ from engine.models import Household
 from engine.models.credit import CreditRecord
 from engine.services.credit import decide_record
 from engine.services.credit import propose_record
-from engine.services.demo import DEMO_PASSWORD
 from engine.services.org import get_unit_by_code
-from engine.services.org import grant_role
-from engine.services.users import create_user
-from tests.engine.recheck_factory import ADMIN
 from tests.engine.recheck_factory import as_user
 from tests.engine.recheck_factory import enrol
 from tests.engine.recheck_factory import verify
 
-#: the department's head (科室负责人) who approves what cy_assistance proposes
+#: the department's head (科室负责人, a demo user) who approves what cy_assistance proposes
 HEAD = "cy_mzj_head"
-
-
-def add_head(ctx: EngineContext) -> None:
-    user = create_user(ctx, HEAD, "石演示（朝阳区民政局科长）", DEMO_PASSWORD, actor=ADMIN)
-    grant_role(ctx, user, get_unit_by_code(ctx, "CY-MZJ"), "supervisor", actor=ADMIN)
 
 
 def ended_case(ctx: EngineContext) -> Household:

@@ -41,7 +41,6 @@ from engine.services.credit_queries import lookup_active
 from engine.services.credit_queries import visible_record
 from engine.services.org import get_unit_by_code
 from engine.services.users import get_user
-from tests.engine.credit_factory import add_head
 from tests.engine.credit_factory import ended_case
 from tests.engine.credit_factory import form
 from tests.engine.credit_factory import head
@@ -57,7 +56,6 @@ from tests.engine.report_factory import southern_case
 @pytest.fixture
 def prepared(ctx: EngineContext) -> EngineContext:
     prepare(ctx)
-    add_head(ctx)
     return ctx
 
 

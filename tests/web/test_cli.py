@@ -69,9 +69,9 @@ def test_demo_is_idempotent(runner) -> None:  # type: ignore[no-untyped-def]
 
     first = runner.invoke(args=["demo"])
     second = runner.invoke(args=["demo"])
-    # 24 staff and system accounts (county, city and province agencies: PS-5) + the filed unit-side officer
+    # 25 staff and system accounts (county, city and province agencies: PS-5) + the filed unit-side officer
     # of each of the 9 demo sharing units (SD-3)
-    assert len(USERS) == 33
+    assert len(USERS) == 34
     assert first.exit_code == 0 and f"新建 {len(USERS)} 个用户" in first.output
     assert second.exit_code == 0 and "新建 0 个用户" in second.output
 

@@ -4,7 +4,7 @@ The world is built the way ``make run`` builds it — ``hedui db upgrade``, ``ca
 ``bpmn deploy``, ``demo`` through the CLI runner — in a committed SQLite file (a copy of the migrated
 template, the demo's own commits stay), once per module; it runs on SQLite only.
 
-For each of the README's 33 demo users the crawler signs in and follows, breadth first, every same-site
+For each of the README's 34 demo users the crawler signs in and follows, breadth first, every same-site
 link (``href``) reachable by GET from the home page (never the sign-out; at most a few URLs of one shape,
 numbers normalised; downloads only have their status checked). Every page must answer 200 (or redirect to
 a page that does): a link shown to a user that leads to 403 or 404 is a defect, the UI should not offer it.
@@ -205,10 +205,10 @@ def test_every_page_a_demo_user_can_reach_works(request: pytest.FixtureRequest, 
     assert found == {}
 
 
-def test_demo_has_33_users_in_every_role() -> None:
+def test_demo_has_34_users_in_every_role() -> None:
     """The crawl covers the README's table: every role of the catalogue has a demo user."""
     roles = {role for _, _, grants in USERS for _, role in grants}
-    assert len(USERS) == 33
+    assert len(USERS) == 34
     assert {"street_clerk", "assistance_officer", "intake_officer", "review_officer", "report_officer",
             "exchange_officer", "sharing_officer", "supervisor", "auditor", "process_designer", "admin"} <= roles
 

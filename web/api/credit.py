@@ -1,9 +1,9 @@
 """Dishonesty records (失信登记, AU-3) through the API: the cross-region lookup, the list and one record.
 
-``GET /api/v1/credit-records?id_number=…`` is the linkage of JL 第二十条: callers who register or
+``POST /api/v1/credit-records/lookup`` (the number in the body, never in a URL) is the linkage of JL 第二十条: callers who register or
 accept cases (``engine.services.credit_queries.LOOKUP_ROLES``) learn whether a record is in force
 for exactly that person, in any region; the search is recorded with a keyed hash of the number.
-Without ``id_number`` the list follows jurisdiction and masks ID numbers; one record shows the full
+``GET /api/v1/credit-records`` follows jurisdiction and masks ID numbers; one record shows the full
 number and its view is recorded like a case view (SEC-12).
 """
 
@@ -28,6 +28,7 @@ from forms.ids import parse_id_number
 from web.api.blueprint import bp
 from web.api.inputs import PAGE_PARAMETERS
 from web.api.inputs import cursor_arg
+from web.api.inputs import json_body
 from web.api.inputs import limit_arg
 from web.api.openapi import operation
 from web.auth import api_login_required
@@ -71,20 +72,13 @@ def _date_arg(name: str) -> date | None:
 @bp.get("/api/v1/credit-records")
 @api_login_required
 def list_credit_records() -> Response:
-    """With ``id_number``: the records in force for that person anywhere; else the caller's jurisdiction."""
+    """The caller's jurisdiction, masked. An ID number is never taken from the query string (it would land
+    in access logs): the lookup is ``POST /api/v1/credit-records/lookup``."""
     ctx = get_ctx()
     user = current_api_user()
-    raw = request.args.get("id_number")
-    if raw is not None:
-        try:
-            number = parse_id_number(raw.strip(), today=ctx.today()).number
-        except IdNumberError as exc:
-            raise ValidationError(exc.message, code="invalid_id_number", fields={"id_number": [exc.message]}) from None
-        found = credit_queries.lookup_active(ctx, user.id, number)
-        append_system_event(ctx, kind="personal_data_searched", actor=Actor(user.username, None, user.id), payload={
-            "via": "api", "purpose": "credit_lookup", "id_hash": id_number_hash(number), "results": len(found),
-            "credit_records": [r.number for r in found]})
-        return jsonify({"items": [credit_dict(r) for r in found], "next_cursor": None})
+    if "id_number" in request.args:
+        raise ValidationError("身份证号码不得放在查询串中，请用 POST /api/v1/credit-records/lookup 查询",
+                              code="id_number_in_query", fields={"id_number": ["请改用 POST 请求体"]})
     state = request.args.get("state") or None
     if state is not None and state not in CREDIT_STATE_NAMES:
         raise ValidationError(fields={"state": [f"须为 {'、'.join(CREDIT_STATE_NAMES)} 之一"]})
@@ -92,6 +86,26 @@ def list_credit_records() -> Response:
                                              period_to=_date_arg("period_to"), before_id=cursor_arg(),
                                              limit=limit_arg())
     return jsonify({"items": [credit_dict(r) for r in page], "next_cursor": None if more is None else str(more)})
+
+
+@bp.post("/api/v1/credit-records/lookup")
+@api_login_required
+def lookup_credit_records() -> Response:
+    """``{"id_number": …}``: the records in force for exactly that person, in any region (JL 第二十条)."""
+    ctx = get_ctx()
+    user = current_api_user()
+    raw = json_body().get("id_number")
+    if not isinstance(raw, str):
+        raise ValidationError("请提供身份证号码", code="invalid_id_number", fields={"id_number": ["请提供身份证号码"]})
+    try:
+        number = parse_id_number(raw.strip(), today=ctx.today()).number
+    except IdNumberError as exc:
+        raise ValidationError(exc.message, code="invalid_id_number", fields={"id_number": [exc.message]}) from None
+    found = credit_queries.lookup_active(ctx, user.id, number)
+    append_system_event(ctx, kind="personal_data_searched", actor=Actor(user.username, None, user.id), payload={
+        "via": "api", "purpose": "credit_lookup", "id_hash": id_number_hash(number), "results": len(found),
+        "credit_records": [r.number for r in found]})
+    return jsonify({"items": [credit_dict(r) for r in found]})
 
 
 @bp.get("/api/v1/credit-records/<number>")
@@ -109,11 +123,7 @@ def get_credit_record(number: str) -> Response:
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _AUTH = [{"bearer": []}]
-operation("get", "/credit-records",
-          summary="失信登记（AU-3）：按身份证号码跨地区查询有效登记（受理、登记案件的人员；查询留痕），或列出辖区内的登记",
-          security=_AUTH, parameters=[
-              {"name": "id_number", "in": "query", "schema": {"type": "string"},
-               "description": "18 位身份证号码：只返回该人当前有效的登记（不限辖区）；不给出时列出辖区内的登记（号码打码）"},
+operation("get", "/credit-records", summary="失信登记（AU-3）：辖区内的登记（号码打码）", security=_AUTH, parameters=[
               {"name": "state", "in": "query",
                "schema": {"enum": list(CREDIT_STATE_NAMES)}, "description": "状态（已到期按日期推算）"},
               {"name": "period_from", "in": "query", "schema": {"type": "string", "format": "date"}},
@@ -121,8 +131,16 @@ operation("get", "/credit-records",
                "description": "与登记期限有交集的登记"},
               *PAGE_PARAMETERS],
           responses={"200": {"description": "items 与 next_cursor", "content": _JSON},
-                     "403": {"description": "按号码查询须为受理、登记案件的人员（role_required）"},
-                     "422": {"description": "身份证号码、状态或日期无效"}})
+                     "422": {"description": "状态或日期无效；查询串中带身份证号码（id_number_in_query）"}})
+operation("post", "/credit-records/lookup",
+          summary="失信登记跨地区查询（JL 第二十条）：按身份证号码返回该人当前有效的登记，不限辖区（受理、登记案件的人员；查询留痕）",
+          security=_AUTH,
+          requestBody={"required": True, "content": {"application/json": {"schema": {
+              "type": "object", "required": ["id_number"],
+              "properties": {"id_number": {"type": "string", "description": "18 位身份证号码"}}}}}},
+          responses={"200": {"description": "items：有效登记（号码打码）", "content": _JSON},
+                     "403": {"description": "须为受理、登记案件的人员（role_required）"},
+                     "422": {"description": "身份证号码无效（invalid_id_number）"}})
 operation("get", "/credit-records/{number}", summary="一条失信登记（含完整身份证号码；查看留痕）", security=_AUTH,
           parameters=[{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
           responses={"200": {"description": "登记", "content": _JSON},
