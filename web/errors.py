@@ -60,7 +60,13 @@ def _respond(status: int, body: dict[str, object]) -> Response | tuple[str, int]
         response = jsonify(body)
         response.status_code = status
         return response
-    return render_template("errors/error.html", status=status, message=body["message"]), status
+    if status < 500:
+        try:  # in the site's layout, whose navigation reads the user's roles
+            return render_template("errors/error.html", status=status, message=body["message"]), status
+        except Exception:  # noqa: BLE001 - e.g. the session is unusable after the error: the plain page below
+            logger.warning("error page layout failed; plain page for %s", status, exc_info=True)
+    # a server error may come from the database the layout reads: no layout then
+    return render_template("errors/plain.html", status=status, message=body["message"]), status
 
 
 def handle_domain_error(exc: e.HeduiError) -> Response | tuple[str, int]:

@@ -55,3 +55,20 @@ def test_api_errors_are_json_with_a_stable_code(client) -> None:  # type: ignore
 def test_browser_errors_are_html_in_chinese(client) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/no-such-page", headers={"Accept": "text/html"})
     assert response.status_code == 404 and "页面或对象不存在" in response.get_data(as_text=True)
+    assert 'class="site-header"' in response.get_data(as_text=True)  # a 4xx keeps the site's layout
+
+
+def test_a_server_error_page_needs_nothing_from_the_database(app, client) -> None:  # type: ignore[no-untyped-def]
+    """A 5xx may come from the database: its page is the plain one (no navigation, no role lookups)."""
+
+    def _boom() -> str:
+        raise RuntimeError("boom")
+
+    _boom.is_public = True  # type: ignore[attr-defined]  # no sign-in needed to reach it
+    app.add_url_rule("/_boom", "boom", _boom)
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: the handler answers, the test client does not raise
+
+    response = client.get("/_boom", headers={"Accept": "text/html"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500 and "出错了（500）" in html
+    assert 'class="site-header"' not in html and "boom" not in html
