@@ -368,3 +368,17 @@ def test_the_xlsx_template_has_one_sheet_per_table(importer) -> None:  # type: i
     workbook = openpyxl.load_workbook(io.BytesIO(response.data))
     assert workbook.sheetnames == ["说明", "households", "persons", "documents"]
     assert [c.value for c in workbook["documents"][1]] == ["household", "kind", "file", "id_number"]
+
+
+@pytest.mark.parametrize(("username", "papers", "archive"), [
+    ("cy_intake", True, True),  # agency staff of the case: print, and the archive (once sealed)
+    ("cy_assistance", False, False),  # the county department sees the case, but neither prints nor reads the archive
+    ("auditor", False, True),
+])
+def test_papers_section_offers_only_what_the_user_may_do(client, case_no, username, papers,  # type: ignore[no-untyped-def]
+                                                         archive) -> None:
+    login(client, username)
+    html = client.get(f"/cases/{case_no}").get_data(as_text=True)
+    assert ('id="download-authorisation"' in html) is papers
+    assert ('id="archive-link"' in html) is archive
+    assert ('id="papers-none"' in html) is (not papers and not archive)
