@@ -22,6 +22,7 @@ import io
 import os
 import platform
 import resource
+import statistics
 import sys
 import time
 from datetime import date
@@ -135,8 +136,26 @@ def _run(args: argparse.Namespace) -> None:
             print(f"run_batch: {status}, {batch.started} cases started, {batch.failed} failed in {started:.1f} s "
                   f"({batch.started / started:.0f} households/s, chunks of {args.chunk})")
             print(f"peak RSS: {_rss_mib():.0f} MiB (before the batch: {rss0:.0f} MiB)")
+            _stats(ctx)
         db.dispose()
 
+
+
+def _stats(ctx: EngineContext, repeat: int = 3) -> None:
+    """The 统计分析 figures (AN-1, AU-4) over everything the batch started, as the province's auditor sees them."""
+    from engine.services.users import get_user
+    from engine.stats.report import compute
+    from engine.stats.scope import StatsQuery
+
+    query = StatsQuery(user_id=get_user(ctx, "auditor").id, first=date(2026, 1, 1), last=date(2026, 12, 31))
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        report = compute(ctx, query)
+        samples.append(time.perf_counter() - t0)
+    received = report.total.values["received"]
+    print(f"statistics (engine.stats.report.compute, province scope, year 2026): {received} cases counted, "
+          f"median {statistics.median(samples) * 1000:.0f} ms of {repeat}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -154,6 +154,9 @@ def _pages(app: Any, clients: dict[str, Any]) -> list[PageLoad]:
         *(PageLoad(f"intake step `{step}`", "hq_street_clerk", f"{draft}/{step}")
           for step in ("business", "members", "documents", "letter")),
         PageLoad("batch import `/cases/import`", "hq_street_clerk", "/cases/import"),
+        PageLoad("statistics `/stats/` (this year)", "cy_assistance", "/stats/?period=year"),
+        PageLoad("statistics CSV `/stats/export/volumes.csv`", "cy_assistance", "/stats/export/volumes.csv?period=year"),
+        PageLoad("失信登记 list `/credit/`", "cy_assistance", "/credit/"),
         *(PageLoad(f"admin `{path}`", "admin", path) for path in (
             "/admin/", "/admin/units", "/admin/users", "/admin/registrations", "/admin/calendar", "/admin/policy")),
     ]
@@ -187,7 +190,7 @@ def _run(args: argparse.Namespace) -> list[str]:
     with _database() as url:
         t0 = time.perf_counter()
         app = _prepare(url, args.extra_cases)
-        clients = {name: _sign_in(app, name) for name in ("cy_intake", "hq_street_clerk", "admin")}
+        clients = {name: _sign_in(app, name) for name in ("cy_intake", "hq_street_clerk", "cy_assistance", "admin")}
         clients[""] = app.test_client()
         pages = _pages(app, clients)
         print(f"prepared in {time.perf_counter() - t0:.1f} s; {len(pages)} pages, {args.repeat} loads each")
