@@ -10,9 +10,14 @@ recorded before this existed fall back to the calendar as it is now.
 
 from __future__ import annotations
 
+from datetime import date
 from datetime import datetime
-from engine.clock import local_date
+from datetime import time
+from datetime import timezone
 from typing import Any
+
+from engine.clock import LOCAL_TZ
+from engine.clock import local_date
 
 from engine.runtime import Workflow
 from engine.runtime.core import DeadlineFn
@@ -66,3 +71,24 @@ def recorded(payload: Any) -> dict[Key, str]:
                 and isinstance(row[2], str):
             out[(row[0], row[1])] = row[2]
     return out
+
+
+def instance_due_at(value: Any) -> datetime | None:
+    """The instance deadline a diagram variable holds, as an aware UTC datetime (None if unset or unreadable).
+
+    ``add_working_days`` stores an ISO string with its offset; start data may carry a ``datetime``.
+    A value without time zone is Beijing time; a bare date means the end of that day in Beijing.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time.max, tzinfo=LOCAL_TZ)
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=LOCAL_TZ)
+    return value.astimezone(timezone.utc)

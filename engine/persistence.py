@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.context import Actor
+from engine.deadlines import instance_due_at
 from engine.deadlines import recording
 from engine.context import EngineContext
 from engine.errors import ConflictError
@@ -95,8 +96,9 @@ def definition_info(ctx: EngineContext, definition_id: int) -> DefinitionInfo:
             .where(ProcessDefinition.id == definition_id)
         ).one()
         names = {t["bpmn_id"]: t["name"] for t in catalogue.get("user_tasks", [])}
+        due_variable = (catalogue.get("process_properties") or {}).get("instanceDueVariable")
         return DefinitionInfo(content_hash, catalogue.get("has_timers", True), catalogue.get("has_messages", True),
-                              names)
+                              names, due_variable)
 
     return ctx.runtime.definition_info(definition_id, fetch)
 
@@ -156,6 +158,8 @@ def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, 
     if wf.is_completed and instance.status == InstanceStatus.RUNNING:
         instance.status = InstanceStatus.COMPLETED
         instance.completed_at = now
+    if info.due_variable:
+        instance.due_at = instance_due_at(wf.variable(info.due_variable))
     with ctx.session.no_autoflush:
         _sync_human_tasks(ctx, instance, wf, actor, now, [] if fresh else open_tasks)
         if info.has_timers:

@@ -50,6 +50,9 @@ class WorkflowInstance(Base):
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    #: the instance's own deadline (PS-10: the case's statutory limit), copied on every save from the data
+    #: variable the diagram names in its process property ``instanceDueVariable``; None when it names none
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
     started_by: Mapped[str | None] = mapped_column(String(100))
     #: the verification agency that owns the case at this level (its agency-side lanes)
     agency_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)

@@ -111,6 +111,8 @@ class DefinitionInfo:
     has_messages: bool
     #: user-task id -> Chinese name, for messages
     task_names: Mapping[str, str]
+    #: the data variable holding the instance's own deadline (process property ``instanceDueVariable``)
+    due_variable: str | None = None
 
 
 class BpmnRuntime:

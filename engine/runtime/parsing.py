@@ -41,6 +41,9 @@ NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 USER_TASK_PROPERTIES = {"formKey", "dueWorkingDays", "sodNotSameAs", "sodRule", "dualControl", "allowedDecisions",
                         "exchangeUnit", "sodNotRaisedBy"}
 EVENT_PROPERTIES = {"correlationKey"}
+#: process-level ``spiffworkflow:properties``: ``instanceDueVariable`` names the data variable holding the
+#: instance's own deadline (copied into ``workflow_instances.due_at`` on every save)
+PROCESS_PROPERTIES = {"instanceDueVariable"}
 _ISO_DURATION_BARE = re.compile(r"^R?\d*/?P(T?\d|\d)", re.IGNORECASE)
 _PROCESS_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -157,8 +160,23 @@ def _build_process(
     has_timers = any(next(t.iter(f"{{{BPMN_NS}}}timerEventDefinition"), None) is not None for t in trees)
     has_messages = any(next(t.iter(f"{{{BPMN_NS}}}messageEventDefinition", f"{{{BPMN_NS}}}receiveTask"), None)
                        is not None for t in trees)
+    own = by_name.get(owner)
+    properties = process_properties(own, process_id) if own is not None else {}
     return ParsedProcess(process_id, spec.description or process_id, tuple(names), serialized, version, tasks,
-                         has_timers=has_timers, has_messages=has_messages)
+                         has_timers=has_timers, has_messages=has_messages, properties=properties)
+
+
+def process_properties(f: _File, process_id: str) -> dict[str, str]:
+    """The ``spiffworkflow:properties`` directly on a ``bpmn:process`` (SpiffWorkflow keeps none of them)."""
+    for process in f.tree.iterfind("bpmn:process", NS):
+        if process.get("id") == process_id:
+            return _own_properties(process)
+    return {}
+
+
+def _own_properties(process: Any) -> dict[str, str]:
+    path = "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property"
+    return {p.get("name"): p.get("value") for p in process.iterfind(path, NS)}
 
 
 def _dmn_files_for(by_name: dict[str, _File], bpmn_files: list[_File]) -> list[str]:
@@ -215,7 +233,20 @@ def _check_process(f: _File, process: Any, roles: set[str], forms: set[str]) -> 
     for task in process.iter(f"{{{BPMN_NS}}}userTask"):
         problems.extend(_check_user_task(f, task, lanes.get(task.get("id")), forms, user_task_ids))
     problems.extend(_check_expressions(f, process))
+    problems.extend(_check_process_properties(f, process))
     return problems
+
+
+def _check_process_properties(f: _File, process: Any) -> list[DeployProblem]:
+    pid, props = process.get("id"), _own_properties(process)
+    unknown = sorted(set(props) - PROCESS_PROPERTIES)
+    out = []
+    if unknown:
+        out.append(_at(f, pid, f"未知的流程属性 {', '.join(unknown)}；允许: {', '.join(sorted(PROCESS_PROPERTIES))}"))
+    variable = props.get("instanceDueVariable")
+    if variable is not None and not (variable.isidentifier() and variable.isascii()):
+        out.append(_at(f, pid, f"instanceDueVariable 须为数据变量名，实际为「{variable}」"))
+    return out
 
 
 def _check_user_task(f: _File, task: Any, lane: str | None, forms: set[str], user_task_ids: set[str]) -> list[DeployProblem]:

@@ -51,6 +51,8 @@ class ParsedProcess:
     #: whether any timer / message-catching event exists (else the engine skips those derived tables)
     has_timers: bool = True
     has_messages: bool = True
+    #: the process-level ``spiffworkflow:properties`` (``instanceDueVariable``)
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

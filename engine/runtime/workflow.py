@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from engine.runtime.core import DeadlineFn
 
 _MAX_ROUNDS = 1000
+#: task states whose data is real (predicted tasks carry none yet)
+_HAS_DATA = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
 class Workflow:
@@ -106,6 +108,20 @@ class Workflow:
     @property
     def data(self) -> dict[str, Any]:
         return dict(self.wf.data)
+
+    def variable(self, name: str) -> Any:
+        """A data variable as the top-level process holds it now (None when unset).
+
+        Finished: the process data. Running: the top-level task whose data changed last among those
+        that carry the variable (subprocesses work on copies and are not looked at).
+        """
+        if self.wf.is_completed() and name in self.wf.data:
+            return self.wf.data[name]
+        latest = None
+        for task in self.wf.get_tasks_iterator(skip_subprocesses=True, state=_HAS_DATA):
+            if name in task.data and (latest is None or task.last_state_change >= latest.last_state_change):
+                latest = task
+        return None if latest is None else latest.data[name]
 
     def evaluate(self, task_id: str, expression: str) -> Any:
         """Evaluate a diagram expression (sandboxed) against a task's data."""

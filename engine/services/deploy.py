@@ -118,7 +118,7 @@ def _store(ctx: EngineContext, parsed: ParsedProcess, bundle: Mapping[str, bytes
         process_id=parsed.process_id, content_hash=digest, version=version, name=parsed.name,
         serialized_spec=parsed.serialized_spec, serializer_version=parsed.serializer_version,
         task_catalogue={"user_tasks": [t.__dict__ for t in parsed.user_tasks], "has_timers": parsed.has_timers,
-                        "has_messages": parsed.has_messages},
+                        "has_messages": parsed.has_messages, "process_properties": parsed.properties},
         deployed_at=ctx.now(), deployed_by=actor.username,
         files=[DefinitionFile(filename=n, content_sha256=hashlib.sha256(c).hexdigest(), content=c.decode("utf-8"))
                for n, c in sorted(own_files.items())],

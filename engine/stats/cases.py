@@ -10,9 +10,12 @@ derived task rows, never from the serialized workflow (the diagram is linear):
 * 已撤销: an administrator terminated the instance;
 * 办理中: everything else.
 
-Timeliness uses the due times the case's steps carry (``human_tasks.due_at``, from the diagram's
-``dueWorkingDays`` on the working-day calendar, PS-10): a finished case was on time when no step of
-it was completed after its due time; an open case is overdue when one of its open steps is past due.
+Timeliness is measured against the case's statutory deadline (``workflow_instances.due_at``, the
+diagram's ``verification_due``: 10 working days, 15 for a check entrusted upward or a re-verification,
+PS-10): a case with its report issued was on time when the report was issued (``issue_report``
+completed) at or before the deadline, late otherwise; an open case (办理中) is overdue when its deadline
+has passed. Cases without a deadline count neither way. The step-level figure (步骤超时) stays as a
+second measure: finished cases with a step completed after its own due time (``human_tasks.due_at``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from engine.case_due import report_issued_at
 from engine.context import EngineContext
 from engine.models import Entrustment
 from engine.models import Escalation
@@ -47,7 +51,7 @@ OUTCOME_NAMES = {"completed": "核对完成", "terminated": "终止核对", "ret
                  "in_progress": "办理中"}
 #: the counters every group (agency, level, business type) carries
 COUNTERS = ("received", *OUTCOMES, "rechecks", "from_lower", "escalated", "cross_city", "on_time", "late",
-            "overdue_open", "work_days_total", "work_days_cases")
+            "step_late", "overdue_open", "work_days_total", "work_days_cases")
 
 
 @dataclass
@@ -67,17 +71,14 @@ def case_rows(ctx: EngineContext, query: StatsQuery) -> Any:
     """A subquery: one row per case in scope with its group keys, outcome and timeliness flags."""
     dialect = ctx.session.get_bind().dialect.name
     wi = WorkflowInstance
-    report = aliased(HumanTask)
-    report_at = (select(func.max(report.completed_at))
-                 .where(report.instance_id == wi.id, report.bpmn_id == "issue_report",
-                        report.status == HumanTaskStatus.COMPLETED)
-                 .correlate_except(report).scalar_subquery())
+    report_at = report_issued_at(wi)
     has_review = exists().where(HumanTask.instance_id == wi.id, HumanTask.bpmn_id == "review")
     step = aliased(HumanTask)
-    late = exists().where(step.instance_id == wi.id, step.status == HumanTaskStatus.COMPLETED,
-                          step.completed_at > step.due_at)
-    overdue = exists().where(step.instance_id == wi.id, step.status == HumanTaskStatus.OPEN,
-                             step.due_at < ctx.now())
+    step_late = exists().where(step.instance_id == wi.id, step.status == HumanTaskStatus.COMPLETED,
+                               step.completed_at > step.due_at)
+    late = and_(wi.due_at.is_not(None), report_at > wi.due_at)
+    on_time = and_(wi.due_at.is_not(None), report_at <= wi.due_at)
+    overdue = and_(wi.due_at.is_not(None), wi.due_at < ctx.now())
     outcome = case((report_at.is_not(None), "completed"), (wi.status == InstanceStatus.TERMINATED, "cancelled"),
                    (and_(wi.status == InstanceStatus.COMPLETED, ~has_review), "returned"),
                    (wi.status == InstanceStatus.COMPLETED, "terminated"), else_="in_progress")
@@ -86,13 +87,19 @@ def case_rows(ctx: EngineContext, query: StatsQuery) -> Any:
                                 Escalation.kind == EscalationKind.CROSS_CITY)
     return (select(wi.id.label("instance_id"), wi.agency_unit_id.label("agency_unit_id"),
                    Household.business_type.label("business_type"), outcome.label("outcome"),
-                   Entrustment.source.label("source"), late.label("late"), overdue.label("overdue"),
+                   Entrustment.source.label("source"), _flag(on_time).label("on_time"), _flag(late).label("late"),
+                   step_late.label("step_late"), _flag(overdue).label("overdue"),
                    escalated.label("escalated"), cross_city.label("cross_city"),
                    case((report_at.is_not(None), working_days(dialect, wi.started_at, report_at)))
                    .label("work_days"))
             .join(Household, Household.instance_id == wi.id)
             .join(Entrustment, Entrustment.id == Household.entrustment_id)
             .where(case_conditions(ctx, query)).subquery("case_rows"))
+
+
+def _flag(condition: Any) -> Any:
+    """1 or 0 (a comparison with a NULL report time is NULL, which must count as 0)."""
+    return case((condition, 1), else_=0)
 
 
 def _sums(rows: Any) -> list[Any]:
@@ -105,9 +112,10 @@ def _sums(rows: Any) -> list[Any]:
         func.sum(case((rows.c.source == EntrustmentSource.RECHECK, 1), else_=0)).label("rechecks"),
         func.sum(case((rows.c.source == EntrustmentSource.UPWARD, 1), else_=0)).label("from_lower"),
         func.sum(flag["escalated"]).label("escalated"), func.sum(flag["cross_city"]).label("cross_city"),
-        func.sum(case((and_(done, rows.c.late.is_(False)), 1), else_=0)).label("on_time"),
-        func.sum(case((and_(done, rows.c.late.is_(True)), 1), else_=0)).label("late"),
-        func.sum(case((and_(rows.c.outcome == "in_progress", rows.c.overdue.is_(True)), 1), else_=0))
+        func.sum(case((and_(done, rows.c.on_time == 1), 1), else_=0)).label("on_time"),
+        func.sum(case((and_(done, rows.c.late == 1), 1), else_=0)).label("late"),
+        func.sum(case((and_(done, rows.c.step_late.is_(True)), 1), else_=0)).label("step_late"),
+        func.sum(case((and_(rows.c.outcome == "in_progress", rows.c.overdue == 1), 1), else_=0))
         .label("overdue_open"),
         func.coalesce(func.sum(rows.c.work_days), 0).label("work_days_total"),
         func.count(rows.c.work_days).label("work_days_cases"),

@@ -155,6 +155,8 @@ def test_upper_case_copies_the_household_and_starts_at_review(prepared: EngineCo
     assert data["escalation_no"] == escalation.number and data["verification_days"] == 15  # BJ 第十六条（四）
     assert (escalation.upper_household_id, escalation.status) == (upper.id, EscalationStatus.ENTRUSTED)
     assert escalation.due_at is not None and escalation.due_at.isoformat().startswith("2026-12-14")
+    # the upper case's own statutory deadline is the same instant, as a column (PS-10)
+    assert instance.due_at == escalation.due_at
     assert [(s.status, s.unit.code, s.actor) for s in escalation.steps] == [
         (EscalationStatus.ENTRUSTED, "CC-HDZX", "cy_reviewer")]
     [step] = _history(ctx, household.instance_id, "escalation_step")

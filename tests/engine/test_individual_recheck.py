@@ -197,6 +197,9 @@ def test_objection_in_time_runs_to_a_linked_result(prepared: EngineContext, cloc
     data = _data(ctx, case.instance_id, "intake_check")
     assert data["verification_days"] == 15
     assert data["verification_due"] == _at(2026, 12, 14, 23, 59, 59).replace(microsecond=999999).isoformat()
+    # the linked case's statutory deadline as a column: 15 working days (PS-9, PS-10)
+    assert ctx.session.get(WorkflowInstance, case.instance_id).due_at == datetime.fromisoformat(
+        data["verification_due"])
     # the recheck waits (no open task): its data is on the waiting gateway's path
     assert _waiting_data(ctx, recheck)["recheck_due"] == data["verification_due"]
     first = ctx.session.execute(select(Event).where(Event.instance_id == case.instance_id,

@@ -6,6 +6,7 @@ The cases come from tests/engine/stats_factory.py (real services, real diagrams,
 from __future__ import annotations
 
 from datetime import date
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,11 +14,13 @@ from sqlalchemy import event
 
 from engine.context import EngineContext
 from engine.errors import ValidationError
+from engine.models import WorkflowInstance
 from engine.services.users import get_user
 from engine.stats.report import compute
 from engine.stats.report import to_dict
 from engine.stats.scope import StatsQuery
 from engine.stats.scope import validate
+from tests.engine.exchange_factory import SHANGHAI
 from tests.engine.exchange_factory import setup_exchange
 from tests.engine.stats_factory import FIRST
 from tests.engine.stats_factory import LAST
@@ -48,13 +51,39 @@ def test_volumes_and_timeliness_per_agency(built: EngineContext) -> None:
     names = ("received", "completed", "terminated", "returned", "in_progress", "cancelled")
     assert _counts(cy, *names) == (5, 2, 1, 1, 1, 0)
     assert _counts(ng, *names) == (1, 0, 0, 1, 0, 0)
+    # by the statutory deadline (10 working days: Friday 25th): A's report on the 14th, B's on the 28th; E open
     assert _counts(cy, "on_time", "late", "overdue_open") == (1, 1, 1)
+    assert cy["step_late"] == 1  # B's 确认数据交换结果, the second, step-level figure
     assert cy["on_time_rate"] == 50.0 and ng["on_time_rate"] is None
     # A: Friday 11th → Monday 14th = 1 working day; B: → Monday 28th = 11 working days
     assert (cy["average_work_days"], cy["median_work_days"]) == (6.0, 6.0)
     [county] = body["levels"]
     assert county["name"] == "县（市、区）" and county["received"] == 6
     assert body["total"]["received"] == 6 and body["total"]["returned"] == 2
+
+
+def test_timeliness_is_measured_against_the_statutory_deadline(ctx: EngineContext, clock: Any) -> None:
+    """AU-4, PS-10: on time / late / overdue follow ``workflow_instances.due_at``, not the steps' due times.
+
+    A's deadline is moved before its report (as a shorter limit would have set it): late, though every
+    step was on time. E's is moved past today: not overdue, though its 受理初审 is past due.
+    """
+    cases = build(ctx, clock)
+    built = ctx
+    a, e = (built.session.get(WorkflowInstance, cases[key].id) for key in ("A", "E"))
+    assert a is not None and e is not None
+    before = to_dict(compute(built, _query(built, "admin")))["total"]
+    assert _counts(before, "on_time", "late", "step_late", "overdue_open") == (1, 1, 1, 1)
+    a.due_at = datetime(2026, 12, 11, 23, 59, tzinfo=SHANGHAI)
+    e.due_at = datetime(2026, 12, 31, 23, 59, tzinfo=SHANGHAI)
+    built.session.flush()
+    after = to_dict(compute(built, _query(built, "admin")))["total"]
+    assert _counts(after, "on_time", "late", "step_late", "overdue_open") == (0, 2, 1, 0)
+    assert after["on_time_rate"] == 0.0
+    a.due_at = None  # a case without a deadline counts neither way (and not in the rate)
+    built.session.flush()
+    none = to_dict(compute(built, _query(built, "admin")))["total"]
+    assert _counts(none, "completed", "on_time", "late") == (2, 0, 1) and none["on_time_rate"] == 0.0
 
 
 def test_business_types_and_outcomes(built: EngineContext) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from engine import assignment
 from engine.audit import record_access
+from engine.case_due import finished_at
 from engine.context import Actor
 from engine.errors import InvalidStateError
 from engine.errors import NotFoundError
@@ -94,6 +95,9 @@ def get_case(case_no: str) -> Response:
     return jsonify({
         "case_no": household.case_no, "instance_id": instance.id, "status": household.status.value,
         "process_status": instance.status.value, "business_type": household.business_type,
+        # the statutory deadline (PS-10); overdue: still open (no report issued) past it
+        "due_at": instance.due_at.isoformat() if instance.due_at else None,
+        "overdue": _is_overdue(ctx, instance),
         "region_code": household.region_code, "entrusting_unit": household.entrustment.entrusting_unit.code,
         "agency_unit": household.entrustment.agency_unit.code,
         "persons": [{"name": p.name, "id_number": mask_id(p.id_number) if p.id_number else None,
@@ -106,6 +110,10 @@ def get_case(case_no: str) -> Response:
                              "unit": r.unit.code, "reason": r.reason.value, "valid_from": r.valid_from.isoformat(),
                              "valid_to": r.valid_to.isoformat()} for p, r in case_warnings(ctx, household)],
     })
+
+
+def _is_overdue(ctx: Any, instance: WorkflowInstance) -> bool:
+    return instance.due_at is not None and instance.due_at < ctx.now() and finished_at(ctx.session, instance) is None
 
 
 @bp.post("/api/v1/cases/<case_no>/decision")
@@ -137,8 +145,17 @@ operation("post", "/entrustments", summary="委托核对：提交委托书与各
           responses={"201": {"description": "委托书编号与案件编号", "content": _JSON},
                      "403": {"description": "不是委托单位经办人员"},
                      "422": {"description": "逐户逐字段的中文校验意见；任何一户有误则全部不写入"}})
-operation("get", "/cases/{case_no}", summary="案件概况（证件号脱敏）、当前待办与有效失信登记提示（credit_warnings，AU-3）；查看将被记录", security=_AUTH,
-          responses={"200": {"description": "案件", "content": _JSON}, "404": {"description": "不存在或不在辖区"}})
+_CASE = {"application/json": {"schema": {"type": "object", "properties": {
+    "case_no": {"type": "string"}, "instance_id": {"type": "integer"}, "status": {"type": "string"},
+    "process_status": {"type": "string"},
+    "due_at": {"type": ["string", "null"], "format": "date-time",
+               "description": "法定核对期限（PS-10：县级 10 个工作日，委托上级及复核 15 个工作日），UTC"},
+    "overdue": {"type": "boolean", "description": "尚未出具核对报告且已超过核对期限"},
+    "open_tasks": {"type": "array", "items": {"type": "object"}},
+    "credit_warnings": {"type": "array", "items": {"type": "object"}}}}}}
+operation("get", "/cases/{case_no}", summary="案件概况（证件号脱敏）、核对期限（due_at、overdue，PS-10）、当前待办与有效失信登记提示"
+          "（credit_warnings，AU-3）；查看将被记录", security=_AUTH,
+          responses={"200": {"description": "案件", "content": _CASE}, "404": {"description": "不存在或不在辖区"}})
 operation("post", "/cases/{case_no}/decision", summary="委托单位反馈救助审批结果（PS-12）", security=_AUTH,
           requestBody={"content": _JSON},
           responses={"200": {"description": "已记录"}, "409": {"description": "尚无待反馈的审批结果"},

@@ -44,9 +44,12 @@ _GROUP = {"type": "object", "properties": {
     "key": {"type": "string"}, "name": {"type": "string"}, "region": {"type": "string"},
     "level": {"type": "string"},
     **{name: _COUNTS for name in ("received", "completed", "terminated", "returned", "in_progress", "cancelled",
-                                  "rechecks", "from_lower", "escalated", "cross_city", "on_time", "late",
-                                  "overdue_open")},
-    "on_time_rate": {"type": ["number", "null"], "description": "按时办结率（%，一位小数）"},
+                                  "rechecks", "from_lower", "escalated", "cross_city")},
+    "on_time": {**_COUNTS, "description": "在法定核对期限（workflow_instances.due_at）内出具报告的案件（PS-10）"},
+    "late": {**_COUNTS, "description": "超过法定核对期限出具报告的案件"},
+    "step_late": {**_COUNTS, "description": "步骤超时：已出具报告且有环节晚于该环节办理时限办结的案件"},
+    "overdue_open": {**_COUNTS, "description": "办理中且已超过法定核对期限的案件"},
+    "on_time_rate": {"type": ["number", "null"], "description": "按时办结率（%，一位小数）：按时 ÷（按时 + 逾期）"},
     "average_work_days": {"type": ["number", "null"]}, "median_work_days": {"type": ["number", "null"]}}}
 _SHARING = {"type": "object", "properties": {
     "unit_id": {"type": "integer"}, "name": {"type": "string"},

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
 from engine import assignment
+from engine.case_due import CaseDue
+from engine.case_due import case_due
+from engine.case_due import finished_at
+from engine.case_due import overdue_condition
 from engine.context import EngineContext
 from engine.errors import HeduiError
 from engine.errors import NotFoundError
@@ -27,6 +31,7 @@ from engine.models.case import Household
 from engine.models.case import Person
 from engine.persistence import load_workflow
 from forms.household import BUSINESS_TYPES
+from web.db import state
 
 #: roles whose duty on a case may need the full ID number (staff of the case's own units): intake and
 #: review compare it with the paper, exchange officers send it to sharing units, clerks correct it
@@ -76,6 +81,12 @@ def case_status(ctx: EngineContext, household: Household) -> str:
     return END_STATUS[reached[-1]] if reached else "已结束"
 
 
+def case_deadline(ctx: EngineContext, instance: WorkflowInstance) -> CaseDue | None:
+    """The case's statutory deadline (PS-10) and where the case stands against it, in working days."""
+    calendar = state().calendar.using(ctx.session)
+    return case_due(instance.due_at, finished=finished_at(ctx.session, instance), now=ctx.now(), calendar=calendar)
+
+
 def documents_of(session: Session, household: Household) -> list[Document]:
     """The case's scans and its entrustment's letter scans, without loading their bytes."""
     return list(session.execute(
@@ -116,14 +127,21 @@ class Found:
     role: str
     masked_id: str
     created_on: date
+    #: the statutory deadline and the case's standing against it (None: the case has none)
+    deadline: CaseDue | None = None
 
 
-def find_by_id_number(ctx: EngineContext, user_id: int, number: str) -> list[Found]:
-    """Cases within the user's jurisdiction listing a person with exactly this ID number (no partial match)."""
-    rows = ctx.session.execute(
-        select(Household, Person).join(Person, Person.household_id == Household.id)
-        .where(Person.id_number == number).order_by(Household.created_at.desc(), Household.id.desc())
-    ).all()
+def find_by_id_number(ctx: EngineContext, user_id: int, number: str, *, overdue_only: bool = False) -> list[Found]:
+    """Cases within the user's jurisdiction listing a person with exactly this ID number (no partial match).
+
+    :param overdue_only: only cases still open past their statutory deadline (PS-10), filtered in SQL.
+    """
+    query = (select(Household, Person).join(Person, Person.household_id == Household.id)
+             .where(Person.id_number == number).order_by(Household.created_at.desc(), Household.id.desc()))
+    if overdue_only:
+        query = query.join(WorkflowInstance, WorkflowInstance.id == Household.instance_id).where(
+            overdue_condition(ctx.now()))
+    rows = ctx.session.execute(query).all()
     found = []
     for household, person in rows:
         if household.instance is None or not assignment.visible_to(ctx, user_id, household.instance):
@@ -135,7 +153,7 @@ def find_by_id_number(ctx: EngineContext, user_id: int, number: str) -> list[Fou
             status=CASE_STATUS.get(household.status.value, household.status.value),
             region=region_name(ctx.session, household.region_code),
             role=ROLE_NAMES[person.role.value], masked_id=person.masked_id,
-            created_on=local_date(household.created_at)))
+            created_on=local_date(household.created_at), deadline=case_deadline(ctx, household.instance)))
     return found
 
 

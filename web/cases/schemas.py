@@ -50,6 +50,8 @@ class CaseSearchSchema(_PurposeSchema):
     q = fields.String(required=True, validate=validate.Length(max=60, error="不能超过 60 个字符"))
     purpose = fields.String(load_default=None, validate=validate.OneOf(list(SEARCH_PURPOSES),
                                                                        error="请从列表中选择查询用途"))
+    #: 仅显示逾期: only cases still open past their statutory deadline (PS-10)
+    overdue_only = fields.Boolean(load_default=False, truthy={"yes"}, falsy={"no"})
 
     @validates_schema
     def _id_search_needs_a_purpose(self, data: dict[str, Any], **_kwargs: Any) -> None:

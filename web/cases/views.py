@@ -152,7 +152,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         rechecks=case_rechecks(household), can_file_recheck=bool(initiating_units(current_user.id)),
         reports=reports, report_counts=report_counts(ctx, [r.state.report for r in reports]),
         escalations=case_escalations(household), can_view_archive=_may_audit(instance),
-        **case_credit(household))
+        deadline=queries.case_deadline(ctx, instance), **case_credit(household))
 
 
 def _may_audit(instance: WorkflowInstance) -> bool:
@@ -212,7 +212,7 @@ def run_search() -> ResponseReturnValue:
         number = parse_id_number(query, today=ctx.today()).number
     except IdNumberError as exc:
         return _search_page(form, {"q": [exc.message]}, exc.message, results=None), 422
-    results = queries.find_by_id_number(ctx, current_user.id, number)
+    results = queries.find_by_id_number(ctx, current_user.id, number, overdue_only=data["overdue_only"])
     access.record_searched(ctx, _actor(), number=number, purpose=data["purpose"], note=data["note"],
                            case_nos=[r.case_no for r in results])
     form["q"] = ""  # the number is not echoed back into the page, only its masked form
@@ -222,4 +222,5 @@ def run_search() -> ResponseReturnValue:
 def _search_page(form: dict[str, Any], errors: dict[str, list[str]], message: str | None, *,
                  results: list[queries.Found] | None, searched: str | None = None, masked: str = "") -> str:
     return render_template("cases/search.html", form=form, errors=errors, message=message, results=results,
-                           searched=searched, masked=masked, purposes=list(SEARCH_PURPOSES.items()))
+                           searched=searched, masked=masked, purposes=list(SEARCH_PURPOSES.items()),
+                           local_time=local_time)

@@ -20,8 +20,8 @@ VOLUMES = [("received", "受理案件"), ("completed", "核对完成"), ("termin
            ("in_progress", "办理中"), ("cancelled", "已撤销"), ("rechecks", "其中：复核"),
            ("from_lower", "其中：下级机构委托"), ("escalated", "上报上级核对"), ("cross_city", "其中：跨地市")]
 TIMELINESS = [("completed", "核对完成"), ("on_time", "按时办结"), ("late", "逾期办结"), ("on_time_rate", "按时办结率"),
-              ("overdue_open", "当前逾期未办结"), ("average_work_days", "平均办结用时（工作日）"),
-              ("median_work_days", "办结用时中位数（工作日）")]
+              ("overdue_open", "当前逾期未办结"), ("step_late", "步骤超时"),
+              ("average_work_days", "平均办结用时（工作日）"), ("median_work_days", "办结用时中位数（工作日）")]
 BY_TYPE = [("received", "受理案件"), ("completed", "核对完成"), ("terminated", "终止核对"), ("returned", "退回委托单位"),
            ("in_progress", "办理中"), ("cancelled", "已撤销"), ("late", "逾期办结"), ("overdue_open", "当前逾期未办结")]
 SHARING = [("requests", "请求"), ("sent", "已发送"), ("answered", "已反馈"), ("answered_in_time", "按时反馈"),
@@ -81,8 +81,9 @@ def tables(report: StatsReport) -> list[Table]:
         _case_table("levels", "按层级汇总", "省、市、县各级核对机构的业务量合计。", VOLUMES, report.levels, total,
                     label="层级"),
         _case_table("timeliness", "各核对机构办理时效（考评）",
-                    "按时办结：出具核对报告前各环节均在流程规定的办理时限（工作日）内完成；用时按工作日历计算，"
-                    "自受理次日起至出具报告之日（PS-10，PR-5）。", TIMELINESS, report.agencies, total,
+                    "按时办结：在法定核对期限（县级 10 个、委托上级及复核 15 个工作日）内出具核对报告；"
+                    "当前逾期未办结：办理中且已过核对期限；步骤超时：另行统计已出具报告、但有环节晚于该环节办理时限办结的案件。"
+                    "用时按工作日历计算，自受理次日起至出具报告之日（PS-10，PR-5，AU-4）。", TIMELINESS, report.agencies, total,
                     label="核对机构", region=True),
         _case_table("business_types", "按业务类别", "按委托核对的救助业务类别统计（AN-1）。", BY_TYPE,
                     report.business_types, total, label="业务类别"),
