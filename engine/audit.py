@@ -210,7 +210,9 @@ class _Lookup:
     def __init__(self, ctx: EngineContext, instance: WorkflowInstance, events: list[Event]) -> None:
         session = ctx.session
         self.instance = instance
-        usernames = {e.actor for e in events}
+        usernames = {e.actor for e in events} | {
+            str(e.payload[key]) for e in events if e.kind in ("task_reassigned", "task_released")
+            and isinstance(e.payload, dict) for key in ("previous", "to") if e.payload.get(key)}
         self.users = dict(session.execute(
             select(User.username, User.display_name).where(User.username.in_(usernames))).all())
         self.roles = dict(session.execute(select(Role.code, Role.name)).all())
@@ -278,21 +280,20 @@ class _Lookup:
             process_id=definition.process_id if definition else None,
             definition_version=definition.version if definition else None, definition_hash=e.definition_hash,
             summary=_summary(e, task_name, self.task_forms.get(e.bpmn_id or ""),
-                             definition.name if definition else None), payload=e.payload, hash=e.hash,
+                             definition.name if definition else None, self.users), payload=e.payload, hash=e.hash,
         )
 
 
-def _summary(e: Event, task_name: str | None, form_key: str | None = None, process: str | None = None) -> str:
+def _summary(e: Event, task_name: str | None, form_key: str | None = None, process: str | None = None,
+             users: dict[str, str] | None = None) -> str:
     p = e.payload if isinstance(e.payload, dict) else {}
     task = f"「{task_name}」" if task_name else ""
     if e.kind == "started":
         return f"启动流程「{process or p.get('process_id')}」（业务编号 {p.get('business_key') or '无'}）"
     if e.kind == "task_claimed":
         return f"认领任务{task}"
-    if e.kind == "task_released":
-        return f"将任务{task}退回待认领"
-    if e.kind == "task_reassigned":
-        return f"将任务{task}由 {p.get('previous') or '（未认领）'} 改派给 {p.get('to')}"
+    if e.kind in ("task_released", "task_reassigned"):
+        return _assignment_summary(e.kind, p, task, users or {})
     if e.kind == "task_completed":
         data = p.get("data")
         brief = describe(form_key, data) if isinstance(data, dict) else json.dumps(data, ensure_ascii=False)
@@ -327,6 +328,19 @@ def _summary(e: Event, task_name: str | None, form_key: str | None = None, proce
         rule = f"（{p['rule']}）" if p.get("rule") else ""
         return f"拒绝{action}任务{task}{rule}：{p.get('message')}"
     return KIND_NAMES.get(e.kind, e.kind)
+
+
+def _assignment_summary(kind: str, p: dict[str, Any], task: str, users: dict[str, str]) -> str:
+    """A release or a supervisor's reassignment, people by their names (the payload keeps the usernames)."""
+    def name(username: Any) -> str:
+        return users.get(str(username), str(username))
+
+    reason = f"（原因：{p['reason']}）" if p.get("reason") else ""
+    if kind == "task_released":
+        whose = f"{name(p['previous'])} 认领的" if p.get("by_supervisor") and p.get("previous") else ""
+        return f"将{whose}任务{task}退回待认领{reason}"
+    previous = name(p["previous"]) if p.get("previous") else "（未认领）"
+    return f"将任务{task}由 {previous} 改派给 {name(p.get('to'))}{reason}"
 
 
 # --- who may audit, and the access log ---------------------------------------------------------------------

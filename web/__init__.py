@@ -37,11 +37,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from web import errors
     from web import jobs
     from web import login
+    from web import people
 
     db.init_app(app)
     errors.init_app(app)
     jobs.init_app(app)
     login.init_app(app)
+    people.init_app(app)
     register_blueprints(app)
     from web.cli import register_commands
 
@@ -94,3 +96,6 @@ def register_blueprints(app: Flask) -> None:
     from web.credit.blueprint import bp as credit_bp
 
     app.register_blueprint(credit_bp)
+    from web.supervise.blueprint import bp as supervise_bp
+
+    app.register_blueprint(supervise_bp)

@@ -1,4 +1,4 @@
-"""Start instances and act on their human tasks (claim, release, complete)."""
+"""Start instances and act on their human tasks (claim, release, complete; a supervisor reassigns or releases)."""
 
 from __future__ import annotations
 
@@ -145,20 +145,45 @@ def release_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask
     return task
 
 
-def reassign_task(ctx: EngineContext, task_id: str, to_user: User, *, actor: Actor) -> HumanTask:
-    """A supervisor of the task's unit gives an open task to another holder of its role."""
-    task, instance = _lock_task(ctx, task_id)
-    if task.status != HumanTaskStatus.OPEN:
-        raise InvalidStateError("该任务已办结", task_id=task_id)
-    refuse_auditor(ctx, task, instance, actor, "reassign")
-    if actor.user_id is None or not holds(ctx, actor.user_id, task.unit_id, "supervisor"):
-        raise PermissionDeniedError("只有承办单位的科室负责人可以改派任务", code="supervisor_required")
+def reassign_task(ctx: EngineContext, task_id: str, to_user: User, *, actor: Actor,
+                  reason: str | None = None) -> HumanTask:
+    """A supervisor of the task's unit gives an open task to another holder of its role.
+
+    :param reason: the supervisor's 改派原因, recorded with the event when given.
+    """
+    task, instance = _supervised_task(ctx, task_id, actor, "reassign")
     check_task_action(ctx, task, instance, Actor(to_user.username, task.role_code, to_user.id), "reassign")
     previous = task.assignee
     task.assignee, task.claimed_at = to_user.username, ctx.now()
     ctx.session.flush()
-    _task_event(ctx, instance, task, "task_reassigned", actor, previous=previous, to=to_user.username)
+    _task_event(ctx, instance, task, "task_reassigned", actor, previous=previous, to=to_user.username,
+                **({"reason": reason} if reason else {}))
     return task
+
+
+def unassign_task(ctx: EngineContext, task_id: str, *, actor: Actor, reason: str | None = None) -> HumanTask:
+    """A supervisor of the task's unit gives a claimed task back to the pool (退回待认领), whoever claimed it."""
+    task, instance = _supervised_task(ctx, task_id, actor, "release")
+    if task.assignee is None:
+        raise ConflictError("该任务尚未被认领，无需退回", task_id=task_id)
+    previous = task.assignee
+    task.assignee, task.claimed_at = None, None
+    ctx.session.flush()
+    _task_event(ctx, instance, task, "task_released", actor, previous=previous, by_supervisor=True,
+                **({"reason": reason} if reason else {}))
+    return task
+
+
+def _supervised_task(ctx: EngineContext, task_id: str, actor: Actor, action: str) -> tuple[HumanTask,
+                                                                                           WorkflowInstance]:
+    """Lock an open task for a supervisor's command; refuse auditors and non-supervisors of its unit."""
+    task, instance = _lock_task(ctx, task_id)
+    if task.status != HumanTaskStatus.OPEN:
+        raise InvalidStateError("该任务已办结", task_id=task_id)
+    refuse_auditor(ctx, task, instance, actor, action)
+    if actor.user_id is None or not holds(ctx, actor.user_id, task.unit_id, "supervisor"):
+        raise PermissionDeniedError("只有承办单位的科室负责人可以改派任务", code="supervisor_required")
+    return task, instance
 
 
 def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, actor: Actor) -> HumanTask:

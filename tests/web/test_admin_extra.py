@@ -153,7 +153,7 @@ def test_an_override_appears_in_the_api_and_can_be_cleared(app, admin, client) -
     policy = client.get("/api/v1/policy", headers=headers).json
     assert policy["values"]["county_check_days"] == 12 and "county_check_days" in policy["overridden"]
     html = admin.get("/admin/policy").get_data(as_text=True)
-    assert "管理员覆盖（admin" in html and "配置默认值为 10 工作日" in html
+    assert "管理员覆盖（系统管理员，" in html and "配置默认值为 10 工作日" in html
     [recorded] = events(app, "policy_override_set")
     assert recorded.payload["key"] == "county_check_days" and recorded.payload["value"] == 12
     assert post(admin, "/admin/policy/county_check_days/clear", {}).status_code == 302

@@ -10,8 +10,10 @@ numbers normalised; downloads only have their status checked). Every page must a
 a page that does): a link shown to a user that leads to 403 or 404 is a defect, the UI should not offer it.
 Every HTML page must have a ``<title>``, balanced tags, unique ids, a ``<label for>`` per form control,
 no error or programming text where Chinese belongs (``Traceback``, ``None``, ``null``, a Python repr...),
-and no unmasked 18-digit ID number (masked as ``2201**********1234``: PR-4). Each user walks the demo twice:
-as seeded, and five weeks on with the periodic jobs run (overdue tasks and exchange requests, PS-10). The API
+no unmasked 18-digit ID number (masked as ``2201**********1234``: PR-4), and no demo account name where
+a person's name belongs (pages that show accounts on purpose excepted: ``ACCOUNT_PATHS``). Each user walks
+the demo twice: as seeded, and five weeks on with the periodic jobs run (overdue tasks and exchange requests,
+PS-10); a supervisor's walk reaches 本单位任务 and its 改派 pages. The API
 part signs in with a token (``POST /api/v1/tokens``) and reads every list endpoint of the OpenAPI document
 and the objects they list. The case histories must read in Chinese (AU-1: every action attributable, legibly).
 """
@@ -57,6 +59,11 @@ DENYLIST = re.compile(r"(?<![A-Za-z_])(?:Traceback|None|null|undefined|NaN|Inter
 #: an ID number in clear (GB 11643: 17 digits and a check character), not a run of digits inside a hex digest
 #: (event hashes and SHA-256 sums are shown to auditors: 18 digits in a row happen in one of a few hundred)
 ID_NUMBER = re.compile(r"(?<![0-9A-Fa-f*])\d{17}[\dXx](?![0-9A-Za-z*])")
+#: a demo account name where a person's name belongs (``（hq_street_clerk）``)
+USERNAME = re.compile("(?<![A-Za-z0-9_])(?:" + "|".join(re.escape(u) for u, _, _ in USERS if "_" in u) + ")(?![A-Za-z0-9_])")
+#: pages that show account names on purpose: auditors' (「姓名（用户名）」), account administration, and the
+#: registered exchange officers (the delay-notice form asks for the officer's 备案用户名)
+ACCOUNT_PATHS = ("/audit", "/archives", "/admin", "/exchange/")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -137,7 +144,7 @@ def shape(url: str) -> str:
     return re.sub(r"\d+", "N", UUID.sub("U", url))
 
 
-def page_problems(html: str) -> tuple[list[str], list[str]]:
+def page_problems(html: str, path: str = "/") -> tuple[list[str], list[str]]:
     """What is wrong with one HTML page, and the links it offers."""
     page, checker = _Page(), _HtmlChecker()
     page.feed(html)
@@ -155,6 +162,9 @@ def page_problems(html: str) -> tuple[list[str], list[str]]:
                  for m in DENYLIST.finditer(text)][:5]
     if ID_NUMBER.search(text):
         problems.append("an ID number in clear")
+    if not path.startswith(ACCOUNT_PATHS):
+        problems += [f"username {m.group(0)!r} shown: …{text[max(0, m.start() - 40):m.end() + 20]}…"
+                     for m in USERNAME.finditer(text)][:3]
     return problems, page.links
 
 
@@ -176,7 +186,7 @@ def crawl(client: Any) -> tuple[dict[str, list[str]], int]:
         elif response.status_code != 200:
             found[url] = [f"{response.status_code} (linked from {source})"]
         elif response.mimetype == "text/html":
-            problems, targets = page_problems(response.get_data(as_text=True))
+            problems, targets = page_problems(response.get_data(as_text=True), urlsplit(url).path)
             if problems:
                 found[url] = problems
         for href in targets:
@@ -203,6 +213,20 @@ def test_every_page_a_demo_user_can_reach_works(request: pytest.FixtureRequest, 
     found, visited = crawl(client)
     assert visited > 5, "the crawl stopped at the home page"
     assert found == {}
+
+
+def test_the_demo_supervisor_finds_the_units_overdue_tasks(later_app: Flask) -> None:
+    """cy_supervisor's nav leads to 本单位任务; five weeks on, the unit's open tasks are there, overdue and
+    reported by the escalation job (PS-10), each with a working 改派 page (the crawl walks the same links)."""
+    client = later_app.test_client()
+    assert login(client, "cy_supervisor", DEMO_PASSWORD).status_code == 302
+    assert '<a href="/supervise/">本单位任务</a>' in client.get("/").get_data(as_text=True)
+    html = client.get("/supervise/").get_data(as_text=True)
+    assert "超期任务" in html and '<span class="status status--bad">已上报</span>' in html
+    links = re.findall(r'href="(/supervise/tasks/[^"]+)"', html)
+    assert links and "朝阳区" in html and "南关区" not in html
+    page = client.get(links[0].replace("&amp;", "&"))
+    assert page.status_code == 200 and "改派" in page.get_data(as_text=True)
 
 
 def test_demo_has_34_users_in_every_role() -> None:

@@ -20,6 +20,8 @@ class TaskCompleteSchema(FormSchema):
 
 class TaskReassignSchema(FormSchema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    #: 改派原因 (optional), recorded with the reassignment
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
 class TaskOutSchema(Schema):

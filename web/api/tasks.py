@@ -134,7 +134,8 @@ def reassign(task_id: str) -> Response:
     user = current_api_user()
     target = users.get_user(ctx, body["username"])
     actor = Actor(user.username, "supervisor", user.id)
-    return jsonify(_task_out.dump(instances.reassign_task(ctx, task.id, target, actor=actor)))
+    reason = (body.get("reason") or "").strip() or None
+    return jsonify(_task_out.dump(instances.reassign_task(ctx, task.id, target, actor=actor, reason=reason)))
 
 
 _TASK = {"application/json": {"schema": {"type": "object"}}}
@@ -151,7 +152,7 @@ operation("get", "/tasks", summary="我可办理的待办任务", security=_AUTH
 operation("get", "/tasks/{task_id}", summary="任务详情", security=_AUTH,
           responses={"200": {"description": "任务", "content": _TASK}, "404": {"description": "不存在"}})
 for _verb, _summary in (("claim", "认领任务"), ("release", "退回任务到待认领"), ("complete", "提交任务表单并办结"),
-                        ("reassign", "科室负责人改派任务（body: {\"username\"}）")):
+                        ("reassign", "科室负责人改派任务（body: {\"username\", \"reason\"（可选）}）")):
     operation("post", f"/tasks/{{task_id}}/{_verb}", summary=_summary, security=_AUTH,
               responses={"200": {"description": "任务", "content": _TASK},
                          "403": {"description": "不具备该任务的角色"},
