@@ -94,3 +94,6 @@ def register_blueprints(app: Flask) -> None:
     from web.credit.blueprint import bp as credit_bp
 
     app.register_blueprint(credit_bp)
+    from web.complaints.blueprint import bp as complaints_bp
+
+    app.register_blueprint(complaints_bp)
