@@ -99,3 +99,6 @@ def register_blueprints(app: Flask) -> None:
     from web.supervise.blueprint import bp as supervise_bp
 
     app.register_blueprint(supervise_bp)
+    from web.complaints.blueprint import bp as complaints_bp
+
+    app.register_blueprint(complaints_bp)

@@ -143,3 +143,9 @@ from engine.models.credit import CreditRecord  # noqa: E402
 from engine.models.credit import CreditStatus  # noqa: E402
 
 __all__ += ["CreditReason", "CreditRecord", "CreditStatus"]
+
+from engine.models.complaint import Complaint  # noqa: E402
+from engine.models.complaint import ComplaintChannel  # noqa: E402
+from engine.models.complaint import ComplaintStatus  # noqa: E402
+
+__all__ += ["Complaint", "ComplaintChannel", "ComplaintStatus"]

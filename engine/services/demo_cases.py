@@ -8,7 +8,9 @@ its archive, which holds the report, is sealed (AR-1).
 That last household also has two re-verifications (个案复核, PS-9), filed by the street office and
 entrusted by 朝阳区民政局 to 朝阳区核对中心: a finished one (a home visit that contradicted the result;
 its linked case issued its 复核报告, the department recorded the result) and a tip-off (举报) in
-progress, its linked case at 受理初审.
+progress, its linked case at 受理初审. The tip-off came from a complaint e-mailed to the street office and
+referred from the complaint register (举报投诉, AU-2); a second complaint, phoned in to 朝阳区民政局,
+waits for triage.
 A fifth household is an escalated case (上下分级核对, PS-5) registered in tiered mode with the
 长春市 units only: after 审核复审 they went up with a generated upward 委托书, its case at
 长春市核对中心 waits at 审核复审, and the county case (nothing of its own to check) waits for it.
@@ -103,7 +105,8 @@ def seed_demo_cases(ctx: EngineContext, *, actor: Actor, finished_recheck: bool 
     _answer(ctx, cases[2], limit=1)
     seal_closed(ctx)
     if rechecks:
-        _recheck(ctx, entrustment.households[3])
+        _complaint_recheck(ctx, entrustment.households[3])
+    _waiting_complaint(ctx)
     return len(cases) + 1
 
 
@@ -137,6 +140,38 @@ def _recheck(ctx: EngineContext, household: Household, form: dict[str, Any] | No
     complete_task(ctx, decide.id, {"decision": "recheck", "agency_level": "county"},
                   actor=_as(ctx, "cy_assistance", "assistance_officer"))
     return recheck
+
+
+def _complaint_recheck(ctx: EngineContext, household: Household) -> Recheck:
+    """The tip-off (举报, AU-2) as it arrived: an e-mail registered by the street office, referred to
+    re-verification (the recheck links back to it), then entrusted by the county department."""
+    from engine.services.complaints import refer_complaint
+    from engine.services.complaints import register_complaint
+    from engine.services.org import get_unit_by_code
+
+    clerk = _as(ctx, "hq_street_clerk", None)
+    complaint = register_complaint(ctx, unit=get_unit_by_code(ctx, "HQ-MZB"), actor=clerk, form={
+        "channel": "email", "channel_detail": "红旗街道民政办公开邮箱", "received_at": ctx.now().isoformat(),
+        "case_no": household.case_no, "content": "群众举报：该户家庭成员经营网店，收入未申报（演示）"})
+    refer_complaint(ctx, complaint.number, actor=clerk)
+    assert complaint.recheck is not None
+    recheck = complaint.recheck
+    [decide] = list_open_tasks(ctx, instance_id=recheck.instance_id)
+    complete_task(ctx, decide.id, {"decision": "recheck", "agency_level": "county"},
+                  actor=_as(ctx, "cy_assistance", "assistance_officer"))
+    return recheck
+
+
+def _waiting_complaint(ctx: EngineContext) -> None:
+    """A phone complaint registered at 朝阳区民政局, waiting for triage (the household named by address only)."""
+    from engine.services.complaints import register_complaint
+    from engine.services.org import get_unit_by_code
+
+    register_complaint(ctx, unit=get_unit_by_code(ctx, "CY-MZJ"), actor=_as(ctx, "cy_mzj_head", None), form={
+        "channel": "phone", "channel_detail": "12345 政务服务热线转办",
+        "received_at": (ctx.now() - timedelta(hours=2)).isoformat(), "complainant_name": "李演示",
+        "complainant_contact": "139****0000（演示）", "subject_text": "红旗街道和平小区2栋2单元301室 王姓住户",
+        "content": "来电反映该户有一辆出租车在营运，收入未如实申报（演示）"})
 
 
 def _finished_recheck(ctx: EngineContext, household: Household) -> None:

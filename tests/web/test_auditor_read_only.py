@@ -86,6 +86,7 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
     logout(client)
     batch_id, import_id = _exchange_scene(app)
     recheck_no, report_id = _recheck_scene(app, case_no)
+    complaint_no = _complaint_scene(app, case_no)
     with app.extensions["hedui"].session_factory() as session:
         household = session.execute(select(Household).where(Household.case_no == case_no)).scalar_one()
         task = session.execute(select(HumanTask).where(HumanTask.instance_id == household.instance_id,
@@ -96,13 +97,16 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 "step": "business", "file_id": 1, "job_id": 1, "username": "cy_intake",
                 "registration_id": registration, "key": "exchange_window", "value": "2026-12-07",
                 "name": "households.csv", "fmt": "csv", "unit_id": _unit_id(session, "CY-HDZX"), "code": "CY-HDZX",
+                "hq_unit_id": _unit_id(session, "HQ-MZB"),
                 "which": "authorisation", "position": 1, "batch_id": batch_id, "import_id": import_id,
                 "document_id": _document_id(session, household),
                 # a real recheck and a real report of the case: their routes are walked with data
                 # (the batch routes share <number>: a recheck number is no batch, they answer 404)
                 "number": recheck_no, "action": "pause", "report_id": report_id,
                 # the statistics export (/stats/export/<table>.csv)
-                "table": "volumes"}
+                "table": "volumes",
+                # a complaint waiting for triage (AU-2): every triage action must refuse the auditor
+                "complaint_no": complaint_no}
 
 
 def _exchange_scene(app: Flask) -> tuple[int, int]:
@@ -151,6 +155,19 @@ def _recheck_scene(app: Flask, case_no: str) -> tuple[str, int]:
         return recheck.number, report.id
 
 
+def _complaint_scene(app: Flask, case_no: str) -> str:
+    """A phone complaint about the case, registered by the street office, waiting for triage (AU-2)."""
+    from engine.services.complaints import register_complaint
+    from tests.engine.recheck_factory import as_user
+
+    with app.extensions["hedui"].unit_of_work() as ctx:
+        complaint = register_complaint(ctx, unit=get_unit_by_code(ctx, "HQ-MZB"),
+                                       actor=as_user(ctx, "hq_street_clerk"), form={
+                                           "channel": "phone", "received_at": ctx.now().isoformat(),
+                                           "case_no": case_no, "content": "举报隐瞒经营收入"})
+        return complaint.number
+
+
 def _document_id(session: Any, household: Household) -> int:
     from engine.models.case import Document
 
@@ -185,6 +202,13 @@ def _body(endpoint: str, world: dict[str, Any]) -> dict[str, Any]:
         "admin.unit_phone": {"contact_phone": "0431-85550000"},
         "admin.new_region": {"code": "220104002", "name": "新街道", "level": "town", "parent_code": "220104"},
         "admin_extra.set_calendar_day": {"kind": "holiday", "name": "测试"},
+        "api.create_complaint": {"receiving_unit": "HQ-MZB", "received_at": "2026-11-23T08:00:00+08:00",
+                                 "content": "举报隐瞒经营收入", "case_no": world["case_no"]},
+        "complaints.create": {"unit": world["hq_unit_id"], "channel": "phone", "received_at": "2026-11-23T08:00",
+                              "content": "举报隐瞒经营收入", "case_no": world["case_no"]},
+        "complaints.refer": {"case_no": world["case_no"], "reason": "举报隐瞒经营收入"},
+        "complaints.dismiss": {"reason": "举报对象不明确"},
+        "complaints.close": {"reply": "已答复"},
     }
     return bodies.get(endpoint, {})
 

@@ -113,13 +113,20 @@ def test_demo_cases_in_several_stages_replay_consistently(runner, app) -> None: 
     [report] = session.execute(select(Report).where(
         Report.case_no == finished.verification_household.case_no)).scalars().all()
     assert report.kind.value == "reverification" and finished.report_no == report.number
+    from engine.models.complaint import Complaint
+
+    # AU-2: the running tip-off came from a complaint e-mailed to the street office; a phoned one waits for triage
+    referred, waiting = session.execute(select(Complaint).order_by(Complaint.id)).scalars().all()
+    assert (referred.channel.value, referred.status.value, referred.recheck_id) == ("email", "recheck_filed",
+                                                                                   running.id)
+    assert (waiting.channel.value, waiting.status.value, waiting.unit.code) == ("phone", "received", "CY-MZJ")
     counts = {model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
-              for model in (Recheck, Report, HumanTask, Escalation)}
+              for model in (Recheck, Report, HumanTask, Escalation, Complaint)}
     events = session.execute(select(func.count()).select_from(Event)).scalar_one()
     assert "新建 0 个演示案件" in runner.invoke(args=["demo"]).output  # a third run changes nothing either
     session.expire_all()
     assert counts == {model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
-                      for model in (Recheck, Report, HumanTask, Escalation)}
+                      for model in (Recheck, Report, HumanTask, Escalation, Complaint)}
     assert session.execute(select(func.count()).select_from(Event)).scalar_one() == events
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0, verify.output

@@ -21,6 +21,7 @@ from engine.errors import ValidationError
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
 from engine.models import Recheck
+from engine.models.complaint import Complaint
 from engine.models import RecheckBatch
 from engine.models.case import Household
 from engine.reports.service import current_report
@@ -68,6 +69,9 @@ def recheck_dict(recheck: Recheck) -> dict[str, Any]:
         "result": recheck.result, "report_no": recheck.report_no, "report_id": report.report.id if report else None,
         "overdue": rechecks.is_overdue(ctx, recheck),
         "open_task_id": decide,
+        # AU-2: the complaint (举报投诉登记) the recheck was referred from
+        "complaint_no": ctx.session.execute(select(Complaint.number).where(
+            Complaint.recheck_id == recheck.id)).scalars().first(),
     }
 
 

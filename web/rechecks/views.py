@@ -124,4 +124,15 @@ def detail(number: str) -> str:
                            overdue=rechecks.is_overdue(ctx, recheck), local_time=local_time,
                            household=recheck.original_household, reports=reports, documents=documents,
                            printed=print_counts(ctx.session, [key for _, _, key in documents]),
-                           can_print=has_recheck_duty(ctx.session, current_user.id, recheck))
+                           can_print=has_recheck_duty(ctx.session, current_user.id, recheck),
+                           source=_source_complaint(ctx, recheck))
+
+
+def _source_complaint(ctx: Any, recheck: Any) -> dict[str, Any] | None:
+    """The complaint the recheck came from (AU-2): its number, linked when the viewer may open it."""
+    from engine.services import complaint_queries
+
+    complaint = complaint_queries.complaint_of_recheck(ctx, recheck)
+    if complaint is None:
+        return None
+    return {"number": complaint.number, "link": complaint_queries.is_visible(ctx, current_user.id, complaint)}
