@@ -39,6 +39,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from engine.models import Role
 from engine.models import User
 from engine.services.org import memberships_of
+from engine.services.register_scope import REGISTER_READERS
 from engine.services.security import LoginThrottledError
 from web.db import get_ctx
 from web.db import state
@@ -103,7 +104,8 @@ def init_app(app: Flask) -> None:
     )
     app.before_request(_guard)
     app.jinja_env.globals["csrf_token"] = csrf_token
-    app.context_processor(lambda: {"my_roles": held_roles, "has_role": has_role})
+    app.context_processor(lambda: {"my_roles": held_roles, "has_role": has_role,
+                                   "reads_registers": reads_registers})
     app.register_error_handler(LoginThrottledError, _throttled)
 
 
@@ -223,6 +225,11 @@ def _query_held_roles(user_id: int) -> list[HeldRole]:
 
 def has_role(role_code: str) -> bool:
     return any(held.role_code == role_code for held in held_roles())
+
+
+def reads_registers() -> bool:
+    """Whether the user reads the 失信登记 and 举报投诉 registers (``engine.services.register_scope``)."""
+    return any(held.role_code in REGISTER_READERS for held in held_roles())
 
 
 def throttled_response(exc: LoginThrottledError, body: Response | str) -> Response:

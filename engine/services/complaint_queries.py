@@ -13,34 +13,21 @@ from datetime import time
 from datetime import timedelta
 
 from sqlalchemy import ColumnElement
-from sqlalchemy import false
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from engine.assignment import load_memberships
 from engine.clock import LOCAL_TZ
 from engine.context import EngineContext
 from engine.errors import NotFoundError
-from engine.models import Household
 from engine.models import Recheck
-from engine.models import Region
-from engine.models import Unit
 from engine.models.complaint import Complaint
 from engine.services.complaints import get_complaint
+from engine.services.register_scope import register_visibility
 
 
 def visible_complaints(ctx: EngineContext, user_id: int) -> ColumnElement[bool]:
-    """SQL: the receiving unit is the user's, or it or the complaint's case lies in a region the user covers."""
-    held = load_memberships(ctx, user_id)
-    conditions: list[ColumnElement[bool]] = []
-    if held.unit_ids:
-        conditions.append(Complaint.unit_id.in_(sorted(held.unit_ids)))
-    if held.paths:
-        regions = select(Region.code).where(or_(*[Region.path.startswith(path) for path in sorted(held.paths)]))
-        conditions.append(Complaint.unit_id.in_(select(Unit.id).where(Unit.region_code.in_(regions))))
-        conditions.append(Complaint.household_id.in_(select(Household.id).where(Household.region_code.in_(regions))))
-    return or_(*conditions) if conditions else false()
+    """SQL: what the user reads (``engine.services.register_scope``: reading roles, then jurisdiction)."""
+    return register_visibility(ctx, user_id, Complaint.unit_id, Complaint.household_id)
 
 
 def visible_complaint(ctx: EngineContext, user_id: int, number: str) -> Complaint:

@@ -13,40 +13,28 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import ColumnElement
-from sqlalchemy import false
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from engine.assignment import load_memberships
 from engine.context import EngineContext
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.models import Household
 from engine.models import Membership
 from engine.models import Person
-from engine.models import Region
-from engine.models import Unit
 from engine.models.credit import CreditRecord
 from engine.models.credit import active_on
 from engine.models.credit import in_state
 from engine.services.credit import get_record
+from engine.services.register_scope import register_visibility
 
 #: roles that register or accept new cases: street/department clerks and the agencies' intake and review
 LOOKUP_ROLES = ("street_clerk", "assistance_officer", "intake_officer", "review_officer")
 
 
 def visible_records(ctx: EngineContext, user_id: int) -> ColumnElement[bool]:
-    """SQL: the record's department is the user's, or its department or case lies in a region the user covers."""
-    held = load_memberships(ctx, user_id)
-    conditions: list[ColumnElement[bool]] = []
-    if held.unit_ids:
-        conditions.append(CreditRecord.unit_id.in_(sorted(held.unit_ids)))
-    if held.paths:
-        regions = select(Region.code).where(or_(*[Region.path.startswith(path) for path in sorted(held.paths)]))
-        conditions.append(CreditRecord.unit_id.in_(select(Unit.id).where(Unit.region_code.in_(regions))))
-        conditions.append(CreditRecord.household_id.in_(select(Household.id).where(Household.region_code.in_(regions))))
-    return or_(*conditions) if conditions else false()
+    """SQL: what the user reads (``engine.services.register_scope``: reading roles, then jurisdiction)."""
+    return register_visibility(ctx, user_id, CreditRecord.unit_id, CreditRecord.household_id)
 
 
 def visible_record(ctx: EngineContext, user_id: int, number: str) -> CreditRecord:

@@ -189,6 +189,15 @@ def test_jurisdiction_roles_and_the_auditor(app, client) -> None:  # type: ignor
     login(client, "cy_intake")
     page = _html(client.get(f"/complaints/{created}"))
     assert "待处理" in page and "不予受理</h2>" not in page
+    # the page names the complainant: the view is recorded, without the content or the contact
+    [viewed] = [e.payload for e in _session(app).execute(select(Event).where(
+        Event.kind == "personal_data_viewed", Event.actor == "cy_intake")).scalars()
+        if e.payload.get("page") == "complaint"]
+    assert viewed["complaint_no"] == created and CONTENT not in repr(viewed)
+    # a role in the region is not enough: a bank's officer of 长春市 and the province's administrator read nothing
+    for username in ("cc_bank_officer", "admin"):
+        assert client.get(f"/api/v1/complaints/{created}", headers=_token(client, username)).status_code == 404
+    login(client, "cy_intake")
     assert post(client, f"/complaints/{created}/dismiss", {"reason": "无关"}).status_code == 403
     # the province's auditor reads everything and acts on nothing
     login(client, "auditor")

@@ -24,6 +24,7 @@ from engine.clock import LOCAL_TZ
 from engine.context import Actor
 from engine.errors import InvalidStateError
 from engine.errors import ValidationError
+from engine.history import append_system_event
 from engine.models.complaint import CHANNEL_NAMES
 from engine.models.complaint import STATUS_NAMES
 from engine.models.complaint import Complaint
@@ -133,7 +134,13 @@ def _new_page(units: list[Any], form: dict[str, Any], errors: dict[str, list[str
 
 @bp.get("/<complaint_no>")
 def detail(complaint_no: str) -> str:
-    return _detail(complaint_queries.visible_complaint(get_ctx(), current_user.id, complaint_no))
+    ctx = get_ctx()
+    complaint = complaint_queries.visible_complaint(ctx, current_user.id, complaint_no)
+    # the page names the complainant and their contact: a view of personal data, recorded (SEC-12)
+    append_system_event(ctx, kind="personal_data_viewed", actor=Actor(current_user.username, None, current_user.id),
+                        payload={"via": "web", "page": "complaint", "complaint_no": complaint.number,
+                                 **({"business_key": complaint.case_no} if complaint.case_no else {})})
+    return _detail(complaint)
 
 
 def _detail(complaint: Complaint, *, form: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,

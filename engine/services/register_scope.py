@@ -1,0 +1,47 @@
+"""Who reads a department's registers (失信登记 AU-3, 举报投诉 AU-2): by role, then by jurisdiction.
+
+Both registers hold personal data about people who are not staff (subjects, complainants), so having
+some role in the region is not enough: only the roles that work with them read them — the
+civil-affairs staff who keep them, the verification agencies' case staff (they act on the warnings
+and rechecks these registers lead to), supervisors and auditors. A sharing unit's officer (a bank),
+an exchange officer, a process designer or an administrator reads none of it, whatever their region.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement
+from sqlalchemy import false
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from engine.assignment import Memberships
+from engine.assignment import load_memberships
+from engine.context import EngineContext
+from engine.models import Household
+from engine.models import Region
+from engine.models import Unit
+
+#: the roles that read the registers of the units and regions they belong to
+REGISTER_READERS = frozenset({"street_clerk", "assistance_officer", "supervisor", "intake_officer",
+                              "review_officer", "report_officer", "auditor"})
+
+
+def readers_memberships(ctx: EngineContext, user_id: int) -> Memberships:
+    """The user's memberships in a reading role only."""
+    held = load_memberships(ctx, user_id)
+    return Memberships(tuple(row for row in held.rows if row[1] in REGISTER_READERS))
+
+
+def register_visibility(ctx: EngineContext, user_id: int, unit_id: ColumnElement[int],
+                        household_id: ColumnElement[int | None]) -> ColumnElement[bool]:
+    """SQL: the entry's unit is one the user reads for, or that unit or the entry's case lies in a region
+    such a membership covers; nothing for users without a reading role."""
+    held = readers_memberships(ctx, user_id)
+    conditions: list[ColumnElement[bool]] = []
+    if held.unit_ids:
+        conditions.append(unit_id.in_(sorted(held.unit_ids)))
+    if held.paths:
+        regions = select(Region.code).where(or_(*[Region.path.startswith(path) for path in sorted(held.paths)]))
+        conditions.append(unit_id.in_(select(Unit.id).where(Unit.region_code.in_(regions))))
+        conditions.append(household_id.in_(select(Household.id).where(Household.region_code.in_(regions))))
+    return or_(*conditions) if conditions else false()
