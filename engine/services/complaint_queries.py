@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from engine.clock import LOCAL_TZ
+from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import NotFoundError
+from engine.history import append_system_event
 from engine.models import Recheck
 from engine.models.complaint import Complaint
 from engine.services.complaints import get_complaint
@@ -70,3 +72,11 @@ def complaint_of_recheck(ctx: EngineContext, recheck: Recheck) -> Complaint | No
 def is_visible(ctx: EngineContext, user_id: int, complaint: Complaint) -> bool:
     return ctx.session.execute(select(Complaint.id).where(Complaint.id == complaint.id,
                                                           visible_complaints(ctx, user_id))).first() is not None
+
+
+def record_viewed(ctx: EngineContext, complaint: Complaint, actor: Actor, *, via: str) -> None:
+    """Opening a complaint shows the complainant and their contact: recorded in the access log (SEC-12),
+    without the content or the contact."""
+    append_system_event(ctx, kind="personal_data_viewed", actor=actor,
+                        payload={"via": via, "page": "complaint", "complaint_no": complaint.number,
+                                 **({"business_key": complaint.case_no} if complaint.case_no else {})})

@@ -47,6 +47,7 @@ from engine.services.cases import next_counter_value
 from engine.services.credit import case_in_jurisdiction
 from engine.services.rechecks import INITIATOR_ROLES
 from engine.services.rechecks import file_recheck
+from engine.services.register_scope import department_units
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +76,7 @@ def get_complaint(ctx: EngineContext, number: str, *, lock: bool = False) -> Com
 
 def receiving_units(ctx: EngineContext, user_id: int, roles: tuple[str, ...] = REGISTER_ROLES) -> list[Unit]:
     """The civil-affairs departments where the user holds one of ``roles``."""
-    return list(ctx.session.execute(
-        select(Unit).join(Membership, Membership.unit_id == Unit.id)
-        .where(Membership.user_id == user_id, Membership.role_code.in_(roles),
-               Unit.kind == UnitKind.ENTRUSTING_DEPARTMENT).distinct().order_by(Unit.code)).scalars())
+    return department_units(ctx, user_id, roles)
 
 
 def check_role(ctx: EngineContext, unit: Unit, actor: Actor, roles: tuple[str, ...] = REGISTER_ROLES) -> Actor:

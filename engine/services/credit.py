@@ -44,6 +44,7 @@ from engine.models.credit import CreditReason
 from engine.models.credit import CreditRecord
 from engine.models.credit import CreditStatus
 from engine.services.cases import next_counter_value
+from engine.services.register_scope import department_units
 from engine.sod import RULE_TEXT
 from forms.credit_record import DEFAULT_LEGAL_BASIS
 from forms.credit_record import years_later
@@ -73,10 +74,7 @@ def get_record(ctx: EngineContext, number: str, *, lock: bool = False) -> Credit
 
 def registering_units(ctx: EngineContext, user_id: int, roles: tuple[str, ...] = PROPOSER_ROLES) -> list[Unit]:
     """The civil-affairs departments where the user holds one of ``roles``."""
-    return list(ctx.session.execute(
-        select(Unit).join(Membership, Membership.unit_id == Unit.id)
-        .where(Membership.user_id == user_id, Membership.role_code.in_(roles),
-               Unit.kind == UnitKind.ENTRUSTING_DEPARTMENT).distinct().order_by(Unit.code)).scalars())
+    return department_units(ctx, user_id, roles)
 
 
 def _check_role(ctx: EngineContext, unit: Unit, actor: Actor, roles: tuple[str, ...], what: str) -> str | None:

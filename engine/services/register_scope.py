@@ -18,8 +18,10 @@ from engine.assignment import Memberships
 from engine.assignment import load_memberships
 from engine.context import EngineContext
 from engine.models import Household
+from engine.models import Membership
 from engine.models import Region
 from engine.models import Unit
+from engine.models import UnitKind
 
 #: the roles that read the registers of the units and regions they belong to
 REGISTER_READERS = frozenset({"street_clerk", "assistance_officer", "supervisor", "intake_officer",
@@ -45,3 +47,11 @@ def register_visibility(ctx: EngineContext, user_id: int, unit_id: ColumnElement
         conditions.append(unit_id.in_(select(Unit.id).where(Unit.region_code.in_(regions))))
         conditions.append(household_id.in_(select(Household.id).where(Household.region_code.in_(regions))))
     return or_(*conditions) if conditions else false()
+
+
+def department_units(ctx: EngineContext, user_id: int, roles: tuple[str, ...]) -> list[Unit]:
+    """The civil-affairs departments (entrusting departments) where the user holds one of ``roles``."""
+    return list(ctx.session.execute(
+        select(Unit).join(Membership, Membership.unit_id == Unit.id)
+        .where(Membership.user_id == user_id, Membership.role_code.in_(roles),
+               Unit.kind == UnitKind.ENTRUSTING_DEPARTMENT).distinct().order_by(Unit.code)).scalars())

@@ -9,7 +9,6 @@ pages only. Lists follow jurisdiction and carry the start of the content only.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Response
@@ -27,6 +26,7 @@ from engine.services.org import get_unit_by_code
 from web.api.blueprint import bp
 from web.api.inputs import PAGE_PARAMETERS
 from web.api.inputs import cursor_arg
+from web.api.inputs import date_arg
 from web.api.inputs import json_body
 from web.api.inputs import limit_arg
 from web.api.openapi import operation
@@ -63,15 +63,6 @@ def complaint_dict(complaint: Complaint, *, full: bool = False) -> dict[str, Any
             "closed_by": complaint.closed_by, "reply": complaint.reply}
 
 
-def _date_arg(name: str) -> date | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(fields={name: ["应为日期（YYYY-MM-DD）"]}) from None
-
 
 def _choice_arg(name: str, choices: dict[str, str]) -> str | None:
     value = request.args.get(name) or None
@@ -86,16 +77,18 @@ def list_complaints() -> Response:
     """The caller's jurisdiction, newest first; ``next_cursor`` fetches the next page."""
     page, more = complaint_queries.list_complaints(
         get_ctx(), user_id=current_api_user().id, status=_choice_arg("status", STATUS_NAMES),
-        channel=_choice_arg("channel", CHANNEL_NAMES), received_from=_date_arg("received_from"),
-        received_to=_date_arg("received_to"), before_id=cursor_arg(), limit=limit_arg())
+        channel=_choice_arg("channel", CHANNEL_NAMES), received_from=date_arg("received_from"),
+        received_to=date_arg("received_to"), before_id=cursor_arg(), limit=limit_arg())
     return jsonify({"items": [complaint_dict(c) for c in page], "next_cursor": None if more is None else str(more)})
 
 
 @bp.get("/api/v1/complaints/<complaint_no>")
 @api_login_required
 def get_complaint(complaint_no: str) -> Response:
-    return jsonify(complaint_dict(complaint_queries.visible_complaint(get_ctx(), current_api_user().id, complaint_no),
-                                  full=True))
+    ctx, user = get_ctx(), current_api_user()
+    complaint = complaint_queries.visible_complaint(ctx, user.id, complaint_no)
+    complaint_queries.record_viewed(ctx, complaint, Actor(user.username, None, user.id), via="api")
+    return jsonify(complaint_dict(complaint, full=True))
 
 
 @bp.post("/api/v1/complaints")

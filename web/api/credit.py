@@ -9,7 +9,6 @@ number and its view is recorded like a case view (SEC-12).
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Response
@@ -28,6 +27,7 @@ from forms.ids import parse_id_number
 from web.api.blueprint import bp
 from web.api.inputs import PAGE_PARAMETERS
 from web.api.inputs import cursor_arg
+from web.api.inputs import date_arg
 from web.api.inputs import json_body
 from web.api.inputs import limit_arg
 from web.api.openapi import operation
@@ -59,15 +59,6 @@ def credit_dict(record: CreditRecord, *, full: bool = False) -> dict[str, Any]:
     return out
 
 
-def _date_arg(name: str) -> date | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(fields={name: ["应为日期（YYYY-MM-DD）"]}) from None
-
 
 @bp.get("/api/v1/credit-records")
 @api_login_required
@@ -82,8 +73,8 @@ def list_credit_records() -> Response:
     state = request.args.get("state") or None
     if state is not None and state not in CREDIT_STATE_NAMES:
         raise ValidationError(fields={"state": [f"须为 {'、'.join(CREDIT_STATE_NAMES)} 之一"]})
-    page, more = credit_queries.list_records(ctx, user_id=user.id, state=state, period_from=_date_arg("period_from"),
-                                             period_to=_date_arg("period_to"), before_id=cursor_arg(),
+    page, more = credit_queries.list_records(ctx, user_id=user.id, state=state, period_from=date_arg("period_from"),
+                                             period_to=date_arg("period_to"), before_id=cursor_arg(),
                                              limit=limit_arg())
     return jsonify({"items": [credit_dict(r) for r in page], "next_cursor": None if more is None else str(more)})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import request
@@ -56,3 +57,14 @@ def cursor_arg() -> int | None:
     if not raw.isdigit():
         raise ValidationError("cursor 无效", fields={"cursor": ["须为上一页返回的 next_cursor"]})
     return int(raw)
+
+
+def date_arg(name: str) -> date | None:
+    """An optional ``YYYY-MM-DD`` query parameter (422 with the field's message otherwise)."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(fields={name: ["应为日期（YYYY-MM-DD）"]}) from None

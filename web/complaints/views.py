@@ -9,7 +9,6 @@ ID number masked: the full text is on the complaint's page.
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 from flask import redirect
@@ -24,7 +23,6 @@ from engine.clock import LOCAL_TZ
 from engine.context import Actor
 from engine.errors import InvalidStateError
 from engine.errors import ValidationError
-from engine.history import append_system_event
 from engine.models.complaint import CHANNEL_NAMES
 from engine.models.complaint import STATUS_NAMES
 from engine.models.complaint import Complaint
@@ -35,6 +33,7 @@ from forms.ids import mask_id
 from web.complaints.blueprint import bp
 from web.db import get_ctx
 from web.home.schemas import field_errors
+from web.home.schemas import optional_date
 from web.inbox.views import local_time
 
 FORM_FIELDS = ("channel", "channel_detail", "received_at", "complainant_name", "complainant_contact", "case_no",
@@ -70,7 +69,7 @@ def index() -> str:
     ctx = get_ctx()
     status, channel = request.args.get("status", ""), request.args.get("channel", "")
     errors: dict[str, list[str]] = {}
-    period = {name: _date(request.args.get(name, ""), name, errors) for name in ("received_from", "received_to")}
+    period = {name: optional_date(request.args.get(name, ""), name, errors) for name in ("received_from", "received_to")}
     cursor = request.args.get("before", "")
     rows, more = complaint_queries.list_complaints(
         ctx, user_id=current_user.id, status=status if status in STATUS_NAMES else None,
@@ -82,15 +81,6 @@ def index() -> str:
                            statuses=STATUS_NAMES, channels=CHANNEL_NAMES, local_time=local_time, excerpt=excerpt,
                            can_register=bool(complaints.receiving_units(ctx, current_user.id)))
 
-
-def _date(raw: str, name: str, errors: dict[str, list[str]]) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = ["应为日期（YYYY-MM-DD）"]
-        return None
 
 
 # --- register ----------------------------------------------------------------------------------------------------
@@ -136,10 +126,7 @@ def _new_page(units: list[Any], form: dict[str, Any], errors: dict[str, list[str
 def detail(complaint_no: str) -> str:
     ctx = get_ctx()
     complaint = complaint_queries.visible_complaint(ctx, current_user.id, complaint_no)
-    # the page names the complainant and their contact: a view of personal data, recorded (SEC-12)
-    append_system_event(ctx, kind="personal_data_viewed", actor=Actor(current_user.username, None, current_user.id),
-                        payload={"via": "web", "page": "complaint", "complaint_no": complaint.number,
-                                 **({"business_key": complaint.case_no} if complaint.case_no else {})})
+    complaint_queries.record_viewed(ctx, complaint, Actor(current_user.username, None, current_user.id), via="web")
     return _detail(complaint)
 
 

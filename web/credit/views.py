@@ -8,7 +8,6 @@ The case page's warning banner and the proposal button come from :func:`case_cre
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import flash
@@ -34,6 +33,7 @@ from web.cases import queries
 from web.credit.blueprint import bp
 from web.db import get_ctx
 from web.home.schemas import field_errors
+from web.home.schemas import optional_date
 from web.inbox.views import local_time
 
 FORM_FIELDS = ("person_id", "reason", "reason_detail", "legal_basis", "valid_from", "valid_to", "report_no",
@@ -71,7 +71,7 @@ def index() -> str:
     ctx = get_ctx()
     state = request.args.get("state", "")
     errors: dict[str, list[str]] = {}
-    period = {name: _date(request.args.get(name, ""), name, errors) for name in ("period_from", "period_to")}
+    period = {name: optional_date(request.args.get(name, ""), name, errors) for name in ("period_from", "period_to")}
     cursor = request.args.get("before", "")
     records, more = credit_queries.list_records(
         ctx, user_id=current_user.id, state=state if state in CREDIT_STATE_NAMES else None,
@@ -80,15 +80,6 @@ def index() -> str:
     return render_template("credit/index.html", records=records, more=more, state=state, states=CREDIT_STATE_NAMES,
                            args=request.args, errors=errors, today=ctx.today(), reasons=CREDIT_REASON_NAMES)
 
-
-def _date(raw: str, name: str, errors: dict[str, list[str]]) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = ["应为日期（YYYY-MM-DD）"]
-        return None
 
 
 # --- one record ------------------------------------------------------------------------------------------------

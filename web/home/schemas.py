@@ -9,6 +9,7 @@ filling the form expects. Errors come back as the engine's ``ValidationError`` w
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from marshmallow import ValidationError as MarshmallowError
@@ -70,3 +71,14 @@ class LoginFormSchema(HtmlFormSchema):
     username = text(64)
     password = text(256)
     next = fields.String(load_default=None)
+
+
+def optional_date(raw: str, name: str, errors: dict[str, list[str]]) -> date | None:
+    """A filter's ``YYYY-MM-DD`` value, ``None`` when empty; a bad value adds the field's message to ``errors``."""
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = ["应为日期（YYYY-MM-DD）"]
+        return None
