@@ -82,3 +82,14 @@ def optional_date(raw: str, name: str, errors: dict[str, list[str]]) -> date | N
     except ValueError:
         errors[name] = ["应为日期（YYYY-MM-DD）"]
         return None
+
+
+def lenient_load(schema: Any, args: Mapping[str, str]) -> dict[str, Any]:
+    """A list page's query parameters: trimmed, empty ones dropped, and an invalid one ignored (its
+    default applies) rather than refusing the page."""
+    raw = {k: v.strip() for k, v in args.items() if isinstance(v, str) and v.strip()}
+    try:
+        return dict(schema.load(raw))
+    except MarshmallowError as exc:
+        bad = set(exc.messages) if isinstance(exc.messages, dict) else set(raw)
+        return dict(schema.load({k: v for k, v in raw.items() if k not in bad}))

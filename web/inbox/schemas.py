@@ -14,9 +14,10 @@ from typing import Any
 
 from marshmallow import EXCLUDE
 from marshmallow import Schema
-from marshmallow import ValidationError as MarshmallowError
 from marshmallow import fields
 from marshmallow import validate
+
+from web.home.schemas import lenient_load
 
 TABS = {"mine": "我认领的", "claimable": "可认领", "overdue": "已超期", "done": "我已办结"}
 DUE_STATES = {"overdue": "已超期", "soon": "2 个工作日内到期", "ontime": "未超期"}
@@ -62,11 +63,5 @@ class InboxQuerySchema(Schema):
 
 def load_filter(args: Mapping[str, str]) -> InboxFilter:
     """The inbox view asked for; invalid or empty values fall back to their defaults."""
-    raw = {k: v.strip() for k, v in args.items() if isinstance(v, str) and v.strip()}
-    schema = InboxQuerySchema()
-    try:
-        data = schema.load(raw)
-    except MarshmallowError as exc:
-        bad = set(exc.messages) if isinstance(exc.messages, dict) else set(raw)
-        data = schema.load({k: v for k, v in raw.items() if k not in bad})
+    data = lenient_load(InboxQuerySchema(), args)
     return InboxFilter(**data)

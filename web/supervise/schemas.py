@@ -17,6 +17,8 @@ from marshmallow import ValidationError as MarshmallowError
 from marshmallow import fields
 from marshmallow import validate
 
+from web.home.schemas import lenient_load
+
 #: the assignee filter's value for unclaimed tasks (no username is a single dash)
 UNCLAIMED = "-"
 PAGE_SIZE = 20
@@ -50,13 +52,7 @@ class UnitTaskQuerySchema(Schema):
 
 def load_filter(args: Mapping[str, str]) -> UnitTaskFilter:
     """The view asked for; invalid or empty values fall back to their defaults."""
-    raw = {k: v.strip() for k, v in args.items() if isinstance(v, str) and v.strip()}
-    schema = UnitTaskQuerySchema()
-    try:
-        data = schema.load(raw)
-    except MarshmallowError as exc:
-        bad = set(exc.messages) if isinstance(exc.messages, dict) else set(raw)
-        data = schema.load({k: v for k, v in raw.items() if k not in bad})
+    data = lenient_load(UnitTaskQuerySchema(), args)
     return UnitTaskFilter(**data)
 
 
