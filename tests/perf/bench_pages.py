@@ -6,7 +6,7 @@ Run from the repository root::
     python -m tests.perf.bench_pages --repeat 100 --extra-cases 200 --out BENCHMARKS.md
 
 The database is what ``make run`` prepares (migrations, the 2025–2026 calendar, every diagram in
-``bpmn/``, ``hedui demo``: the demo region and its four demo cases), plus ``--extra-cases`` more
+``bpmn/``, ``hedui demo``: the demo region, its demo cases, rechecks, complaints and cross-city batch), plus ``--extra-cases`` more
 households entrusted to the 朝阳区 agency, on a fixed clock (a Monday in November 2026). Each page is
 requested by the user who would open it (a signed-in session, as a browser would), after warm-up
 loads; the time is the whole request through the WSGI app (routing, session, queries, template,
@@ -243,7 +243,7 @@ def _write(path: Path, rows: list[str], argv: list[str] | None, args: argparse.N
         f"1-minute load average after the run {load:.2f}",
         f"- Python {platform.python_version()}; SQLite file in the system temp dir; Flask test client "
         f"(whole WSGI request, no network, no browser rendering); {args.repeat} loads per page after 3 warm-up loads",
-        "- Data: the demo region and its 4 demo cases (`hedui demo`)"
+        "- Data: the demo region with its demo cases, rechecks, complaints and cross-city batch (`hedui demo`)"
         + (f", plus {args.extra_cases} households" if args.extra_cases else ""),
         "", "Goal (issue #5): every page in under 300 ms on this machine (p95 shown against it; not asserted).", "",
         *rows, end, ""])
