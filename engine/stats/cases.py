@@ -122,20 +122,26 @@ def _sums(rows: Any) -> list[Any]:
     ]
 
 
-def grouped(ctx: EngineContext, query: StatsQuery, key: str) -> dict[Any, Counts]:
-    """Counters per value of ``key`` (``agency_unit_id`` or ``business_type``), plus the working-day histogram.
+def grouped(ctx: EngineContext, query: StatsQuery) -> tuple[dict[Any, Counts], dict[Any, Counts]]:
+    """Counters per agency and per business type, plus their working-day histograms, from one pass.
 
-    Two statements whatever the number of cases: the sums, and the ``(key, working days, cases)`` histogram
-    the median is read from.
+    Two statements whatever the number of cases: the sums per ``(agency, business type)`` and the
+    ``(agency, business type, working days, cases)`` histogram the medians are read from; both tables
+    are folded from those pairs, so the cases are read once, not once per table.
     """
     rows = case_rows(ctx, query)
-    group = getattr(rows.c, key)
-    out: dict[Any, Counts] = {}
-    for row in ctx.session.execute(select(group, *_sums(rows)).group_by(group)).mappings():
-        out[row[key]] = Counts({name: int(row[name] or 0) for name in COUNTERS})
+    keys = (rows.c.agency_unit_id, rows.c.business_type)
+    pairs: dict[tuple[Any, Any], Counts] = {}
+    for row in ctx.session.execute(select(*keys, *_sums(rows)).group_by(*keys)).mappings():
+        pairs[(row["agency_unit_id"], row["business_type"])] = Counts({name: int(row[name] or 0) for name in COUNTERS})
     histogram = ctx.session.execute(
-        select(group, rows.c.work_days, func.count()).where(rows.c.work_days.is_not(None))
-        .group_by(group, rows.c.work_days)).all()
-    for value, days, count in histogram:
-        out[value].work_days.append((int(days), int(count)))
-    return out
+        select(*keys, rows.c.work_days, func.count()).where(rows.c.work_days.is_not(None))
+        .group_by(*keys, rows.c.work_days)).all()
+    for agency, business_type, days, count in histogram:
+        pairs[(agency, business_type)].work_days.append((int(days), int(count)))
+    by_agency: dict[Any, Counts] = {}
+    by_type: dict[Any, Counts] = {}
+    for (agency, business_type), counts in pairs.items():
+        by_agency.setdefault(agency, Counts()).add(counts)
+        by_type.setdefault(business_type, Counts()).add(counts)
+    return by_agency, by_type

@@ -58,7 +58,7 @@ class StatsReport:
 
 def compute(ctx: EngineContext, query: StatsQuery) -> StatsReport:
     """Every table for ``query`` in a fixed number of SQL statements (the caller validated the query)."""
-    by_agency = grouped(ctx, query, "agency_unit_id")
+    by_agency, by_type = grouped(ctx, query)
     units = {uid: (name, region, level.value) for uid, name, region, level in ctx.session.execute(
         select(Unit.id, Unit.name, Region.name, Region.level).join(Region, Region.code == Unit.region_code)
         .where(Unit.id.in_([k for k in by_agency if k is not None])))}
@@ -70,7 +70,6 @@ def compute(ctx: EngineContext, query: StatsQuery) -> StatsReport:
     levels: dict[str, Counts] = {}
     for group in agencies:
         levels.setdefault(group.level, Counts()).add(group.counts)
-    by_type = grouped(ctx, query, "business_type")
     types = [Group(code, BUSINESS_TYPES.get(code, code), by_type[code])
              for code in [*BUSINESS_TYPES, *sorted(set(by_type) - set(BUSINESS_TYPES))] if code in by_type]
     total = Counts()

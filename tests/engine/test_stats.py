@@ -166,8 +166,8 @@ def test_statements_do_not_grow_with_the_cases(ctx: EngineContext, clock: Any, c
     assert len(statements) == EXPECTED_STATEMENTS, statements
 
 
-#: memberships and region path per case query, sums and histogram per grouping, unit names, sharing units
-EXPECTED_STATEMENTS = 9
+#: the viewer's memberships, sums and histogram per (agency, business type), unit names, sharing units
+EXPECTED_STATEMENTS = 6
 
 
 def test_rechecks_and_escalations_are_counted(ctx: EngineContext) -> None:
