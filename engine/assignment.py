@@ -192,27 +192,30 @@ def visible_instances(ctx: EngineContext, user_id: int, instance: Any = Workflow
 
 
 def check_task_action(ctx: EngineContext, task: HumanTask, instance: WorkflowInstance, actor: Actor,
-                      action: str) -> None:
+                      action: str, *, record: bool = True) -> None:
     """Refuse ``action`` (claim/complete) unless ``actor`` may do it; record refusals.
 
     404 when the case is outside the actor's jurisdiction, 403 when they lack the role in the
     task's unit, are not a registered exchange officer, or a separation-of-duties rule forbids it.
     The actor's memberships are read once for all three membership checks.
+
+    :param record: ``False`` for a dry check (:func:`would_accept`): the error is raised, nothing written.
     """
     if actor.user_id is not None:
         held = load_memberships(ctx, actor.user_id)
         if not visible_to(ctx, actor.user_id, instance, held):
             # recorded for auditors (AU-1); the caller only learns that no such task exists
-            _refuse(ctx, instance, task, actor, action, NotFoundError("任务不存在"), rule="jurisdiction")
-        refuse_auditor(ctx, task, instance, actor, action, held)
+            _refuse(ctx, instance, task, actor, action, NotFoundError("任务不存在"), rule="jurisdiction",
+                    record=record)
+        refuse_auditor(ctx, task, instance, actor, action, held, record=record)
         if not held.holds(task.unit_id, task.role_code):
             _refuse(ctx, instance, task, actor, action, PermissionDeniedError(
-                "您在承办单位不具备办理该任务的角色", code="role_required", role=task.role_code))
-        _check_registration(ctx, task, instance, actor, action)
+                "您在承办单位不具备办理该任务的角色", code="role_required", role=task.role_code), record=record)
+        _check_registration(ctx, task, instance, actor, action, record)
     raiser = raiser_violation(task.properties, raised_by(ctx, task), actor.username)
     if raiser is not None:
         _refuse(ctx, instance, task, actor, action, SeparationOfDutiesError(
-            raiser.explanation, rule=raiser.rule, conflicting_task=raiser.conflicting_task))
+            raiser.explanation, rule=raiser.rule, conflicting_task=raiser.conflicting_task), record=record)
     if not declared_exclusions(task.properties):
         return
     names = definition_info(ctx, instance.definition_id).task_names
@@ -220,21 +223,42 @@ def check_task_action(ctx: EngineContext, task: HumanTask, instance: WorkflowIns
     if found:
         v = found[0]
         _refuse(ctx, instance, task, actor, action, SeparationOfDutiesError(
-            v.explanation, rule=v.rule, conflicting_task=v.conflicting_task))
+            v.explanation, rule=v.rule, conflicting_task=v.conflicting_task), record=record)
+
+
+def would_accept(ctx: EngineContext, task: HumanTask, instance: WorkflowInstance, user: User,
+                 action: str = "reassign") -> bool:
+    """Whether :func:`check_task_action` would let ``user`` take ``task`` (as at reassignment), writing nothing.
+
+    The same checks in the same order — jurisdiction, auditor (AU-1), role, 备案 (SD-3), raiser and
+    declared separation-of-duties rules — without a ``refused`` event: a dry check is no refusal.
+    """
+    try:
+        check_task_action(ctx, task, instance, Actor(user.username, task.role_code, user.id), action, record=False)
+    except HeduiError:
+        return False
+    return True
+
+
+def reassign_candidates(ctx: EngineContext, task: HumanTask) -> list[User]:
+    """Who a supervisor may give ``task`` to: :func:`candidates` other than its assignee whom the reassignment
+    guard would accept (:func:`would_accept`), so the offer never includes someone the engine then refuses."""
+    return [u for u in candidates(ctx, task)
+            if u.username != task.assignee and would_accept(ctx, task, task.instance, u)]
 
 
 def _check_registration(ctx: EngineContext, task: HumanTask, instance: WorkflowInstance, actor: Actor,
-                        action: str) -> None:
+                        action: str, record: bool = True) -> None:
     sharing_unit = task.properties.get("exchangeUnitValue")
     if not sharing_unit:
         return
     if not is_registered(ctx, actor.user_id or 0, sharing_unit, ctx.today()):
         _refuse(ctx, instance, task, actor, action, SeparationOfDutiesError(
-            f"您不是信息共享单位「{sharing_unit}」当前有效的备案交换人员（SD-3）", rule="SD-3"))
+            f"您不是信息共享单位「{sharing_unit}」当前有效的备案交换人员（SD-3）", rule="SD-3"), record=record)
 
 
 def refuse_auditor(ctx: EngineContext, task: HumanTask, instance: WorkflowInstance, actor: Actor,
-                   action: str, memberships: Memberships | None = None) -> None:
+                   action: str, memberships: Memberships | None = None, *, record: bool = True) -> None:
     """Refuse (and record) any task action by, or reassignment to, someone holding the auditor role.
 
     An auditor who could also claim or complete would be auditing their own work; the role is
@@ -244,7 +268,8 @@ def refuse_auditor(ctx: EngineContext, task: HumanTask, instance: WorkflowInstan
         return
     if memberships.is_auditor if memberships is not None else is_auditor(ctx, actor.user_id):
         _refuse(ctx, instance, task, actor, action, PermissionDeniedError(
-            "审计监督员只能查阅案件，不能认领、办理、退回、改派或接受改派任务", code=AUDITOR_READ_ONLY), rule="AU-1")
+            "审计监督员只能查阅案件，不能认领、办理、退回、改派或接受改派任务", code=AUDITOR_READ_ONLY), rule="AU-1",
+                record=record)
 
 
 def assert_visible(ctx: EngineContext, task: HumanTask, actor: Actor, action: str) -> None:
@@ -254,7 +279,9 @@ def assert_visible(ctx: EngineContext, task: HumanTask, actor: Actor, action: st
 
 
 def _refuse(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, actor: Actor, action: str,
-            error: HeduiError, rule: str | None = None) -> None:
+            error: HeduiError, rule: str | None = None, *, record: bool = True) -> None:
+    if not record:  # a dry check (would_accept): say no, write nothing
+        raise error
     append_event(ctx, stream=instance_stream(instance.id), kind="refused", actor=actor, instance_id=instance.id,
                  definition_hash=definition_info(ctx, instance.definition_id).content_hash, task_id=task.id, bpmn_id=task.bpmn_id,
                  payload={"action": action, "code": error.code, "rule": rule or error.details.get("rule"),

@@ -9,6 +9,7 @@ unfinished past the deadline. Working days come from the working-day calendar (e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,8 +64,26 @@ def overdue_condition(now: datetime, wi: Any = WorkflowInstance) -> Any:
 def finished_at(session: Session, instance: WorkflowInstance) -> datetime | None:
     """When the case finished for its deadline: the report's issue, else the end of its process; None if open."""
     issued = session.execute(select(report_issued_at()).where(WorkflowInstance.id == instance.id)).scalar()
+    return _finished(instance, issued)
+
+
+def finished_at_many(session: Session, instances: Iterable[WorkflowInstance]) -> dict[int, datetime | None]:
+    """:func:`finished_at` of many cases with one query (lists: the cost does not grow with the rows)."""
+    wanted = {i.id: i for i in instances}
+    issued: dict[int, datetime] = {}
+    if wanted:
+        rows = session.execute(
+            select(HumanTask.instance_id, func.max(HumanTask.completed_at))
+            .where(HumanTask.instance_id.in_(sorted(wanted)), HumanTask.bpmn_id == REPORT_TASK,
+                   HumanTask.status == HumanTaskStatus.COMPLETED)
+            .group_by(HumanTask.instance_id)).all()
+        issued = {instance_id: at for instance_id, at in rows if at is not None}
+    return {key: _finished(instance, issued.get(key)) for key, instance in wanted.items()}
+
+
+def _finished(instance: WorkflowInstance, issued: datetime | None) -> datetime | None:
     if issued is not None:
-        return issued  # type: ignore[no-any-return]
+        return issued
     if instance.status == InstanceStatus.RUNNING:
         return None
     return instance.completed_at or instance.updated_at

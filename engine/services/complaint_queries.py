@@ -24,6 +24,7 @@ from engine.history import append_system_event
 from engine.models import Recheck
 from engine.models.complaint import Complaint
 from engine.services.complaints import get_complaint
+from engine.services.register_scope import readers_memberships
 from engine.services.register_scope import register_visibility
 
 
@@ -62,6 +63,19 @@ def list_complaints(ctx: EngineContext, *, user_id: int, status: str | None = No
         query = query.where(Complaint.id < before_id)
     rows = list(ctx.session.execute(query).scalars())
     return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
+
+
+def household_complaints(ctx: EngineContext, user_id: int, household_id: int) -> list[Complaint] | None:
+    """The complaints about a household (``household_id``) the user reads, newest first (the case page).
+
+    None when the user reads neither register at all (no reading role, ``REGISTER_READERS``): the case
+    page then shows no complaint section; a reader outside a complaint's jurisdiction does not see it.
+    """
+    if not readers_memberships(ctx, user_id).rows:
+        return None
+    return list(ctx.session.execute(
+        select(Complaint).where(Complaint.household_id == household_id, visible_complaints(ctx, user_id))
+        .order_by(Complaint.received_at.desc(), Complaint.id.desc())).scalars())
 
 
 def complaint_of_recheck(ctx: EngineContext, recheck: Recheck) -> Complaint | None:

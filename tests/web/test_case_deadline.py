@@ -135,3 +135,41 @@ def test_clerk_sees_the_deadline_too(app, client) -> None:  # type: ignore[no-un
     case_no = make_case(app)
     login(client, "hq_street_clerk")
     assert "还剩 10 个工作日" in _facts(client, case_no)  # the entrusting unit reads the agency's deadline
+
+
+def _search_statements(app: Any, client: Any, search: dict[str, str]) -> tuple[list[str], str]:
+    from sqlalchemy import event
+
+    engine = app.extensions["hedui"].db_engine
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = post(client, "/cases/search", search)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    return statements, response.get_data(as_text=True)
+
+
+def test_the_search_costs_the_same_queries_for_1_or_4_rows(app, client, clock) -> None:  # type: ignore[no-untyped-def]
+    """The 核对期限 column is computed for all rows at once: the statement count does not grow with the rows,
+    and the texts are those of each case (one finished in time, the new ones with their 10 working days)."""
+    setup_demo(app)
+    done = make_case(app)
+    _verify(app, done)
+    _at(client, clock, TWO_DAYS_LATE)
+    search = {"q": APPLICANT_ID, "purpose": "duplicate_check"}
+    post(client, "/cases/search", search)  # warm caches (calendar year, definitions)
+    one, html = _search_statements(app, client, search)
+    assert html.count('href="/cases/HD-') == 1 and "已于期限内完成" in html
+    for _ in range(3):  # the same household entrusted again: three more open cases, started today
+        make_case(app)
+    four, html = _search_statements(app, client, search)
+    assert_valid_html(html)
+    assert html.count('href="/cases/HD-') == 4, html
+    assert html.count("还剩 10 个工作日") == 3 and html.count("已于期限内完成") == 1
+    assert len(four) == len(one), (one, four)

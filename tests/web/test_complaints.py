@@ -210,3 +210,32 @@ def test_jurisdiction_roles_and_the_auditor(app, client) -> None:  # type: ignor
                        json=_api_body()).status_code == 403
     complaint = _session(app).execute(select(Complaint)).scalar_one()
     assert complaint.status.value == "received" and _count(app, Complaint) == 1
+
+
+def test_the_case_page_lists_the_households_complaints_for_readers_only(app, client) -> None:  # type: ignore[no-untyped-def]
+    """AU-2: the case page lists the complaints about its household (number linked, channel, status, received
+    date) to readers of the register (REGISTER_READERS, by jurisdiction); an exchange officer of the same
+    agency sees the case but no complaint section; a complaint about no case is not listed."""
+    from engine.models.complaint import CHANNEL_NAMES
+
+    case_no = _setup(app)
+    login(client, "cy_intake")  # nothing about the household yet: the section says so
+    assert "本户尚无举报投诉记录。" in _html(client.get(f"/cases/{case_no}"))
+    headers = _token(client, "hq_street_clerk")
+    about = client.post("/api/v1/complaints", headers=headers, json=_api_body(case_no=case_no)).json["number"]
+    other = client.post("/api/v1/complaints", headers=headers, json=_api_body()).json["number"]
+    channel = _session(app).execute(select(Complaint.channel).where(Complaint.number == about)).scalar_one()
+    for username in ("cy_intake", "hq_street_clerk", "auditor"):
+        login(client, username)
+        page = _html(client.get(f"/cases/{case_no}"))
+        assert 'id="complaints-title">举报投诉</h2>' in page, username
+        row = re.search(rf'<tr data-complaint-no="{about}">(.*?)</tr>', page, re.S)
+        assert row is not None, username
+        assert f'<a href="/complaints/{about}">{about}</a>' in row.group(1)
+        assert f"<td>{CHANNEL_NAMES[channel.value]}</td><td>待处理</td><td>2026-11-23</td>" in row.group(1)
+        assert other not in page
+    login(client, "cy_exchange_1")  # sees the case (the agency's staff), reads no register
+    response = client.get(f"/cases/{case_no}")
+    page = _html(response)
+    assert response.status_code == 200 and case_no in page
+    assert 'id="complaints-title"' not in page and about not in page

@@ -246,6 +246,9 @@ def test_pages_of_twenty_are_stable_and_sorted_by_due_date(app, many) -> None:  
     first = _html(many.get("/inbox?tab=claimable"))
     second = _html(many.get("/inbox?tab=claimable&page=2"))
     assert "共 25 项，第 1 / 2 页" in first and 'rel="next"' in first and 'rel="prev"' in second
+    # the shared pager (macros/pager.html) keeps the list's filters in its links
+    assert '<a href="/inbox?tab=claimable&amp;page=2" rel="next">下一页</a>' in first
+    assert '<a href="/inbox?tab=claimable" rel="prev">上一页</a>' in second and "第 2 / 2 页" in second
     ids = _row_ids(first) + _row_ids(second)
     assert len(_row_ids(first)) == 20 and len(ids) == 25 and len(set(ids)) == 25
     expected = [t.id for t in sorted(_open_tasks(app), key=lambda t: (t.due_at, t.created_at, t.instance_id, t.id))]

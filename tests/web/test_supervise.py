@@ -285,3 +285,48 @@ def test_admin_user_page_names_the_grantor(app, unit_cases) -> None:  # type: ig
         assert person_with_username("cy_reviewer") == "王磊（朝阳区核对中心）（cy_reviewer）"
         assert person("no_such_account") == "no_such_account" and person(None) == "—"
         assert person("unit:CC-GA") == "长春市公安局"
+
+
+def _event_count(app) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func
+
+    ctx = _ctx(app)
+    try:
+        return int(ctx.session.execute(select(func.count(Event.id))).scalar_one())
+    finally:
+        ctx.session.close()
+
+
+def test_only_people_the_engine_would_accept_are_offered(app, unit_cases) -> None:  # type: ignore[no-untyped-def]
+    """The offer runs the engine's own reassignment guard per candidate (dry, nothing recorded): the auditor
+    (AU-1), though given the step's role in the unit, and cy_all (SD-1: did 受理初审) are not offered;
+    王磊 is, and the reassignment to him succeeds; with nobody left, 「没有可改派的人员」."""
+    from engine.services.org import grant_role
+
+    review = _review_after_intake_by(app, "cy_all")
+    ctx = _ctx(app)
+    auditor = ctx.session.execute(select(User).where(User.username == "auditor")).scalar_one()
+    unit = get_unit_by_code(ctx, "CY-HDZX")
+    assert unit is not None and review.role_code
+    grant_role(ctx, auditor, unit, review.role_code, actor=Actor("admin", "admin"))
+    ctx.session.commit()
+    ctx.session.close()
+    login(unit_cases, "cy_supervisor")
+    before = _event_count(app)
+    html = _html(unit_cases.get(f"/supervise/tasks/{review.id}"))
+    assert '<option value="cy_reviewer">王磊（朝阳区核对中心）</option>' in html
+    assert 'value="auditor"' not in html and 'value="cy_all"' not in html
+    assert _event_count(app) == before and _events(app, "refused") == []  # the dry check wrote nothing
+    response = _post(unit_cases, f"/supervise/tasks/{review.id}/reassign", {"username": "cy_reviewer"})
+    assert response.status_code == 302 and _task(app, review.id).assignee == "cy_reviewer"
+    # the auditor would have been refused (the offer was right to leave them out)
+    response = _post(unit_cases, f"/supervise/tasks/{review.id}/reassign", {"username": "auditor"})
+    assert response.status_code == 403 and "审计监督员只能查阅案件" in _html(response)
+    [refusal] = _events(app, "refused")
+    assert (refusal.payload["action"], refusal.payload["rule"]) == ("reassign", "AU-1")
+    # 王磊 holds it now; the others would be refused: nobody to offer
+    before = _event_count(app)
+    html = _html(unit_cases.get(f"/supervise/tasks/{review.id}"))
+    assert_valid_html(html)
+    assert "没有可改派的人员" in html and "<option value=" not in html
+    assert _event_count(app) == before

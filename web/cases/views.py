@@ -49,6 +49,7 @@ from web.cases.schemas import UNMASK_PURPOSES
 from web.cases.schemas import CaseSearchSchema
 from web.cases.schemas import UnmaskSchema
 from web.cases.schemas import looks_like_id_number
+from web.complaints.views import case_complaints
 from web.credit.views import case_credit
 from web.db import get_ctx
 from web.home.schemas import field_errors
@@ -150,6 +151,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         form=form, errors=errors, message=message, local_time=local_time,
         printed=_printed(household), exchange_results=case_results(ctx, instance.id),
         rechecks=case_rechecks(household), can_file_recheck=bool(initiating_units(current_user.id)),
+        complaints=case_complaints(household.id),
         reports=reports, report_counts=report_counts(ctx, [r.state.report for r in reports]),
         escalations=case_escalations(household), can_view_archive=_may_audit(instance),
         deadline=queries.case_deadline(ctx, instance), **case_credit(household))

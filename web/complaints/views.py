@@ -20,6 +20,7 @@ from flask_login import current_user
 
 from engine.calendar import WorkingCalendar
 from engine.clock import LOCAL_TZ
+from engine.clock import local_date
 from engine.context import Actor
 from engine.errors import InvalidStateError
 from engine.errors import ValidationError
@@ -62,6 +63,16 @@ def _age_text(complaint: Complaint, calendar: WorkingCalendar) -> str:
 
 
 # --- list ------------------------------------------------------------------------------------------------------
+
+
+def case_complaints(household_id: int) -> list[dict[str, Any]] | None:
+    """The rows of the case page's 举报投诉 section (AU-2): complaints about this household the user reads;
+    None for users who read no register (the section is not shown)."""
+    found = complaint_queries.household_complaints(get_ctx(), current_user.id, household_id)
+    if found is None:
+        return None
+    return [{"number": c.number, "channel": CHANNEL_NAMES[c.channel.value], "status": STATUS_NAMES[c.status.value],
+             "received_on": local_date(c.received_at).isoformat()} for c in found]
 
 
 @bp.get("/")

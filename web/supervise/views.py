@@ -98,7 +98,7 @@ def _task_page(task: HumanTask, *, form: dict[str, Any] | None = None, errors: d
     ctx = get_ctx()
     candidates: list[User] = []
     if task.status.value == "open":
-        candidates = [u for u in assignment.candidates(ctx, task) if u.username != task.assignee]
+        candidates = assignment.reassign_candidates(ctx, task)
     escalation = ctx.session.get(TaskEscalation, task.id)
     due = inbox_queries.due_of(task.due_at, state().clock.now(), state().calendar.using(ctx.session))
     return render_template(
