@@ -48,6 +48,7 @@ from engine.services.credit import case_in_jurisdiction
 from engine.services.rechecks import INITIATOR_ROLES
 from engine.services.rechecks import file_recheck
 from engine.services.register_scope import department_units
+from engine.services.register_scope import entry_by_number
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +66,7 @@ def complaint_stream(complaint_id: int) -> str:
 
 
 def get_complaint(ctx: EngineContext, number: str, *, lock: bool = False) -> Complaint:
-    query = select(Complaint).where(Complaint.number == number)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    complaint = ctx.session.execute(query).scalar_one_or_none()
-    if complaint is None:
-        raise NotFoundError("举报投诉不存在", complaint_no=number)
-    return complaint
+    return entry_by_number(ctx, Complaint, number, lock=lock, missing="举报投诉不存在", complaint_no=number)
 
 
 def receiving_units(ctx: EngineContext, user_id: int, roles: tuple[str, ...] = REGISTER_ROLES) -> list[Unit]:

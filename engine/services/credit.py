@@ -45,6 +45,7 @@ from engine.models.credit import CreditRecord
 from engine.models.credit import CreditStatus
 from engine.services.cases import next_counter_value
 from engine.services.register_scope import department_units
+from engine.services.register_scope import entry_by_number
 from engine.sod import RULE_TEXT
 from forms.credit_record import DEFAULT_LEGAL_BASIS
 from forms.credit_record import years_later
@@ -63,13 +64,7 @@ def credit_stream(record_id: int) -> str:
 
 
 def get_record(ctx: EngineContext, number: str, *, lock: bool = False) -> CreditRecord:
-    query = select(CreditRecord).where(CreditRecord.number == number)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    record = ctx.session.execute(query).scalar_one_or_none()
-    if record is None:
-        raise NotFoundError("失信登记不存在", credit_record=number)
-    return record
+    return entry_by_number(ctx, CreditRecord, number, lock=lock, missing="失信登记不存在", credit_record=number)
 
 
 def registering_units(ctx: EngineContext, user_id: int, roles: tuple[str, ...] = PROPOSER_ROLES) -> list[Unit]:

@@ -9,6 +9,9 @@ an exchange officer, a process designer or an administrator reads none of it, wh
 
 from __future__ import annotations
 
+from typing import Any
+from typing import TypeVar
+
 from sqlalchemy import ColumnElement
 from sqlalchemy import false
 from sqlalchemy import or_
@@ -17,11 +20,14 @@ from sqlalchemy import select
 from engine.assignment import Memberships
 from engine.assignment import load_memberships
 from engine.context import EngineContext
+from engine.errors import NotFoundError
 from engine.models import Household
 from engine.models import Membership
 from engine.models import Region
 from engine.models import Unit
 from engine.models import UnitKind
+
+E = TypeVar("E")
 
 #: the roles that read the registers of the units and regions they belong to
 REGISTER_READERS = frozenset({"street_clerk", "assistance_officer", "supervisor", "intake_officer",
@@ -55,3 +61,15 @@ def department_units(ctx: EngineContext, user_id: int, roles: tuple[str, ...]) -
         select(Unit).join(Membership, Membership.unit_id == Unit.id)
         .where(Membership.user_id == user_id, Membership.role_code.in_(roles),
                Unit.kind == UnitKind.ENTRUSTING_DEPARTMENT).distinct().order_by(Unit.code)).scalars())
+
+
+def entry_by_number(ctx: EngineContext, model: type[E], number: str, *, lock: bool, missing: str,
+                    **details: Any) -> E:
+    """A register entry by its number, row-locked for a command (``lock``); 404 ``missing`` otherwise."""
+    query = select(model).where(model.number == number)  # type: ignore[attr-defined]
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    entry = ctx.session.execute(query).scalar_one_or_none()
+    if entry is None:
+        raise NotFoundError(missing, **details)
+    return entry  # type: ignore[no-any-return]
