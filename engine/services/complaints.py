@@ -44,9 +44,9 @@ from engine.models.complaint import Complaint
 from engine.models.complaint import ComplaintChannel
 from engine.models.complaint import ComplaintStatus
 from engine.services.cases import next_counter_value
-from engine.services.credit import case_in_jurisdiction
 from engine.services.rechecks import INITIATOR_ROLES
 from engine.services.rechecks import file_recheck
+from engine.services.register_scope import department_case
 from engine.services.register_scope import department_units
 from engine.services.register_scope import entry_by_number
 
@@ -125,7 +125,7 @@ def _register(ctx: EngineContext, unit: Unit, form: Mapping[str, Any], actor: Ac
     household = None
     if values["case_no"] is not None:
         try:
-            household = case_in_jurisdiction(ctx, values["case_no"], unit)
+            household = department_case(ctx, values["case_no"], unit)
         except NotFoundError:
             raise FormValidationError(fields={"case_no": ["本单位辖区内没有该业务编号的案件"]}) from None
     today = ctx.today()
@@ -179,7 +179,7 @@ def refer_complaint(ctx: EngineContext, number: str, *, actor: Actor, case_no: s
     if not case_no:
         raise FormValidationError(fields={"case_no": ["请填写被举报家庭的核对业务编号"]})
     try:
-        household = case_in_jurisdiction(ctx, case_no, complaint.unit)
+        household = department_case(ctx, case_no, complaint.unit)
     except NotFoundError:
         raise FormValidationError(fields={"case_no": ["本单位辖区内没有该业务编号的案件"]}) from None
     reason = _required_text(reason if reason is not None else complaint.content, "reason", "请填写复核原因")

@@ -29,7 +29,6 @@ from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import FormValidationError
 from engine.errors import InvalidStateError
-from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.errors import SeparationOfDutiesError
 from engine.history import append_event
@@ -37,13 +36,13 @@ from engine.models import Household
 from engine.models import InstanceStatus
 from engine.models import Membership
 from engine.models import Recheck
-from engine.models import Region
 from engine.models import Unit
 from engine.models import UnitKind
 from engine.models.credit import CreditReason
 from engine.models.credit import CreditRecord
 from engine.models.credit import CreditStatus
 from engine.services.cases import next_counter_value
+from engine.services.register_scope import department_case
 from engine.services.register_scope import department_units
 from engine.services.register_scope import entry_by_number
 from engine.sod import RULE_TEXT
@@ -86,18 +85,6 @@ def _check_role(ctx: EngineContext, unit: Unit, actor: Actor, roles: tuple[str, 
     return next(role for role in roles if role in held)
 
 
-def case_in_jurisdiction(ctx: EngineContext, case_no: str, unit: Unit) -> Household:
-    """The case if ``unit`` entrusted it or its region lies in the unit's region (OR-3); 404 otherwise."""
-    household = ctx.session.execute(select(Household).where(Household.case_no == case_no)).scalar_one_or_none()
-    if household is None or household.instance is None:
-        raise NotFoundError("案件不存在", case_no=case_no)
-    own = household.entrustment.entrusting_unit_id == unit.id
-    path = ctx.session.execute(select(Region.path).where(Region.code == household.region_code)).scalar_one()
-    if not own and not path.startswith(unit.region.path):
-        raise NotFoundError("案件不存在", case_no=case_no)
-    return household
-
-
 def is_ended(household: Household) -> bool:
     """Whether the case's verification (or re-verification) has ended (its process completed)."""
     return household.instance is not None and household.instance.status is InstanceStatus.COMPLETED
@@ -129,7 +116,7 @@ def propose_record(ctx: EngineContext, *, case_no: str, unit: Unit, form: Mappin
     :raises FormValidationError: per-field messages.
     """
     role = _check_role(ctx, unit, actor, PROPOSER_ROLES, "救助经办人，不能提出失信登记")
-    household = case_in_jurisdiction(ctx, case_no, unit)
+    household = department_case(ctx, case_no, unit)
     if not is_ended(household):
         raise InvalidStateError("该案件的核对尚未结束，核对结束后才能提出失信登记", code="case_not_ended",
                                 case_no=case_no)

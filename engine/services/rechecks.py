@@ -46,14 +46,13 @@ from engine.history import instance_stream
 from engine.models import Escalation
 from engine.models import EscalationStatus
 from engine.models import Event
+from engine.models import Household
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
-from engine.models import Household
 from engine.models import Membership
 from engine.models import Recheck
 from engine.models import RecheckStatus
 from engine.models import RecheckTrigger
-from engine.models import Region
 from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
@@ -62,6 +61,7 @@ from engine.policy import effective_policy
 from engine.services.cases import next_counter_value
 from engine.services.instances import complete_task
 from engine.services.instances import start_instance
+from engine.services.register_scope import department_case
 from engine.services.reverify import Reverification
 from engine.services.reverify import agency_at_level
 from engine.services.reverify import count_subjects
@@ -107,7 +107,7 @@ def file_recheck(ctx: EngineContext, *, case_no: str, form: Mapping[str, Any], i
     :raises ObjectionTooLateError: a late objection (the refusal is recorded and committed).
     :raises InvalidStateError: ``recheck_open`` when the household already has a recheck running.
     """
-    original = _enrolled(ctx, case_no, initiating_unit)
+    original = department_case(ctx, case_no, initiating_unit)
     _check_initiator(ctx, initiating_unit, actor)
     try:
         values = forms.validate("recheck_form", form)
@@ -137,19 +137,6 @@ def file_recheck(ctx: EngineContext, *, case_no: str, form: Mapping[str, Any], i
     ctx.session.flush()
     _start(ctx, recheck, original, values, actor)
     return recheck
-
-
-def _enrolled(ctx: EngineContext, case_no: str, initiating_unit: Unit) -> Household:
-    """The household, if the initiating unit may raise a recheck on it (its own case, or in its region)."""
-    household = ctx.session.execute(select(Household).where(Household.case_no == case_no)).scalar_one_or_none()
-    if household is None or household.instance_id is None:
-        raise NotFoundError("案件不存在", case_no=case_no)
-    own = household.entrustment.entrusting_unit_id == initiating_unit.id
-    path = ctx.session.execute(select(Region.path).where(Region.code == household.region_code)).scalar_one()
-    if not own and not path.startswith(initiating_unit.region.path):
-        # OR-3: outside the unit's region the case does not exist for it
-        raise NotFoundError("案件不存在", case_no=case_no)
-    return household
 
 
 def _check_initiator(ctx: EngineContext, unit: Unit, actor: Actor) -> None:

@@ -73,3 +73,16 @@ def entry_by_number(ctx: EngineContext, model: type[E], number: str, *, lock: bo
     if entry is None:
         raise NotFoundError(missing, **details)
     return entry  # type: ignore[no-any-return]
+
+
+def department_case(ctx: EngineContext, case_no: str, unit: Unit) -> Household:
+    """The case if the department ``unit`` entrusted it or its region lies in the unit's (OR-3); 404 otherwise:
+    outside its region a case does not exist for the department (rechecks, 失信登记, 举报投诉)."""
+    household = ctx.session.execute(select(Household).where(Household.case_no == case_no)).scalar_one_or_none()
+    if household is None or household.instance_id is None:
+        raise NotFoundError("案件不存在", case_no=case_no)
+    own = household.entrustment.entrusting_unit_id == unit.id
+    path = ctx.session.execute(select(Region.path).where(Region.code == household.region_code)).scalar_one()
+    if not own and not path.startswith(unit.region.path):
+        raise NotFoundError("案件不存在", case_no=case_no)
+    return household
