@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from typing import TypeVar
@@ -41,6 +42,7 @@ from engine.models import User
 from engine.services.org import memberships_of
 from engine.services.register_scope import REGISTER_READERS
 from engine.services.security import LoginThrottledError
+from engine.stats.access import STATS_ROLES
 from web.db import get_ctx
 from web.db import state
 from web.errors import wants_json
@@ -105,7 +107,8 @@ def init_app(app: Flask) -> None:
     app.before_request(_guard)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.context_processor(lambda: {"my_roles": held_roles, "has_role": has_role,
-                                   "reads_registers": reads_registers})
+                                   "has_any_role": has_any_role, "register_readers": REGISTER_READERS,
+                                   "stats_roles": STATS_ROLES})
     app.register_error_handler(LoginThrottledError, _throttled)
 
 
@@ -227,9 +230,11 @@ def has_role(role_code: str) -> bool:
     return any(held.role_code == role_code for held in held_roles())
 
 
-def reads_registers() -> bool:
-    """Whether the user reads the 失信登记 and 举报投诉 registers (``engine.services.register_scope``)."""
-    return any(held.role_code in REGISTER_READERS for held in held_roles())
+def has_any_role(role_codes: Iterable[str]) -> bool:
+    """Whether the user holds one of ``role_codes`` in some unit (the engine's role sets, e.g. who reads
+    the registers or the statistics, decide what the navigation offers)."""
+    codes = set(role_codes)
+    return any(held.role_code in codes for held in held_roles())
 
 
 def throttled_response(exc: LoginThrottledError, body: Response | str) -> Response:

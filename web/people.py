@@ -2,7 +2,7 @@
 
 Usernames stay where an auditor needs them (the audit pages show 「姓名（用户名）」). Actors that are
 not people read as what they are: the command line (``cli``) as 「命令行」, jobs and the system as 「系统」.
-Names are read once per request (one query per batch of new usernames).
+Each name is read once per request (one small query per new username; pages name a handful).
 """
 
 from __future__ import annotations
