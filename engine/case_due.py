@@ -63,8 +63,7 @@ def overdue_condition(now: datetime, wi: Any = WorkflowInstance) -> Any:
 
 def finished_at(session: Session, instance: WorkflowInstance) -> datetime | None:
     """When the case finished for its deadline: the report's issue, else the end of its process; None if open."""
-    issued = session.execute(select(report_issued_at()).where(WorkflowInstance.id == instance.id)).scalar()
-    return _finished(instance, issued)
+    return finished_at_many(session, [instance])[instance.id]
 
 
 def finished_at_many(session: Session, instances: Iterable[WorkflowInstance]) -> dict[int, datetime | None]:
