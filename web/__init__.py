@@ -102,3 +102,6 @@ def register_blueprints(app: Flask) -> None:
     from web.complaints.blueprint import bp as complaints_bp
 
     app.register_blueprint(complaints_bp)
+    from web.spending.blueprint import bp as spending_bp
+
+    app.register_blueprint(spending_bp)

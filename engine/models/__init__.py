@@ -149,3 +149,10 @@ from engine.models.complaint import ComplaintChannel  # noqa: E402
 from engine.models.complaint import ComplaintStatus  # noqa: E402
 
 __all__ += ["Complaint", "ComplaintChannel", "ComplaintStatus"]
+
+from engine.models.spending import InquiryOutcome  # noqa: E402
+from engine.models.spending import InquiryStatus  # noqa: E402
+from engine.models.spending import SpendingInquiry  # noqa: E402
+from engine.models.spending import SpendingItem  # noqa: E402
+
+__all__ += ["InquiryOutcome", "InquiryStatus", "SpendingInquiry", "SpendingItem"]

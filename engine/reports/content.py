@@ -50,6 +50,7 @@ from engine.models.exchange import ExchangeResult
 from engine.models.exchange import ResultStatus
 from engine.policy import Policy
 from engine.reports.levels import snapshot_levels
+from engine.services.spending import report_section as spending_report_section
 from forms.household import BUSINESS_TYPES
 from forms.member_rules import DUTIES
 from forms.member_rules import RELATIONS
@@ -126,6 +127,9 @@ def build(ctx: EngineContext, household: Household, issue: Issue, policy: Policy
     }
     if entrusted_by:
         out["entrusted_by"] = entrusted_by
+    spending = spending_report_section(ctx, household)  # 支出调查 (DO-9): refused while still open
+    if spending is not None:
+        out["spending"] = spending
     if issue.kind == "reverification":
         out["reverification"] = _review(issue, out)
     return out

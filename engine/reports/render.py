@@ -66,7 +66,7 @@ def story(content: dict[str, Any]) -> list[Flowable]:
             para(f"有效期至：{cn_date(content['valid_until'])}（自出具之日起{content['validity_months']}个月）"),
             para(f"核对业务编号：{content['case_no']}　业务类别：{content['business_type']}", pdf.SMALL),
             PageBreak()]
-    out += _persons(content) + _sources(content) + _summary(content)
+    out += _persons(content) + _sources(content) + _summary(content) + _spending(content)
     return out
 
 
@@ -162,6 +162,33 @@ def _summary(content: dict[str, Any]) -> list[Flowable]:
             pdf.grid(income, [w * 0.4, w * 0.6]), Spacer(1, 8), pdf.grid(prop, [w * 0.4, w * 0.6]), Spacer(1, 8),
             pdf.grid(persons, [w * 0.16, w * 0.24, w * 0.2, w * 0.4]),
             Spacer(1, 8)] + [para(t, pdf.BODY) for t in lines]
+
+
+def spending_sentences(spending: dict[str, Any]) -> list[str]:
+    """附表四 支出调查 (DO-9): why, what was declared, the finding (shared by the PDF and the page)."""
+    declared = spending.get("declared_monthly_income")
+    out = [f"依据{spending['legal_basis']}，核对对象的支出与其提供的收入状况明显不符，本中心对相应支出情况进行了调查。",
+           f"调查缘由：{spending['basis']}"]
+    if declared is not None:
+        out.append(f"申报家庭月收入：{declared} 元。")
+    out += [f"查实支出 {len(spending['items'])} 项，合计 {spending['total']} 元。",
+            f"调查结论：{spending['outcome']}（{cn_date(spending['concluded_on'])}）。{spending['conclusion']}"]
+    return out
+
+
+def _spending(content: dict[str, Any]) -> list[Flowable]:
+    spending = content.get("spending")
+    if not spending:
+        return []
+    w = pdf.content_width()
+    rows = [["支出类别", "支出情况", "金额（元）", "支出日期", "信息来源"]]
+    rows += [[i["category"], i["description"], i["amount"], i["spent_on"] or "—", i["source"]]
+             for i in spending["items"]]
+    out: list[Flowable] = [Spacer(1, 12), para("附表四　支出调查情况", pdf.HEADING)]
+    out += [para(t, pdf.BODY) for t in spending_sentences(spending)]
+    if len(rows) > 1:
+        out.append(pdf.grid(rows, [w * 0.16, w * 0.4, w * 0.14, w * 0.14, w * 0.16]))
+    return out
 
 
 def report_pdf(content: dict[str, Any], stamp: pdf.Stamp) -> bytes:

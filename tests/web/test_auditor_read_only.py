@@ -106,7 +106,9 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 # the statistics export (/stats/export/<table>.csv)
                 "table": "volumes",
                 # a complaint waiting for triage (AU-2): every triage action must refuse the auditor
-                "complaint_no": complaint_no}
+                "complaint_no": complaint_no,
+                # a spending item (DO-9): the auditor's void is refused by role before any lookup
+                "item_id": 1}
 
 
 def _exchange_scene(app: Flask) -> tuple[int, int]:
@@ -209,6 +211,10 @@ def _body(endpoint: str, world: dict[str, Any]) -> dict[str, Any]:
         "complaints.refer": {"case_no": world["case_no"], "reason": "举报隐瞒经营收入"},
         "complaints.dismiss": {"reason": "举报对象不明确"},
         "complaints.close": {"reply": "已答复"},
+        "spending.open_inquiry": {"basis": "发现购车记录"},
+        "spending.add_item": {"category": "vehicle", "description": "购车", "amount": "1000", "source": "data_match"},
+        "spending.void_item": {"reason": "重复登记"},
+        "spending.conclude": {"outcome": "explained", "conclusion": "已说明"},
     }
     return bodies.get(endpoint, {})
 

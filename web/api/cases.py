@@ -27,6 +27,7 @@ from engine.models.case import Household
 from engine.reports.service import current_report
 from engine.services import cases as case_service
 from engine.services import instances
+from engine.services import spending
 from engine.services.credit_queries import case_warnings
 from engine.services.org import get_unit_by_code
 from engine.services.packages import DocumentIn
@@ -109,7 +110,19 @@ def get_case(case_no: str) -> Response:
         "credit_warnings": [{"credit_record": r.number, "name": p.name, "id_number": p.masked_id,
                              "unit": r.unit.code, "reason": r.reason.value, "valid_from": r.valid_from.isoformat(),
                              "valid_to": r.valid_to.isoformat()} for p, r in case_warnings(ctx, household)],
+        "spending_inquiry": _spending(ctx, household),
     })
+
+
+def _spending(ctx: Any, household: Household) -> dict[str, Any] | None:
+    """The case's 支出调查 (DO-9): state, finding and the spending found (amounts as strings, in 元)."""
+    inquiry = spending.inquiry_of(ctx, household)
+    if inquiry is None:
+        return None
+    return {"status": inquiry.status.value, "outcome": inquiry.outcome.value if inquiry.outcome else None,
+            "items": len(inquiry.valid_items), "total": str(inquiry.total),
+            "opened_at": inquiry.opened_at.isoformat(),
+            "concluded_at": inquiry.concluded_at.isoformat() if inquiry.concluded_at else None}
 
 
 def _is_overdue(ctx: Any, instance: WorkflowInstance) -> bool:
@@ -152,9 +165,11 @@ _CASE = {"application/json": {"schema": {"type": "object", "properties": {
                "description": "法定核对期限（PS-10：县级 10 个工作日，委托上级及复核 15 个工作日），UTC"},
     "overdue": {"type": "boolean", "description": "尚未出具核对报告且已超过核对期限"},
     "open_tasks": {"type": "array", "items": {"type": "object"}},
-    "credit_warnings": {"type": "array", "items": {"type": "object"}}}}}}
+    "credit_warnings": {"type": "array", "items": {"type": "object"}},
+    "spending_inquiry": {"type": ["object", "null"], "description": "支出调查（DO-9）：status open/concluded，"
+                         "outcome explained/unexplained/inconclusive，items 有效支出项数，total 合计（元）"}}}}}
 operation("get", "/cases/{case_no}", summary="案件概况（证件号脱敏）、核对期限（due_at、overdue，PS-10）、当前待办与有效失信登记提示"
-          "（credit_warnings，AU-3）；查看将被记录", security=_AUTH,
+          "（credit_warnings，AU-3）、支出调查（spending_inquiry，DO-9）；查看将被记录", security=_AUTH,
           responses={"200": {"description": "案件", "content": _CASE}, "404": {"description": "不存在或不在辖区"}})
 operation("post", "/cases/{case_no}/decision", summary="委托单位反馈救助审批结果（PS-12）", security=_AUTH,
           requestBody={"content": _JSON},

@@ -27,11 +27,11 @@ from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.exchange.queries import case_results
-from engine.reports.printing import report_counts
-from engine.reports.levels import reports_with_levels
-from engine.models.case import DOCUMENT_KIND_NAMES
 from engine.models import WorkflowInstance
+from engine.models.case import DOCUMENT_KIND_NAMES
 from engine.models.case import Household
+from engine.reports.levels import reports_with_levels
+from engine.reports.printing import report_counts
 from forms.household import BUSINESS_TYPES
 from forms.household import SIGNATURES
 from forms.ids import IdNumberError
@@ -58,6 +58,7 @@ from web.inbox.casefacts import openable
 from web.inbox.views import local_time
 from web.rechecks.views import case_rechecks
 from web.rechecks.views import initiating_units
+from web.spending.views import case_spending
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         complaints=case_complaints(household.id),
         reports=reports, report_counts=report_counts(ctx, [r.state.report for r in reports]),
         escalations=case_escalations(household), can_view_archive=_may_audit(instance),
-        deadline=queries.case_deadline(ctx, instance), **case_credit(household))
+        deadline=queries.case_deadline(ctx, instance), **case_credit(household), **case_spending(household))
 
 
 def _may_audit(instance: WorkflowInstance) -> bool:

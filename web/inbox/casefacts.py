@@ -22,9 +22,12 @@ from engine.models import WorkflowInstance
 from engine.models.case import Entrustment
 from engine.models.case import Household
 from engine.models.case import PersonRole
-from engine.persistence import definition_info
 from engine.models.credit import CREDIT_REASON_NAMES
+from engine.models.spending import OUTCOME_NAMES
+from engine.models.spending import InquiryStatus
+from engine.persistence import definition_info
 from engine.reports.service import current_report
+from engine.services import spending
 from engine.services.credit_queries import case_warnings
 from engine.services.org import is_registered
 from engine.sod import raiser_violation
@@ -61,6 +64,9 @@ class CaseSummary:
     report: dict[str, Any] | None = None
     #: subjects with a dishonesty record in force anywhere (AU-3, JL 20): one line each, masked
     credit_warnings: list[str] = field(default_factory=list)
+    #: the case's 支出调查 (DO-9), as one line, when there is one; ``spending_open``: a report must wait for it
+    spending: str | None = None
+    spending_open: bool = False
 
 
 def case_summary(ctx: EngineContext, instance: WorkflowInstance) -> CaseSummary:
@@ -107,6 +113,13 @@ def case_summary(ctx: EngineContext, instance: WorkflowInstance) -> CaseSummary:
         f"{p.name}（{p.masked_id}）：{CREDIT_REASON_NAMES[r.reason.value]}，{r.unit.name}登记，"
         f"期限 {r.valid_from.isoformat()} 至 {r.valid_to.isoformat()}（{r.number}）"
         for p, r in case_warnings(ctx, household)]
+    inquiry = spending.inquiry_of(ctx, household)
+    if inquiry is not None:
+        summary.spending_open = inquiry.status is InquiryStatus.OPEN
+        outcome = OUTCOME_NAMES[inquiry.outcome.value] if inquiry.outcome else ""
+        found = len(inquiry.valid_items)
+        summary.spending = (f"调查中，已查实支出 {found} 项；出具核对报告前须办结" if summary.spending_open
+                            else f"已办结：{outcome}")
     return summary
 
 

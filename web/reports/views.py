@@ -19,20 +19,20 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from engine import assignment
-
+from engine.audit import record_access
 from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
-from engine.audit import record_access
 from engine.models.report import Report
+from engine.reports.content import KIND_NAMES
+from engine.reports.fields import FIELD_NAMES
 from engine.reports.printing import render_report
 from engine.reports.printing import report_counts
 from engine.reports.render import ROLE_SHORT
+from engine.reports.render import cn_date
 from engine.reports.render import cover_sentences
 from engine.reports.render import review_sentences
-from engine.reports.render import cn_date
-from engine.reports.fields import FIELD_NAMES
-from engine.reports.content import KIND_NAMES
+from engine.reports.render import spending_sentences
 from engine.reports.service import case_reports
 from engine.reports.service import contents
 from engine.reports.service import get_report
@@ -94,7 +94,9 @@ def _page(case_no: str, report_id: int, *, error: str | None, reason: str) -> st
     return render_template(
         "reports/report.html", household=household, report=row, state=state, c=content,
         sentences=cover_sentences(content), review_sentences=review_sentences(review) if review else [],
-        kind_name=KIND_NAMES[row.kind.value], links=_review_links(review) if review else None, cn_date=cn_date, role_short=ROLE_SHORT, masked=mask_id,
+        spending_sentences=spending_sentences(content["spending"]) if content.get("spending") else [],
+        kind_name=KIND_NAMES[row.kind.value], links=_review_links(review) if review else None, cn_date=cn_date,
+        role_short=ROLE_SHORT, masked=mask_id,
         field_names=FIELD_NAMES, downloads=downloads, prints=prints,
         can_print=queries.has_duty(ctx.session, current_user.id, household.instance), local_time=local_time,
         can_correct=state.superseded_by is None and _is_report_officer(row), error=error, reason=reason)
