@@ -32,6 +32,8 @@ _CODE_LENGTH = {RegionLevel.PROVINCE: 6, RegionLevel.CITY: 6, RegionLevel.COUNTY
                 RegionLevel.VILLAGE: 12}
 _PARENT_LEVEL = {RegionLevel.CITY: RegionLevel.PROVINCE, RegionLevel.COUNTY: RegionLevel.CITY,
                  RegionLevel.TOWN: RegionLevel.COUNTY, RegionLevel.VILLAGE: RegionLevel.TOWN}
+#: how many leading digits a region shares with its parent (GB/T 2260: 22 → 2201 → 220104 → 220104001 → …)
+_PARENT_PREFIX = {RegionLevel.CITY: 2, RegionLevel.COUNTY: 4, RegionLevel.TOWN: 6, RegionLevel.VILLAGE: 9}
 #: which unit kinds may exist at which region levels (OR-1, OR-2)
 _UNIT_LEVELS = {
     UnitKind.VERIFICATION_AGENCY: {RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY},
@@ -60,6 +62,9 @@ def create_region(ctx: EngineContext, code: str, name: str, level: RegionLevel |
             raise ValidationError("省级区划没有上级", fields={"parent_code": ["省级区划没有上级"]})
     elif parent is None or parent.level != _PARENT_LEVEL[level]:
         raise ValidationError("上级区划不存在或层级不符", fields={"parent_code": ["上级区划不存在或层级不符"]})
+    elif code[:_PARENT_PREFIX[level]] != parent.code[:_PARENT_PREFIX[level]]:
+        message = f"区划代码前 {_PARENT_PREFIX[level]} 位应与上级区划 {parent.code} 相同"
+        raise ValidationError(message, fields={"code": [message]})
     region = Region(code=code, name=name, level=level, parent_code=parent_code,
                     path=(parent.path if parent else "") + code + "/")
     ctx.session.add(region)

@@ -195,6 +195,22 @@ def test_forms_refuse_what_the_rules_forbid(deployed: EngineContext) -> None:
     assert _open(ctx, instance) == ["check_materials"]
 
 
+def test_a_village_committee_may_submit_on_the_applicants_behalf(deployed: EngineContext) -> None:
+    """OR-4 (BJ 第八条、第十六条): the application records who submitted it; only the two ways exist."""
+    ctx = deployed
+    instance = _start(ctx)
+    task_id = _task(ctx, instance, "record_application").id
+    with pytest.raises(FormValidationError) as info:
+        complete_task(ctx, task_id, {**APPLICATION_FORM, "submitted_by": "neighbour"}, actor=CLERK)
+    assert info.value.details["fields"] == {"submitted_by": ["请选择申请提交方式"]}
+    ctx.session.expire_all()
+    _do(ctx, instance, "record_application", {**APPLICATION_FORM, "submitted_by": "village_committee"})
+    [payload] = ctx.session.execute(select(Event.payload).where(
+        Event.instance_id == instance.id, Event.kind == "task_completed")).scalars().all()
+    assert payload["data"]["submitted_by"] == "village_committee"
+    assert load_workflow(ctx, instance).variable("submitted_by") == "village_committee"
+
+
 # --- incomplete materials ----------------------------------------------------------------------------
 
 

@@ -103,6 +103,7 @@ def test_outside_the_jurisdiction_a_report_does_not_exist(app, client, case_no) 
 
 
 def test_api_lists_reports_and_flags_an_expired_one(app, client, case_no, clock) -> None:  # type: ignore[no-untyped-def]
+    """AR-2: the 核对报告 passes to the assistance system electronically (listed, and served as PDF)."""
     report = _report(app)
     headers = _token(client, "hq_street_clerk")
     listed = client.get(f"/api/v1/cases/{case_no}/reports", headers=headers)

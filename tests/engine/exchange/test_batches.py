@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from engine.errors import SeparationOfDutiesError
 from engine.errors import ValidationError
 from engine.exchange.batches import confirm_batch
 from engine.exchange.batches import prepare_batch
+from engine.exchange.catalogue import record_agreement
 from engine.exchange.catalogue import sharing_unit
 from engine.exchange.requests import collect_requests
 from engine.models import Event
@@ -85,6 +87,29 @@ def test_unregistered_officer_cannot_prepare(exchange: EngineContext, clock: Any
     with pytest.raises(PermissionDeniedError) as refused:
         prepare_batch(ctx, "CC-GA", actor=officer(ctx, "cy_intake"))
     assert refused.value.code == "exchange_officer_unregistered"
+
+
+def test_no_exchange_without_an_agreement_in_force(exchange: EngineContext, clock: Any) -> None:
+    """DX-6: the data-exchange and confidentiality agreement must be on record and in force on the day."""
+    ctx = exchange
+    case_in_exchange(ctx, ["CC-GA"])
+    clock.set(IN_WINDOW)
+    day = IN_WINDOW.date()
+    admin = Actor("admin", "admin")
+    record_agreement(ctx, "CC-GA", agreement_no="协议〔2025〕1号", title="数据交换与保密协议", document=b"%PDF-1.4",
+                     valid_from=date(2025, 1, 1), valid_to=date(day.year, day.month, 1) - timedelta(days=1),
+                     actor=admin)  # lapsed at the end of last month
+    first = officer(ctx, "cy_exchange_1")
+    with pytest.raises(ValidationError) as refused:
+        prepare_batch(ctx, "CC-GA", actor=first)
+    assert refused.value.code == "exchange_agreement_missing" and "DX-6" in refused.value.message
+    assert ctx.session.execute(select(ExchangeBatch)).first() is None
+    record_agreement(ctx, "CC-GA", agreement_no="协议〔2026〕2号", title="数据交换与保密协议", document=b"%PDF-1.4",
+                     valid_from=date(day.year, day.month, 1), valid_to=None, actor=admin)
+    assert prepare_batch(ctx, "CC-GA", actor=first).unit_id == sharing_unit(ctx, "CC-GA").id
+    recorded = ctx.session.execute(select(Event.payload).where(Event.kind == "exchange_agreement_recorded")
+                                   .order_by(Event.seq.desc())).scalars().first()
+    assert recorded["agreement_no"] == "协议〔2026〕2号" and len(recorded["sha256"]) == 64
 
 
 def test_jilin_batches_only_in_the_exchange_window_baoji_any_day(exchange: EngineContext, clock: Any) -> None:
