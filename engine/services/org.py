@@ -23,6 +23,7 @@ from engine.models import Role
 from engine.models import Unit
 from engine.models import UnitKind
 from engine.models import User
+from engine.models.org import REGION_LEVEL_NAMES
 from forms.household import PHONE_PATTERN
 
 #: the system administrator's role code
@@ -53,7 +54,8 @@ def create_region(ctx: EngineContext, code: str, name: str, level: RegionLevel |
     """Add a region; its code has the length of its level and starts like its parent's (GB/T 2260 style)."""
     level = RegionLevel(level)
     if not re.fullmatch(r"\d+", code) or len(code) != _CODE_LENGTH[level]:
-        raise ValidationError(f"{level.value} 级区划代码应为 {_CODE_LENGTH[level]} 位数字", fields={"code": ["区划代码格式不正确"]})
+        message = f"{REGION_LEVEL_NAMES[level.value]}级区划代码应为 {_CODE_LENGTH[level]} 位数字"
+        raise ValidationError(message, fields={"code": ["区划代码格式不正确"]})
     if ctx.session.get(Region, code) is not None:
         raise ValidationError("区划代码已存在", fields={"code": ["区划代码已存在"]})
     parent = ctx.session.get(Region, parent_code) if parent_code else None

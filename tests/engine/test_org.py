@@ -61,6 +61,8 @@ def test_region_rules(tree: EngineContext, code: str, level: str, parent: str | 
     with pytest.raises(ValidationError) as refused:
         create_region(tree, code, "某区", level, parent, actor=ADMIN)
     assert refused.value.details["fields"] == {field: [message]}
+    if code == "2201":
+        assert refused.value.message == "县（市、区）级区划代码应为 6 位数字"  # the level in Chinese
     assert tree.session.execute(select(Region).where(Region.name == "某区")).first() is None
 
 
