@@ -212,6 +212,35 @@ def test_jurisdiction_roles_and_the_auditor(app, client) -> None:  # type: ignor
     assert complaint.status.value == "received" and _count(app, Complaint) == 1
 
 
+def test_api_triage_refers_dismisses_and_closes_like_the_page(app, client) -> None:  # type: ignore[no-untyped-def]
+    """AU-2 through the API: the receiving unit's officer triages; others 403/404; wrong state 409; bad body 422."""
+    case_no = _setup(app)
+    clerk = _token(client, "hq_street_clerk")
+    first = client.post("/api/v1/complaints", headers=clerk, json=_api_body(case_no=case_no)).json["number"]
+    second = client.post("/api/v1/complaints", headers=clerk, json=_api_body()).json["number"]
+    assert client.post(f"/api/v1/complaints/{first}/dismiss", headers=_token(client, "cy_intake"),
+                       json={"reason": "无关"}).status_code == 403  # the agency reads, the department triages
+    assert client.post(f"/api/v1/complaints/{first}/dismiss", headers=_token(client, "ng_intake"),
+                       json={"reason": "无关"}).status_code == 404
+    bad = client.post(f"/api/v1/complaints/{first}/dismiss", headers=clerk, json={"reason": "", "note": "x"})
+    assert bad.status_code == 422 and bad.json["details"]["fields"] == {"note": ["不允许的字段"]}
+    bad = client.post(f"/api/v1/complaints/{first}/dismiss", headers=clerk, json={"reason": 5})
+    assert bad.status_code == 422 and bad.json["details"]["fields"] == {"reason": ["应为文本"]}
+    assert client.post(f"/api/v1/complaints/{first}/dismiss", headers=clerk, json={}).status_code == 422
+    referred = client.post(f"/api/v1/complaints/{first}/refer", headers=clerk, json={})
+    assert referred.status_code == 200 and referred.json["status"] == "recheck_filed" and referred.json["recheck_no"]
+    assert client.post(f"/api/v1/complaints/{first}/dismiss", headers=clerk,
+                       json={"reason": "无关"}).status_code == 409  # already referred
+    closed = client.post(f"/api/v1/complaints/{first}/close", headers=clerk, json={"reply": "已转复核并答复"})
+    assert closed.status_code == 200 and closed.json["status"] == "closed"
+    dismissed = client.post(f"/api/v1/complaints/{second}/dismiss", headers=clerk, json={"reason": "举报对象不明确"})
+    assert dismissed.status_code == 200 and dismissed.json["status"] == "dismissed"
+    kinds = _session(app).execute(select(Event.kind).where(Event.stream.like("complaint:%"))).scalars().all()
+    assert sorted(kinds).count("complaint_registered") == 2 and verify_chain(_session(app)) == []
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    assert {"/complaints/{number}/refer", "/complaints/{number}/dismiss", "/complaints/{number}/close"} <= set(paths)
+
+
 def test_the_case_page_lists_the_households_complaints_for_readers_only(app, client) -> None:  # type: ignore[no-untyped-def]
     """AU-2: the case page lists the complaints about its household (number linked, channel, status, received
     date) to readers of the register (REGISTER_READERS, by jurisdiction); an exchange officer of the same

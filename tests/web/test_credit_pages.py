@@ -18,6 +18,7 @@ from engine.models import WorkflowInstance
 from engine.models.credit import CreditRecord
 from engine.reports.service import current_report
 from tests.engine.credit_factory import ended_case
+from tests.engine.credit_factory import propose
 from tests.engine.credit_factory import registered
 from tests.engine.recheck_factory import prepare
 from tests.engine.report_factory import southern_case
@@ -106,6 +107,37 @@ def test_propose_approve_and_warn_on_a_new_case_in_another_county(app, client) -
     assert kinds == ["credit_proposed", "credit_refused", "credit_approved"]
     viewed = session.execute(select(Event.payload).where(Event.kind == "personal_data_viewed")).scalars().all()
     assert any(p.get("page") == "credit_record" and p.get("credit_record") == number for p in viewed)
+
+
+def test_api_decides_and_revokes_like_the_page(app, client) -> None:  # type: ignore[no-untyped-def]
+    """AU-3 through the API: SD-CR refuses the proposer (recorded), a head approves, then revokes; 404/409/422."""
+    ctx = app.extensions["hedui"].new_context()
+    prepare(ctx)
+    number = propose(ctx, ended_case(ctx)).number
+    ctx.session.commit()
+    url = f"/api/v1/credit-records/{number}"
+    own = client.post(f"{url}/decision", headers=_token(client, "cy_assistance"), json={"decision": "approve"})
+    assert (own.status_code, own.json["error"]) == (403, "separation_of_duties")
+    assert client.post(f"{url}/decision", headers=_token(client, "ng_intake"),
+                       json={"decision": "approve"}).status_code == 404
+    head = _token(client, "cy_mzj_head")
+    bad = client.post(f"{url}/decision", headers=head, json={"decision": "yes", "extra": 1})
+    assert bad.status_code == 422 and set(bad.json["details"]["fields"]) == {"extra"}
+    bad = client.post(f"{url}/decision", headers=head, json={"decision": "maybe"})
+    assert bad.status_code == 422 and set(bad.json["details"]["fields"]) == {"decision"}
+    assert client.post(f"{url}/decision", headers=head, json={"decision": "reject"}).status_code == 422  # no note
+    approved = client.post(f"{url}/decision", headers=head, json={"decision": "approve"})
+    assert approved.status_code == 200 and approved.json["state"] == "registered"
+    assert client.post(f"{url}/decision", headers=head, json={"decision": "reject", "note": "x"}).status_code == 409
+    assert client.post(f"{url}/revoke", headers=head, json={"reason": "  "}).status_code == 422
+    revoked = client.post(f"{url}/revoke", headers=head, json={"reason": "申诉成立"})
+    assert revoked.status_code == 200 and revoked.json["state"] == "revoked"
+    session = app.extensions["hedui"].new_context().session
+    kinds = session.execute(select(Event.kind).where(Event.stream == f"credit:{_records(app)[0].id}")
+                            .order_by(Event.seq)).scalars().all()
+    assert kinds == ["credit_proposed", "credit_refused", "credit_approved", "credit_revoked"]
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    assert {"/credit-records/{number}/decision", "/credit-records/{number}/revoke"} <= set(paths)
 
 
 def test_the_list_masks_numbers_filters_and_follows_jurisdiction(app, client) -> None:  # type: ignore[no-untyped-def]

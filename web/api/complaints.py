@@ -3,12 +3,14 @@
 ``POST /api/v1/complaints`` is the online channel's door (portal, WeChat, Weibo): an API token of an
 officer (assistance_officer / street_clerk) of the receiving civil-affairs department registers the
 complaint, channel ``online`` unless stated. A retried call with the same ``Idempotency-Key`` header
-returns the first registration (200 instead of 201). Triage (转复核, 不予受理, 已办结) is on the web
-pages only. Lists follow jurisdiction and carry the start of the content only.
+returns the first registration (200 instead of 201). Triage — ``POST …/{number}/refer`` (转复核),
+``…/dismiss`` (不予受理) and ``…/close`` (答复办结) — runs the same engine service as the web page, for
+the receiving unit's officers. Lists follow jurisdiction and carry the start of the content only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response
@@ -113,6 +115,52 @@ def create_complaint() -> tuple[Response, int]:
     return jsonify(complaint_dict(complaint, full=True)), 201 if created else 200
 
 
+#: triage action → (the fields its body may carry, the service call)
+_TRIAGE: dict[str, tuple[tuple[str, ...], Callable[..., Complaint]]] = {
+    "refer": (("case_no", "reason"), lambda ctx, no, actor, body: complaints.refer_complaint(
+        ctx, no, actor=actor, case_no=body.get("case_no"), reason=body.get("reason"))),
+    "dismiss": (("reason",), lambda ctx, no, actor, body: complaints.dismiss_complaint(
+        ctx, no, reason=body.get("reason") or "", actor=actor)),
+    "close": (("reply",), lambda ctx, no, actor, body: complaints.close_complaint(
+        ctx, no, reply=body.get("reply") or "", actor=actor)),
+}
+
+
+@bp.post("/api/v1/complaints/<complaint_no>/refer")
+@api_login_required
+def refer_complaint(complaint_no: str) -> Response:
+    return _triage(complaint_no, "refer")
+
+
+@bp.post("/api/v1/complaints/<complaint_no>/dismiss")
+@api_login_required
+def dismiss_complaint(complaint_no: str) -> Response:
+    return _triage(complaint_no, "dismiss")
+
+
+@bp.post("/api/v1/complaints/<complaint_no>/close")
+@api_login_required
+def close_complaint(complaint_no: str) -> Response:
+    return _triage(complaint_no, "close")
+
+
+def _triage(complaint_no: str, action: str) -> Response:
+    """转复核 / 不予受理 / 答复办结 (AU-2): 403 for anyone but the receiving unit's officers, 409 from a wrong state."""
+    ctx, user = get_ctx(), current_api_user()
+    complaint_queries.visible_complaint(ctx, user.id, complaint_no)  # 404 outside the jurisdiction
+    allowed, run = _TRIAGE[action]
+    body = json_body()
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValidationError(fields={name: ["不允许的字段"] for name in unknown})
+    texts = {k: v for k, v in body.items() if v is not None}
+    wrong = sorted(k for k, v in texts.items() if not isinstance(v, str))
+    if wrong:
+        raise ValidationError(fields={name: ["应为文本"] for name in wrong})
+    complaint = run(ctx, complaint_no, Actor(user.username, None, user.id), texts)
+    return jsonify(complaint_dict(complaint, full=True))
+
+
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _AUTH = [{"bearer": []}]
 operation("get", "/complaints", summary="举报投诉（AU-2）：辖区内的登记（内容仅开头）", security=_AUTH, parameters=[
@@ -129,7 +177,8 @@ operation("get", "/complaints/{number}", summary="一条举报投诉（含举报
           responses={"200": {"description": "举报投诉", "content": _JSON},
                      "404": {"description": "不存在或不在辖区"}})
 operation("post", "/complaints",
-          summary="登记举报投诉（网上渠道：门户网站、微信、微博等外部系统）；转复核、不予受理、办结在网页办理",
+          summary="登记举报投诉（网上渠道：门户网站、微信、微博等外部系统）；"
+                  "转复核、不予受理、办结见 /complaints/{number}/refer 等",
           security=_AUTH,
           parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": KEY_LIMIT},
                        "description": "同一受理单位下重复提交同一键值时返回首次登记（200）"}],
@@ -149,3 +198,17 @@ operation("post", "/complaints",
                      "200": {"description": "同一 Idempotency-Key 的首次登记", "content": _JSON},
                      "403": {"description": "须为受理单位的经办人员（role_required）"},
                      "422": {"description": "逐字段的错误（form_invalid）"}})
+_TEXT = {"type": "string", "maxLength": 2000}
+_TRIAGE_DOC = {"refer": ("转复核：按举报内容发起个案复核（无案件编号的须填写 case_no；reason 默认举报内容）",
+                         {"case_no": {"type": "string"}, "reason": _TEXT}),
+               "dismiss": ("不予受理（须填写 reason）", {"reason": _TEXT}),
+               "close": ("答复办结（待处理或已转复核的，须填写 reply）", {"reply": _TEXT})}
+for _action, (_summary, _properties) in _TRIAGE_DOC.items():
+    operation("post", f"/complaints/{{number}}/{_action}", summary=f"举报投诉{_summary}；受理单位经办人员办理",
+              security=_AUTH,
+              parameters=[{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
+              requestBody={"required": True, "content": {"application/json": {"schema": {
+                  "type": "object", "properties": _properties, "additionalProperties": False}}}},
+              responses={"200": {"description": "办理后的举报投诉", "content": _JSON},
+                         "403": {"description": "不是受理单位的经办人员"}, "404": {"description": "不存在或不在辖区"},
+                         "409": {"description": "当前状态不能如此办理"}, "422": {"description": "逐字段的中文意见"}})

@@ -4,7 +4,10 @@
 accept cases (``engine.services.credit_queries.LOOKUP_ROLES``) learn whether a record is in force
 for exactly that person, in any region; the search is recorded with a keyed hash of the number.
 ``GET /api/v1/credit-records`` follows jurisdiction and masks ID numbers; one record shows the full
-number and its view is recorded like a case view (SEC-12).
+number and its view is recorded like a case view (SEC-12). ``POST …/{number}/decision`` (予以登记 /
+不予登记, a second person of the registering department: rule SD-CR) and ``POST …/{number}/revoke``
+run the same engine service as the web page; proposing stays on the case's web page (it picks a
+person of the case).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from engine.errors import ValidationError
 from engine.history import append_system_event
 from engine.models.credit import CREDIT_STATE_NAMES
 from engine.models.credit import CreditRecord
+from engine.services import credit
 from engine.services import credit_queries
 from forms.ids import IdNumberError
 from forms.ids import parse_id_number
@@ -112,6 +116,41 @@ def get_credit_record(number: str) -> Response:
     return jsonify(credit_dict(record, full=True))
 
 
+def _text_body(allowed: tuple[str, ...]) -> dict[str, Any]:
+    body = json_body()
+    errors = {name: ["不允许的字段"] for name in sorted(set(body) - set(allowed))}
+    errors |= {name: ["应为文本"] for name in allowed if body.get(name) is not None and not isinstance(body[name], str)}
+    if errors:
+        raise ValidationError(fields=errors)
+    return body
+
+
+@bp.post("/api/v1/credit-records/<number>/decision")
+@api_login_required
+def decide_credit_record(number: str) -> Response:
+    """AU-3: approve (已登记) or reject (未予登记, with ``note``) a proposed record."""
+    ctx, user = get_ctx(), current_api_user()
+    credit_queries.visible_record(ctx, user.id, number)  # 404 outside the jurisdiction
+    body = _text_body(("decision", "note"))
+    if body.get("decision") not in ("approve", "reject"):
+        raise ValidationError(fields={"decision": ["请填写 approve（予以登记）或 reject（不予登记）"]})
+    record = credit.decide_record(ctx, number, approve=body["decision"] == "approve", note=body.get("note"),
+                                  actor=Actor(user.username, None, user.id))
+    return jsonify(credit_dict(record, full=True))
+
+
+@bp.post("/api/v1/credit-records/<number>/revoke")
+@api_login_required
+def revoke_credit_record(number: str) -> Response:
+    """AU-3: revoke a registered record (in force or expired) with ``reason``; it and its history stay."""
+    ctx, user = get_ctx(), current_api_user()
+    credit_queries.visible_record(ctx, user.id, number)
+    body = _text_body(("reason",))
+    actor = Actor(user.username, None, user.id)
+    record = credit.revoke_record(ctx, number, reason=body.get("reason") or "", actor=actor)
+    return jsonify(credit_dict(record, full=True))
+
+
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _AUTH = [{"bearer": []}]
 operation("get", "/credit-records", summary="失信登记（AU-3）：辖区内的登记（号码打码）", security=_AUTH, parameters=[
@@ -136,3 +175,19 @@ operation("get", "/credit-records/{number}", summary="一条失信登记（含�
           parameters=[{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
           responses={"200": {"description": "登记", "content": _JSON},
                      "404": {"description": "登记不存在或不在辖区"}})
+_NUMBER = [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}]
+_DECIDED = {"200": {"description": "审批或撤销后的失信登记", "content": _JSON},
+            "403": {"description": "不是登记单位的负责人或经办人；或为提出人本人（SD-CR，拒绝留痕）"},
+            "404": {"description": "不存在或不在辖区"}, "409": {"description": "当前状态不能如此办理"},
+            "422": {"description": "逐字段的中文意见"}}
+operation("post", "/credit-records/{number}/decision", summary="审批失信登记：予以登记或不予登记（须填写理由）",
+          security=_AUTH, parameters=_NUMBER, responses=_DECIDED,
+          requestBody={"required": True, "content": {"application/json": {"schema": {
+              "type": "object", "required": ["decision"], "additionalProperties": False,
+              "properties": {"decision": {"enum": ["approve", "reject"]},
+                             "note": {"type": "string", "maxLength": 2000}}}}}})
+operation("post", "/credit-records/{number}/revoke", summary="撤销已登记的失信登记（须填写原因，如申诉成立）",
+          security=_AUTH, parameters=_NUMBER, responses=_DECIDED,
+          requestBody={"required": True, "content": {"application/json": {"schema": {
+              "type": "object", "required": ["reason"], "additionalProperties": False,
+              "properties": {"reason": {"type": "string", "maxLength": 2000}}}}}})
