@@ -35,12 +35,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from web import db
     from web import errors
+    from web import headers
     from web import jobs
     from web import login
     from web import people
 
     db.init_app(app)
     errors.init_app(app)
+    headers.init_app(app)
     jobs.init_app(app)
     login.init_app(app)
     people.init_app(app)

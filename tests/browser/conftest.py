@@ -108,6 +108,9 @@ def page(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest) 
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # anything the Content-Security-Policy (web/headers.py) blocked is a defect of the page, not of the policy
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text else None)
     yield page
     try:
         (ARTIFACTS / request.node.name).mkdir(parents=True, exist_ok=True)
