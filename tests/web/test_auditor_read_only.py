@@ -106,7 +106,9 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 # the statistics export (/stats/export/<table>.csv)
                 "table": "volumes",
                 # a complaint waiting for triage (AU-2): every triage action must refuse the auditor
-                "complaint_no": complaint_no}
+                "complaint_no": complaint_no,
+                # a deployed definition (流程定义 pages and API; rollback must refuse the auditor)
+                "process_id": "standard_verification", "version": 1, "filename": "standard_verification.bpmn"}
 
 
 def _exchange_scene(app: Flask) -> tuple[int, int]:
