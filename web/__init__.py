@@ -107,3 +107,6 @@ def register_blueprints(app: Flask) -> None:
     from web.spending.blueprint import bp as spending_bp
 
     app.register_blueprint(spending_bp)
+    from web.designer.blueprint import bp as designer_bp
+
+    app.register_blueprint(designer_bp)

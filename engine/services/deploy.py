@@ -107,7 +107,7 @@ def _store(ctx: EngineContext, parsed: ParsedProcess, bundle: Mapping[str, bytes
         select(ProcessDefinition).where(ProcessDefinition.content_hash == digest)
     ).scalar_one_or_none()
     if existing is not None:
-        if _make_current(ctx, existing):
+        if make_current(ctx, existing):
             append_event(ctx, stream=SYSTEM_STREAM, kind="definition_activated", actor=actor, definition_hash=digest,
                          payload={"process_id": existing.process_id, "version": existing.version})
         return DeployedProcess(existing.process_id, existing.version, digest, created=False)
@@ -125,14 +125,19 @@ def _store(ctx: EngineContext, parsed: ParsedProcess, bundle: Mapping[str, bytes
     )
     ctx.session.add(definition)
     ctx.session.flush()
-    _make_current(ctx, definition)
+    make_current(ctx, definition)
     append_event(ctx, stream=SYSTEM_STREAM, kind="deployed", actor=actor, definition_hash=digest,
                  payload={"process_id": parsed.process_id, "version": version, "files": sorted(own_files)})
     logger.info("deployed %s version %s (%s)", parsed.process_id, version, digest[:12])
     return DeployedProcess(parsed.process_id, version, digest, created=True)
 
 
-def _make_current(ctx: EngineContext, definition: ProcessDefinition) -> bool:
+def make_current(ctx: EngineContext, definition: ProcessDefinition) -> bool:
+    """Make ``definition`` the one new instances of its process start on; False when it already is.
+
+    Locks the process's ``current_definitions`` row, so a deploy and a rollback of one process queue.
+    Used by deploying and by rolling back (``engine.services.definitions.activate_version``).
+    """
     current = ctx.session.get(CurrentDefinition, definition.process_id, with_for_update=True)
     if current is not None and current.definition_id == definition.id:
         return False

@@ -108,7 +108,9 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 # a complaint waiting for triage (AU-2): every triage action must refuse the auditor
                 "complaint_no": complaint_no,
                 # a spending item (DO-9): the auditor's void is refused by role before any lookup
-                "item_id": 1}
+                "item_id": 1,
+                # a deployed definition (流程定义 pages and API; rollback must refuse the auditor)
+                "process_id": "standard_verification", "version": 1, "filename": "standard_verification.bpmn"}
 
 
 def _exchange_scene(app: Flask) -> tuple[int, int]:
