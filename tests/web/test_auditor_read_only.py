@@ -218,6 +218,7 @@ def _body(endpoint: str, world: dict[str, Any]) -> dict[str, Any]:
         "api.close_complaint": {"reply": "已答复"},
         "api.decide_credit_record": {"decision": "approve"},
         "api.revoke_credit_record": {"reason": "申诉成立"},
+        "designer.activate": {"reason": "回退到上一版本"},
         "spending.open_inquiry": {"basis": "发现购车记录"},
         "spending.add_item": {"category": "vehicle", "description": "购车", "amount": "1000", "source": "data_match"},
         "spending.void_item": {"reason": "重复登记"},
