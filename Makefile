@@ -75,6 +75,13 @@ screenshots: install assets
 	  || echo "no Chinese font: the screenshots will show boxes instead of text"
 	HEDUI_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser/test_screenshots.py
 
+## make lint: lint the diagrams in bpmn/ (hedui bpmn lint --strict: deploy's errors and the lint's warnings both
+## fail); it reads the role catalogue, so the schema is brought up to date first (as make run does)
+lint: install
+	mkdir -p instance
+	$(BIN)/hedui db upgrade
+	$(BIN)/hedui bpmn lint --strict
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache
 	rm -rf node_modules $(VENDOR)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
@@ -20,6 +21,9 @@ from engine import migrate
 from engine.context import Actor
 from engine.errors import HeduiError
 from web.state import HeduiState
+
+if TYPE_CHECKING:
+    from engine.bpmn_lint import LintReport
 
 CLI_ACTOR = Actor("cli", "admin")
 
@@ -121,6 +125,45 @@ def bpmn_validate(paths: tuple[str, ...]) -> None:
         ctx.session.rollback()
         ctx.session.close()
     click.secho(f"校验通过: {', '.join(r.process_id for r in results)}", fg="green")
+
+
+@bpmn_cli.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=True))
+@click.option("--strict", is_flag=True, help="warnings fail too (exit 1)")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def bpmn_lint(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
+    """Lint BPMN/DMN files (default: the bpmn/ directory): deploy's errors plus warnings; writes nothing.
+
+    Exit 1 when deploy would refuse the files (or, with --strict, when there are warnings).
+    """
+    import json
+
+    from engine.bpmn_lint import lint_files
+
+    files = _collect(paths)
+    ctx = _state().new_context()
+    try:
+        report = lint_files(ctx, files)
+    finally:
+        ctx.session.rollback()
+        ctx.session.close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_lint(report, len(files))
+    if not report.ok or (strict and report.warnings):
+        sys.exit(1)
+
+
+def _print_lint(report: LintReport, file_count: int) -> None:
+    """``file:line element_id [警告|错误] code 消息`` per finding, grouped by file, then a summary line."""
+    labels = {"error": ("错误", "red"), "warning": ("警告", "yellow")}
+    for finding in sorted(report.findings, key=lambda f: (f.filename or "", f.line or 0, f.severity)):
+        where = f"{finding.filename or '-'}:{finding.line}" if finding.line else (finding.filename or "-")
+        label, colour = labels[finding.severity]
+        click.secho(f"{where} {finding.element_id or '-'} [{label}] {finding.code} {finding.message}", fg=colour)
+    summary = f"检查 {file_count} 个文件：{len(report.errors)} 个错误，{len(report.warnings)} 个警告"
+    click.secho(summary, fg="green" if not report.findings else ("red" if report.errors else "yellow"))
 
 
 @bpmn_cli.command("list")

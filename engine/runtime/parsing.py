@@ -46,6 +46,8 @@ EVENT_PROPERTIES = {"correlationKey"}
 PROCESS_PROPERTIES = {"instanceDueVariable"}
 _ISO_DURATION_BARE = re.compile(r"^R?\d*/?P(T?\d|\d)", re.IGNORECASE)
 _PROCESS_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+#: SpiffWorkflow parse errors with a code of their own (the lint's warning of the same code is then not repeated)
+_SPIFF_CODES = {"Non-default exclusive outgoing sequence flow without condition": "flow_without_condition"}
 
 
 @dataclass
@@ -96,7 +98,7 @@ def _read_file(name: str, content: bytes, problems: list[DeployProblem]) -> _Fil
     try:
         tree = etree.fromstring(content, parser=etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as exc:
-        problems.append(DeployProblem(name, f"XML 格式错误: {exc.msg}", line=exc.lineno))
+        problems.append(DeployProblem(name, f"XML 格式错误: {exc.msg}", line=exc.lineno, code="xml_malformed"))
         return None
     lines = {el.get("id"): el.sourceline for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
     return _File(name, kind, tree, lines)
@@ -120,7 +122,7 @@ def _add_to_parser(parser: SpiffBpmnParser, f: _File, owners: dict[str, str], pr
         problems.append(_from_validation(exc, f))
         return
     # deprecated constructs are refused now rather than breaking on the next engine upgrade
-    problems.extend(DeployProblem(f.name, f"已弃用的写法: {w.message}") for w in caught)
+    problems.extend(DeployProblem(f.name, f"已弃用的写法: {w.message}", code="deprecated_construct") for w in caught)
     for process_id in _process_ids(f):
         owners[process_id] = f.name
 
@@ -130,7 +132,8 @@ def _from_validation(exc: ValidationException, f: _File | None = None, fallback:
     element = getattr(exc, "id", None) or None
     line = getattr(exc, "line_number", None) or (f.lines.get(element) if f and element else None)
     message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-    return DeployProblem(file, message, element_id=element, line=int(line) if line else None)
+    code = next((c for text, c in _SPIFF_CODES.items() if message.startswith(text)), "bpmn_invalid")
+    return DeployProblem(file, message, element_id=element, line=int(line) if line else None, code=code)
 
 
 def _build_process(
@@ -212,8 +215,9 @@ def _check_conventions(f: _File, roles: set[str], forms: set[str]) -> list[Deplo
     executable = [p for p in processes if p.get("isExecutable", "true") == "true"]
     stem = PurePath(f.name).stem
     if len(executable) != 1 or executable[0].get("id") != stem:
-        ids = ", ".join(p.get("id") for p in executable) or "无"
-        problems.append(DeployProblem(f.name, f"每个文件须且仅须包含一个与文件名同名的可执行流程（{stem}），实际为: {ids}"))
+        ids = ", ".join(p.get("id") or "（无 ID）" for p in executable) or "无"
+        message = f"每个文件须且仅须包含一个与文件名同名的可执行流程（{stem}），实际为: {ids}"
+        problems.append(DeployProblem(f.name, message, code="file_name_mismatch"))
     for process in executable:
         problems.extend(_check_process(f, process, roles, forms))
     return problems
@@ -223,12 +227,13 @@ def _check_process(f: _File, process: Any, roles: set[str], forms: set[str]) -> 
     problems = []
     pid = process.get("id")
     if not _PROCESS_ID.match(pid or ""):
-        problems.append(_at(f, pid, f"流程 ID「{pid}」须为小写 snake_case"))
+        problems.append(_at(f, pid, f"流程 ID「{pid}」须为小写 snake_case", code="process_id_not_snake_case"))
     lanes = {ref.text.strip(): lane.get("name") for lane in process.iter(f"{{{BPMN_NS}}}lane")
              for ref in lane.iterfind("bpmn:flowNodeRef", NS) if ref.text}
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):
         if lane.get("name") not in roles:
-            problems.append(_at(f, lane.get("id"), f"泳道名称「{lane.get('name')}」不是已登记的角色代码"))
+            problems.append(_at(f, lane.get("id"), f"泳道名称「{lane.get('name')}」不是已登记的角色代码",
+                                code="lane_role_unknown"))
     user_task_ids = {t.get("id") for t in process.iter(f"{{{BPMN_NS}}}userTask")}
     for task in process.iter(f"{{{BPMN_NS}}}userTask"):
         problems.extend(_check_user_task(f, task, lanes.get(task.get("id")), forms, user_task_ids))
@@ -239,13 +244,15 @@ def _check_process(f: _File, process: Any, roles: set[str], forms: set[str]) -> 
 
 def _check_process_properties(f: _File, process: Any) -> list[DeployProblem]:
     pid, props = process.get("id"), _own_properties(process)
-    unknown = sorted(set(props) - PROCESS_PROPERTIES)
+    unknown = sorted({str(name) for name in props} - PROCESS_PROPERTIES)
     out = []
     if unknown:
-        out.append(_at(f, pid, f"未知的流程属性 {', '.join(unknown)}；允许: {', '.join(sorted(PROCESS_PROPERTIES))}"))
+        out.append(_at(f, pid, f"未知的流程属性 {', '.join(unknown)}；允许: {', '.join(sorted(PROCESS_PROPERTIES))}",
+                       code="process_property_unknown"))
     variable = props.get("instanceDueVariable")
     if variable is not None and not (variable.isidentifier() and variable.isascii()):
-        out.append(_at(f, pid, f"instanceDueVariable 须为数据变量名，实际为「{variable}」"))
+        out.append(_at(f, pid, f"instanceDueVariable 须为数据变量名，实际为「{variable}」",
+                       code="instance_due_variable_invalid"))
     return out
 
 
@@ -254,15 +261,16 @@ def _check_user_task(f: _File, task: Any, lane: str | None, forms: set[str], use
     props = {p.get("name"): p.get("value") for p in task.iter(f"{{{SPIFF_NS}}}property")}
     out = []
     if lane is None:
-        out.append(_at(f, tid, "用户任务必须位于某个泳道（泳道名即角色）中"))
-    unknown = sorted(set(props) - USER_TASK_PROPERTIES)
+        out.append(_at(f, tid, "用户任务必须位于某个泳道（泳道名即角色）中", code="user_task_without_lane"))
+    unknown = sorted({str(name) for name in props} - USER_TASK_PROPERTIES)  # a nameless property: "None"
     if unknown:
-        out.append(_at(f, tid, f"未知的任务属性 {', '.join(unknown)}；允许: {', '.join(sorted(USER_TASK_PROPERTIES))}"))
+        out.append(_at(f, tid, f"未知的任务属性 {', '.join(unknown)}；允许: {', '.join(sorted(USER_TASK_PROPERTIES))}",
+                       code="task_property_unknown"))
     form_key = props.get("formKey")
     if not form_key:
-        out.append(_at(f, tid, "用户任务缺少 formKey 属性"))
+        out.append(_at(f, tid, "用户任务缺少 formKey 属性", code="form_key_missing"))
     elif form_key not in forms:
-        out.append(_at(f, tid, f"表单「{form_key}」不存在于 forms/"))
+        out.append(_at(f, tid, f"表单「{form_key}」不存在于 forms/", code="form_unknown"))
     out.extend(_check_property_values(f, tid, props, user_task_ids))
     return out
 
@@ -271,21 +279,23 @@ def _check_property_values(f: _File, tid: str, props: dict[str, str], user_task_
     out = []
     due = props.get("dueWorkingDays")
     if due is not None and not (due.isdigit() and 0 < int(due) <= 366):
-        out.append(_at(f, tid, f"dueWorkingDays 须为 1–366 的整数，实际为「{due}」"))
+        out.append(_at(f, tid, f"dueWorkingDays 须为 1–366 的整数，实际为「{due}」", code="due_working_days_invalid"))
     for ref in _split(props.get("sodNotSameAs")):
         if ref not in user_task_ids:
-            out.append(_at(f, tid, f"不相容规则引用的任务「{ref}」在本流程中不存在"))
+            out.append(_at(f, tid, f"不相容规则引用的任务「{ref}」在本流程中不存在", code="sod_reference_unknown"))
     if props.get("dualControl", "false") not in ("true", "false"):
-        out.append(_at(f, tid, "dualControl 须为 true 或 false"))
+        out.append(_at(f, tid, "dualControl 须为 true 或 false", code="dual_control_invalid"))
     elif props.get("dualControl") == "true" and not _split(props.get("sodNotSameAs")):
-        out.append(_at(f, tid, "dualControl=true 须用 sodNotSameAs 指明由谁准备（复核人不能是准备人）"))
+        out.append(_at(f, tid, "dualControl=true 须用 sodNotSameAs 指明由谁准备（复核人不能是准备人）",
+                        code="dual_control_without_sod"))
     if props.get("exchangeUnit") and source_problems(props["exchangeUnit"], "eval"):
-        out.append(_at(f, tid, "exchangeUnit 表达式无法在受限环境中编译"))
+        out.append(_at(f, tid, "exchangeUnit 表达式无法在受限环境中编译", code="expression_invalid"))
     if "sodNotRaisedBy" in props and props["sodNotRaisedBy"] not in RAISER_SOURCES:
-        out.append(_at(f, tid, f"sodNotRaisedBy 须为 {', '.join(sorted(RAISER_SOURCES))} 之一"))
+        out.append(_at(f, tid, f"sodNotRaisedBy 须为 {', '.join(sorted(RAISER_SOURCES))} 之一",
+                       code="sod_raised_by_invalid"))
     allowed = _split(props.get("allowedDecisions"))
     if any(d not in ("accept", "return", "terminate") for d in allowed):
-        out.append(_at(f, tid, "allowedDecisions 只能取 accept、return、terminate"))
+        out.append(_at(f, tid, "allowedDecisions 只能取 accept、return、terminate", code="allowed_decisions_invalid"))
     return out
 
 
@@ -299,17 +309,18 @@ def _check_expressions(f: _File, process: Any) -> list[DeployProblem]:
             text = (el.text or "").strip()
             owner = _owner_id(el)
             if tag.startswith("time") and _ISO_DURATION_BARE.match(text):
-                out.append(_at(f, owner, f"定时表达式「{text}」是 Python 表达式，ISO 字面量须加引号: \"{text}\"", el))
+                out.append(_at(f, owner, f"定时表达式「{text}」是 Python 表达式，ISO 字面量须加引号: \"{text}\"", el,
+                              code="timer_literal_unquoted"))
                 continue
             errors = source_problems(text, mode) if text else ["表达式为空"]
             if errors:
-                out.append(_at(f, owner, f"表达式无法在受限环境中编译: {errors[0]}", el))
+                out.append(_at(f, owner, f"表达式无法在受限环境中编译: {errors[0]}", el, code="expression_invalid"))
     for el in process.iter(f"{{{SPIFF_NS}}}messagePayload", f"{{{SPIFF_NS}}}preScript", f"{{{SPIFF_NS}}}postScript"):
         text = (el.text or "").strip()
         mode = "eval" if el.tag.endswith("messagePayload") else "exec"
         errors = source_problems(text, mode) if text else []
         if errors:
-            out.append(_at(f, _owner_id(el), f"表达式无法在受限环境中编译: {errors[0]}", el))
+            out.append(_at(f, _owner_id(el), f"表达式无法在受限环境中编译: {errors[0]}", el, code="expression_invalid"))
     return out
 
 
@@ -320,9 +331,9 @@ def _owner_id(el: Any) -> str | None:
     return el.get("id") if el is not None else None
 
 
-def _at(f: _File, element_id: str | None, message: str, el: Any = None) -> DeployProblem:
+def _at(f: _File, element_id: str | None, message: str, el: Any = None, *, code: str) -> DeployProblem:
     line = el.sourceline if el is not None else f.lines.get(element_id or "")
-    return DeployProblem(f.name, message, element_id=element_id, line=line)
+    return DeployProblem(f.name, message, element_id=element_id, line=line, code=code)
 
 
 def _split(value: str | None) -> list[str]:

@@ -10,12 +10,16 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DeployProblem:
-    """One reason a deployment is refused, located in its file."""
+    """One reason a deployment is refused, located in its file.
+
+    ``code`` is stable and snake_case (the lint's error findings carry it; docs/process-design.md §7).
+    """
 
     file: str
     message: str
     element_id: str | None = None
     line: int | None = None
+    code: str = "definition_invalid"
 
     def __str__(self) -> str:
         where = self.file

@@ -6,6 +6,7 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from lxml import etree
 from sqlalchemy import func
@@ -21,6 +22,7 @@ from engine.models import CurrentDefinition
 from engine.models import DefinitionFile
 from engine.models import ProcessDefinition
 from engine.models import Role
+from engine.runtime import DeployProblem
 from engine.runtime import ParsedProcess
 from engine.runtime import parse_bundle
 
@@ -38,30 +40,59 @@ class DeployedProcess:
     created: bool
 
 
+class BundleValidation(NamedTuple):
+    """What :func:`validate_bundle` found: the processes ready to store, or every problem."""
+
+    parsed: list[ParsedProcess]
+    problems: list[DeployProblem]
+    #: the files given plus the current files of called processes not among them (what ``parsed`` was built from)
+    bundle: dict[str, bytes]
+
+
+NO_FILES = "没有可部署的文件"
+
+
+def validate_bundle(ctx: EngineContext, files: Mapping[str, bytes]) -> BundleValidation:
+    """Run every deploy check on ``files`` without storing anything (the one validation deploy and lint share).
+
+    Called processes not among ``files`` are taken from their current deployed version; lane names are checked
+    against the role catalogue and form keys against ``forms/``. Reads the database, writes nothing.
+    """
+    if not files:
+        return BundleValidation([], [DeployProblem("", NO_FILES, code="no_files")], {})
+    bundle = dict(files)
+    own = _declared_processes(bundle)
+    bundle.update(_current_files_for(ctx, _called_processes(bundle) - own, exclude=set(bundle)))
+    roles = ctx.session.execute(select(Role.code)).scalars().all()
+    parsed, problems = parse_bundle(bundle, known_roles=roles, known_forms=forms.form_keys(), processes=sorted(own))
+    return BundleValidation(parsed, problems, bundle)
+
+
 def deploy_files(ctx: EngineContext, files: Mapping[str, bytes], *, actor: Actor) -> list[DeployedProcess]:
     """Validate and store every process in ``files``; all or nothing.
 
     Called processes not among ``files`` are taken from their current deployed version.
     :raises DeploymentError: listing every problem with file, element and line.
     """
-    if not files:
-        raise DeploymentError("没有可部署的文件")
-    bundle = dict(files)
-    own = _declared_processes(bundle)
-    bundle.update(_current_files_for(ctx, _called_processes(bundle) - own, exclude=set(bundle)))
-    roles = ctx.session.execute(select(Role.code)).scalars().all()
-    parsed, problems = parse_bundle(bundle, known_roles=roles, known_forms=forms.form_keys(), processes=sorted(own))
+    parsed, problems, bundle = validate_bundle(ctx, files)
     if problems:
-        text = "\n".join(str(p) for p in problems)
-        raise DeploymentError(f"流程定义校验未通过:\n{text}", problems=[p.__dict__ for p in problems])
+        raise deployment_error(problems)
     return [_store(ctx, p, bundle, actor) for p in parsed]
+
+
+def deployment_error(problems: list[DeployProblem]) -> DeploymentError:
+    """The refusal deploy raises for ``problems`` (its message lists each with file, line and element)."""
+    if [p.code for p in problems] == ["no_files"]:
+        return DeploymentError(NO_FILES)
+    text = "\n".join(str(p) for p in problems)
+    return DeploymentError(f"流程定义校验未通过:\n{text}", problems=[p.__dict__ for p in problems])
 
 
 def _declared_processes(bundle: Mapping[str, bytes]) -> set[str]:
     out = set()
     for name, content in bundle.items():
         if name.endswith(".bpmn"):
-            out |= {el.get("id") for el in _iter(content, "process")}
+            out |= {el.get("id") for el in _iter(content, "process") if el.get("id")}  # no id: the XSD refuses it
     return out
 
 

@@ -17,3 +17,4 @@ from web.api import stats  # noqa: E402,F401
 from web.api import credit  # noqa: E402,F401
 from web.api import complaints  # noqa: E402,F401
 from web.api import definitions  # noqa: E402,F401
+from web.api import definition_deploy  # noqa: E402,F401
