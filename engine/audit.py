@@ -80,6 +80,7 @@ KIND_NAMES = {
     "task_completed": "办结任务",
     "message_received": "收到消息",
     "timer_fired": "定时器触发",
+    "migrated": "迁移到新版本",
     "refused": "拒绝操作",
     "entrustment_received": "收到委托",
     "task_overdue": "任务逾期",
@@ -303,6 +304,9 @@ def _summary(e: Event, task_name: str | None, form_key: str | None = None, proce
         return f"收到消息「{name}」（{p.get('correlation_key')}）"
     if e.kind == "timer_fired":
         return f"定时器{task}到期触发（到期时间 {p.get('due_at')}）"
+    if e.kind == "migrated":
+        return (f"迁移到新版本：第 {p.get('from_version')} 版 → 第 {p.get('to_version')} 版"
+                f"（原因：{p.get('reason') or '未填写'}）")
     if e.kind == "entrustment_received":
         return (f"收到委托 {p.get('entrustment_number')}（{p.get('entrusting_unit')} → {p.get('agency_unit')}，"
                 f"核对对象 {len(p.get('subject_ids') or [])} 人）")

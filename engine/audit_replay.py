@@ -6,6 +6,11 @@ event in order, with a :class:`~engine.clock.FixedClock` set to the time each on
 engine's clock, so timers and ``now()`` see what they saw then) and the working-day deadlines the
 command recorded (``engine.deadlines``; older events: the calendar as it is now).
 
+A ``migrated`` event (``engine.services.instance_migration``) moves the replay onto the target
+definition it names and applies the same migration there (same clock, same pinned deadlines), so
+the events before it are checked against the version the case ran on then, those after against
+the target.
+
 Task ids are uuid4 and differ between runs (notes §h, 4.3), so recorded commands are mapped onto
 the replay by what is stable: a user task by its BPMN id, a message by its name and correlation
 key, a timer by its BPMN id and due time. States are compared the same way (the path of finished
@@ -46,11 +51,12 @@ from engine.persistence import spec_loader
 from engine.runtime import BpmnRuntime
 from engine.runtime import Workflow
 from engine.runtime.core import DeadlineFn
+from engine.runtime.migration import migrate
 
 logger = logging.getLogger(__name__)
 
 #: the kinds that re-execute a command; every other kind (claims, refusals, notices ...) leaves the workflow alone
-REPLAYED_KINDS = frozenset({"started", "task_completed", "message_received", "timer_fired"})
+REPLAYED_KINDS = frozenset({"started", "task_completed", "message_received", "timer_fired", "migrated"})
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,19 @@ class _Case:
     events: list[Event]
     default_key: str
 
+    def spec_of(self, session: Any, content_hash: str) -> Callable[[], str]:
+        """The serialized spec of another definition (a migration's source or target), by its hash."""
+        if content_hash == self.definition_hash:
+            return self.spec
+        return lambda: session.execute(select(ProcessDefinition.serialized_spec)
+                                       .where(ProcessDefinition.content_hash == content_hash)).scalar_one()
+
+    @property
+    def first_hash(self) -> str:
+        """The definition the case started on: the source of its first migration, else its pinned one."""
+        migrated = [e for e in self.events if e.kind == "migrated" and isinstance(e.payload, dict)]
+        return str(migrated[0].payload.get("from_hash")) if migrated else self.definition_hash
+
 
 def load_case(ctx: EngineContext, instance_id: int) -> _Case:
     instance = ctx.session.get(WorkflowInstance, instance_id)
@@ -184,6 +203,8 @@ class Replayer:
         self.runtime, self.clock = _replay_runtime(ctx)
         self.keep_snapshots = keep_snapshots
         self.wf: Workflow | None = None
+        #: the definition the replay runs on now (switched by each ``migrated`` event)
+        self.definition_hash = case.first_hash
         self.steps: list[ReplayStep] = []
         self.applied: list[Event] = []
         self.notes: list[str] = []
@@ -233,13 +254,23 @@ class Replayer:
             self._complete(event)
         elif event.kind == "message_received":
             self._message(event)
+        elif event.kind == "migrated":
+            self._migrate(event)
         else:
             self._timer(event)
 
     def _check_definition(self, event: Event) -> None:
-        if event.definition_hash is not None and event.definition_hash != self.case.definition_hash:
+        expected = self.definition_hash
+        if event.kind == "migrated":
+            payload = event.payload if isinstance(event.payload, dict) else {}
+            expected, found = payload.get("to_hash"), payload.get("from_hash")
+            if found != self.definition_hash:
+                raise _DivergedError(self._divergence(
+                    event, "definition", None, self.definition_hash, found,
+                    f"第 {event.seq} 号迁移事件记录的原版本与案件当时运行的版本不同"))
+        if event.definition_hash is not None and event.definition_hash != expected:
             raise _DivergedError(self._divergence(
-                event, "definition", None, self.case.definition_hash, event.definition_hash,
+                event, "definition", None, expected, event.definition_hash,
                 f"第 {event.seq} 号事件记录的流程版本与案件锁定的版本不同"))
 
     def _start(self, event: Event) -> None:
@@ -247,9 +278,17 @@ class Replayer:
         if self.wf is not None or payload.get("process_id") != self.case.instance.process_id:
             raise _DivergedError(self._divergence(event, "command", None, self.case.instance.process_id,
                                                   payload.get("process_id"), f"第 {event.seq} 号启动事件与案件不符"))
-        self.wf = self.runtime.new_workflow(self.case.definition_hash, self.case.spec, payload.get("data") or {},
-                                            deadline=self.deadline)
+        self.wf = self.runtime.new_workflow(self.definition_hash,
+                                            self.case.spec_of(self.ctx.session, self.definition_hash),
+                                            payload.get("data") or {}, deadline=self.deadline)
         self.wf.run_engine_steps()
+
+    def _migrate(self, event: Event) -> None:
+        """Apply the recorded migration (the definition check already matched its source and target)."""
+        assert self.wf is not None
+        target = str((event.payload or {}).get("to_hash"))
+        migrate(self.wf, target, self.case.spec_of(self.ctx.session, target))
+        self.definition_hash = target
 
     def _complete(self, event: Event) -> None:
         assert self.wf is not None

@@ -2,7 +2,9 @@
 
 A changed, removed or reordered event breaks the chain (:func:`engine.history.verify_chain`); a
 changed stored state no longer matches the ``state_sha256`` its last command recorded; an instance
-re-pinned to another diagram version no longer matches the definition its events name. Each
+re-pinned to another diagram version no longer matches the definition its events name (a recorded
+``migrated`` event moves the expected version: events before it name its source, it and the events
+after it its target). Each
 problem names the case and the place; a changed state is located further by replaying the case.
 """
 
@@ -68,6 +70,8 @@ class VerifyReport:
 class _StreamFacts:
     last_digest: tuple[int, int, str, str] | None = None  # seq, event id, kind, state_sha256
     foreign: list[tuple[int, int, str, str]] = field(default_factory=list)  # seq, id, kind, definition hash
+    #: seq of a ``migrated`` event -> the definition hash it moved the case from
+    migrations: dict[int, str | None] = field(default_factory=dict)
     mismatched_instance: list[tuple[int, int, str]] = field(default_factory=list)  # seq, id, kind
     count: int = 0
 
@@ -153,10 +157,25 @@ def _stream_facts(ctx: EngineContext, stream: str | None = None) -> dict[str, _S
             f.mismatched_instance.append((seq, event_id, kind))
         if definition_hash is not None:
             f.foreign.append((seq, event_id, kind, definition_hash))
+        if kind == "migrated":
+            source = payload.get("from_hash") if isinstance(payload, dict) else None
+            f.migrations[seq] = source if isinstance(source, str) else None
         digest = payload.get("state_sha256") if isinstance(payload, dict) else None
         if isinstance(digest, str):
             f.last_digest = (seq, event_id, kind, digest)
     return facts
+
+
+def _versions_due(f: _StreamFacts, pinned: str) -> list[tuple[int, int, str, str, str]]:
+    """Each versioned event with the definition it must name: walking back from the pinned one,
+    a ``migrated`` event names its target, the events before it its recorded source."""
+    out = []
+    expected = pinned
+    for seq, event_id, kind, digest in reversed(f.foreign):
+        out.append((seq, event_id, kind, digest, expected))
+        if seq in f.migrations:
+            expected = f.migrations[seq] or ""
+    return out[::-1]
 
 
 def _check_instance(stream: str, instance_id: int, key: str | None, state: str, pinned: str,
@@ -169,8 +188,8 @@ def _check_instance(stream: str, instance_id: int, key: str | None, state: str, 
     out = [problem(seq, eid, f"第 {seq} 号事件（{kind}）", "事件记录的案件编号与所在事件流不符")
            for seq, eid, kind in f.mismatched_instance]
     out += [problem(seq, eid, f"第 {seq} 号事件（{kind}）",
-                    f"事件记录的流程版本 {digest[:12]} 与案件锁定的版本 {pinned[:12]} 不符")
-            for seq, eid, kind, digest in f.foreign if digest != pinned]
+                    f"事件记录的流程版本 {digest[:12]} 与案件锁定的版本 {expected[:12]} 不符")
+            for seq, eid, kind, digest, expected in _versions_due(f, pinned) if digest != expected]
     if f.last_digest is None:
         out.append(problem(None, None, STATE_PLACE, "没有任何事件记录过状态摘要，无法核验"))
     elif f.last_digest[3] != state_digest(state):

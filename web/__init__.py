@@ -110,3 +110,6 @@ def register_blueprints(app: Flask) -> None:
     from web.designer.blueprint import bp as designer_bp
 
     app.register_blueprint(designer_bp)
+    from web.designer_migrate.blueprint import bp as designer_migrate_bp
+
+    app.register_blueprint(designer_migrate_bp)

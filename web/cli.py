@@ -269,6 +269,7 @@ def demo() -> None:
 
 def register_commands(app: object) -> None:
     from web import cli_exchange  # noqa: F401  (adds its commands to the exchange group)
+    from web import cli_migrate  # noqa: F401  (adds ``bpmn migrate`` to the bpmn group)
     from web.cli_org import GROUPS
 
     for group in (db_cli, bpmn_cli, timers_cli, calendar_cli, demo, *GROUPS):

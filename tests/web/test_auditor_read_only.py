@@ -97,7 +97,7 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 "step": "business", "file_id": 1, "job_id": 1, "username": "cy_intake",
                 "registration_id": registration, "key": "exchange_window", "value": "2026-12-07",
                 "name": "households.csv", "fmt": "csv", "unit_id": _unit_id(session, "CY-HDZX"), "code": "CY-HDZX",
-                "hq_unit_id": _unit_id(session, "HQ-MZB"),
+                "hq_unit_id": _unit_id(session, "HQ-MZB"), "process_id": "standard_verification",
                 "which": "authorisation", "position": 1, "batch_id": batch_id, "import_id": import_id,
                 "document_id": _document_id(session, household),
                 # a real recheck and a real report of the case: their routes are walked with data

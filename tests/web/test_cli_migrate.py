@@ -1,0 +1,91 @@
+"""``hedui bpmn migrate`` (版本迁移 from the command line): the plan, the dry run, the migration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import select
+
+from engine.context import Actor
+from engine.models import Event
+from engine.models import WorkflowInstance
+from engine.services.instances import complete_task
+from engine.services.instances import list_open_tasks
+from engine.services.instances import start_instance
+from tests.engine.migration_factory import ADDED_STEP
+from tests.engine.migration_factory import REMOVED_REVIEW
+from tests.engine.migration_factory import V1
+
+INTAKE = Actor("li_intake", "intake_officer")
+
+
+def _deploy(runner: Any, tmp_path: Path, text: str) -> None:
+    path = tmp_path / "linear_review.bpmn"
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(args=["bpmn", "deploy", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def _cases(app: Any, *, past_intake: str) -> None:
+    """HD-C-1 waits at 受理初审; ``past_intake`` waits at 审核复审."""
+    with app.extensions["hedui"].unit_of_work() as ctx:
+        start_instance(ctx, "linear_review", actor=INTAKE, business_key="HD-C-1")
+        later = start_instance(ctx, "linear_review", actor=INTAKE, business_key=past_intake)
+        [task] = list_open_tasks(ctx, instance_id=later.id)
+        complete_task(ctx, task.id, {}, actor=INTAKE)
+
+
+def _state(app: Any) -> tuple[list[tuple[str | None, int, int]], int]:
+    session = app.extensions["hedui"].new_context().session
+    rows = session.execute(select(WorkflowInstance.business_key, WorkflowInstance.definition_id,
+                                  WorkflowInstance.version).order_by(WorkflowInstance.id)).all()
+    events = session.execute(select(func.count(Event.id)).where(Event.kind == "migrated")).scalar_one()
+    return [tuple(r) for r in rows], events
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(runner, app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _deploy(runner, tmp_path, V1)
+    _cases(app, past_intake="HD-C-2")
+    _deploy(runner, tmp_path, REMOVED_REVIEW)
+    before = _state(app)
+    result = runner.invoke(args=["bpmn", "migrate", "linear_review", "--from", "1", "--to", "2", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "HD-C-1  可迁移  当前：受理初审（待办）" in result.output
+    assert "HD-C-2  不可迁移" in result.output and "「审核复审」（review）在新版本中已删除" in result.output
+    assert "删除步骤 review「审核复审」" in result.output and "试运行" in result.output
+    assert _state(app) == before
+
+
+def test_migrate_moves_the_compatible_cases_in_one_command(runner, app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _deploy(runner, tmp_path, V1)
+    _cases(app, past_intake="HD-C-3")
+    _deploy(runner, tmp_path, ADDED_STEP)
+    result = runner.invoke(args=["bpmn", "migrate", "linear_review", "--from", "1", "--to", "2",
+                                 "--reason", "增加法规审查"])
+    assert result.exit_code == 0, result.output
+    assert "新增步骤 legal_check「法规审查」" in result.output and "已迁移 2 件，跳过 0 件" in result.output
+    (rows, events) = _state(app)
+    assert len({definition for _, definition, _ in rows}) == 1 and events == 2
+    session = app.extensions["hedui"].new_context().session
+    actors = session.execute(select(Event.actor).where(Event.kind == "migrated")).scalars().all()
+    assert actors == ["cli", "cli"]
+
+
+def test_migrate_only_the_named_instance_and_refusals(runner, app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _deploy(runner, tmp_path, V1)
+    _cases(app, past_intake="HD-C-4")
+    _deploy(runner, tmp_path, ADDED_STEP)
+    session = app.extensions["hedui"].new_context().session
+    first = session.execute(select(WorkflowInstance.id).where(WorkflowInstance.business_key == "HD-C-1")).scalar_one()
+    missing = runner.invoke(args=["bpmn", "migrate", "linear_review", "--from", "1", "--to", "2"])
+    assert missing.exit_code != 0 and "--reason" in missing.output
+    same = runner.invoke(args=["bpmn", "migrate", "linear_review", "--from", "2", "--to", "2", "--reason", "x"])
+    assert same.exit_code == 1 and "原版本与目标版本相同" in same.output
+    unknown = runner.invoke(args=["bpmn", "migrate", "linear_review", "--from", "1", "--to", "9", "--reason", "x"])
+    assert unknown.exit_code == 1 and "没有第 9 版" in unknown.output
+    result = runner.invoke(args=["bpmn", "migrate", "linear_review", "--from", "1", "--to", "2",
+                                 "--instance", str(first), "--reason", "先迁移一件"])
+    assert result.exit_code == 0 and "已迁移 1 件" in result.output and "HD-C-4" not in result.output
+    assert _state(app)[1] == 1

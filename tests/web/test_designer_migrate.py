@@ -1,0 +1,125 @@
+"""版本迁移 pages (/designer/migrate/): the plan of a process's running cases, the migration, the refusals.
+
+The demo's process designer (``designer``) sees the plan with business keys (never ids), the diff,
+the compatible cases preselected; a missing reason keeps the selection; a migration moves the chosen
+cases (recorded as ``migrated``) and flashes what was skipped; everyone else gets 403.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy import select
+
+from engine.context import Actor
+from engine.models import Event
+from engine.models import WorkflowInstance
+from engine.services.demo import seed_demo
+from engine.services.instances import complete_task
+from engine.services.instances import list_open_tasks
+from engine.services.instances import start_instance
+from tests.engine.migration_factory import REMOVED_REVIEW
+from tests.engine.migration_factory import V1
+from tests.engine.migration_factory import deploy_text
+from tests.web.test_inbox import login
+from tests.web.test_login import assert_valid_html
+from tests.web.test_login import page_token
+
+INTAKE = Actor("li_intake", "intake_officer")
+PLAN = "/designer/migrate/linear_review?from=1&to=2"
+
+
+@pytest.fixture
+def cases(app, client):  # type: ignore[no-untyped-def]
+    """HD-W-1 at 受理初审 (movable), HD-W-2 at 审核复审 (removed in v2: blocked)."""
+    ctx = app.extensions["hedui"].new_context()
+    seed_demo(ctx, actor=Actor("admin", "admin"))
+    deploy_text(ctx, V1)
+    start_instance(ctx, "linear_review", actor=INTAKE, business_key="HD-W-1")
+    later = start_instance(ctx, "linear_review", actor=INTAKE, business_key="HD-W-2")
+    [task] = list_open_tasks(ctx, instance_id=later.id)
+    complete_task(ctx, task.id, {}, actor=INTAKE)
+    deploy_text(ctx, REMOVED_REVIEW)
+    ctx.session.commit()
+    ctx.session.close()
+    return client
+
+
+def _ids(app: Any) -> dict[str, int]:
+    session = app.extensions["hedui"].new_context().session
+    return dict(session.execute(select(WorkflowInstance.business_key, WorkflowInstance.id)).all())
+
+
+def _migrated(app: Any) -> int:
+    session = app.extensions["hedui"].new_context().session
+    return session.execute(select(func.count(Event.id)).where(Event.kind == "migrated")).scalar_one()
+
+
+def _post(client: Any, data: dict[str, Any]) -> Any:
+    return client.post("/designer/migrate/linear_review", data={"csrf_token": page_token(client, "/"), **data})
+
+
+def test_designer_sees_the_plan_with_business_keys_and_the_diff(app, cases) -> None:  # type: ignore[no-untyped-def]
+    login(cases, "designer")
+    response = cases.get(PLAN)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert_valid_html(html)
+    assert "HD-W-1" in html and "HD-W-2" in html and "可迁移" in html and "不可迁移" in html
+    assert "「审核复审」（review）在新版本中已删除" in html and "受理初审（待办）" in html
+    ids = _ids(app)
+    # the compatible case is preselected; the blocked one has no checkbox; ids never shown as text
+    assert re.search(rf'value="{ids["HD-W-1"]}"[^>]*checked', html)
+    assert f'name="instance" value="{ids["HD-W-2"]}"' not in html
+    assert f">{ids['HD-W-1']}<" not in html
+    assert "删除" in html and "<code>review</code>" in html
+
+
+def test_migrating_moves_the_chosen_case_and_flashes_the_result(app, cases) -> None:  # type: ignore[no-untyped-def]
+    login(cases, "designer")
+    ids = _ids(app)
+    response = _post(cases, {"from": "1", "to": "2", "instance": [str(ids["HD-W-1"])], "reason": "删除复审步骤"})
+    assert response.status_code == 302 and response.headers["Location"].endswith(PLAN)
+    page = cases.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已将 1 件案件迁移到第 2 版" in page
+    assert "HD-W-1" not in page  # no longer on v1
+    assert _migrated(app) == 1
+
+
+def test_a_missing_reason_keeps_the_selection(app, cases) -> None:  # type: ignore[no-untyped-def]
+    login(cases, "designer")
+    ids = _ids(app)
+    response = _post(cases, {"from": "1", "to": "2", "instance": [str(ids["HD-W-1"])], "reason": " "})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "请填写迁移原因" in html
+    assert re.search(rf'value="{ids["HD-W-1"]}"[^>]*checked', html)
+    response = _post(cases, {"from": "1", "to": "2", "reason": "保留的原因"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "请至少选择一件案件" in html and "保留的原因" in html
+    assert not re.search(r'name="instance"[^>]*checked', html)  # nothing was chosen: nothing re-checked
+    assert _migrated(app) == 0
+
+
+def test_bad_versions_answer_422_with_the_choice_kept(cases) -> None:  # type: ignore[no-untyped-def]
+    login(cases, "designer")
+    same = cases.get("/designer/migrate/linear_review?from=2&to=2")
+    assert same.status_code == 422 and "原版本与目标版本相同" in same.get_data(as_text=True)
+    unknown = cases.get("/designer/migrate/linear_review?from=1&to=9")
+    assert unknown.status_code == 422 and "没有第 9 版" in unknown.get_data(as_text=True)
+    assert cases.get("/designer/migrate/no_such_process").status_code == 404
+    chooser = cases.get("/designer/migrate/linear_review")
+    assert chooser.status_code == 200 and "第 1 版（运行中 2 件）" in chooser.get_data(as_text=True)
+
+
+def test_others_get_403(app, cases) -> None:  # type: ignore[no-untyped-def]
+    ids = _ids(app)
+    for username in ("cy_intake", "auditor", "admin"):
+        login(cases, username)
+        response = cases.get(PLAN)
+        assert response.status_code == 403 and "只有流程设计人员" in response.get_data(as_text=True)
+        response = _post(cases, {"from": "1", "to": "2", "instance": [str(ids["HD-W-1"])], "reason": "x"})
+        assert response.status_code == 403
+    assert _migrated(app) == 0
