@@ -102,3 +102,6 @@ def register_blueprints(app: Flask) -> None:
     from web.complaints.blueprint import bp as complaints_bp
 
     app.register_blueprint(complaints_bp)
+    from web.designer_edit.blueprint import bp as designer_edit_bp
+
+    app.register_blueprint(designer_edit_bp)

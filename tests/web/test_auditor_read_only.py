@@ -106,7 +106,9 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 # the statistics export (/stats/export/<table>.csv)
                 "table": "volumes",
                 # a complaint waiting for triage (AU-2): every triage action must refuse the auditor
-                "complaint_no": complaint_no}
+                "complaint_no": complaint_no,
+                # a deployed process (the designer tools: /designer/edit/model/<process_id>)
+                "process_id": "standard_verification"}
 
 
 def _exchange_scene(app: Flask) -> tuple[int, int]:
