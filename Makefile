@@ -18,19 +18,25 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## make assets: the pinned bpmn-js (package-lock.json) from npm, copied into web/static/vendor/ (git-ignored)
+## make assets: the pinned bpmn-js (package-lock.json) from npm, copied into web/static/vendor/ (git-ignored):
+## the viewer (diagrams), the modeler (/designer/edit/model/...) and their css and bpmn font
 VENDOR := web/static/vendor
 BPMN_JS := node_modules/bpmn-js/dist
-ASSETS_STAMP := $(VENDOR)/.copied-$(shell cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-12)
+#: what gets copied (part of the stamp: a checkout that copied an older list copies again)
+VENDOR_FILES := bpmn-navigated-viewer.production.min.js bpmn-modeler.production.min.js \
+	assets/diagram-js.css assets/bpmn-js.css
+VENDOR_DIRS := assets/bpmn-font
+ASSETS_STAMP := $(VENDOR)/.copied-$(shell (cat package.json package-lock.json 2>/dev/null; \
+	echo $(VENDOR_FILES) $(VENDOR_DIRS)) | sha256sum | cut -c1-12)
 
 $(ASSETS_STAMP): package.json
 	@if ! command -v npm >/dev/null; then \
-	  echo "npm not found: BPMN diagrams will not be shown (install Node.js, then run make assets)"; exit 0; fi; \
+	  echo "npm not found: BPMN diagrams and the web modeler will not be shown (install Node.js, then run make assets)"; exit 0; fi; \
 	set -e; \
 	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi; \
 	mkdir -p $(VENDOR); \
-	cp $(BPMN_JS)/bpmn-navigated-viewer.production.min.js $(BPMN_JS)/assets/diagram-js.css \
-	   $(BPMN_JS)/assets/bpmn-js.css $(VENDOR)/; \
+	cp $(addprefix $(BPMN_JS)/,$(VENDOR_FILES)) $(VENDOR)/; \
+	for dir in $(VENDOR_DIRS); do rm -rf $(VENDOR)/$$(basename $$dir); cp -R $(BPMN_JS)/$$dir $(VENDOR)/; done; \
 	rm -f $(VENDOR)/.copied-*; touch $@
 
 assets: $(ASSETS_STAMP)

@@ -113,3 +113,6 @@ def register_blueprints(app: Flask) -> None:
     from web.designer_migrate.blueprint import bp as designer_migrate_bp
 
     app.register_blueprint(designer_migrate_bp)
+    from web.designer_edit.blueprint import bp as designer_edit_bp
+
+    app.register_blueprint(designer_edit_bp)

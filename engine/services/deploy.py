@@ -68,16 +68,18 @@ def validate_bundle(ctx: EngineContext, files: Mapping[str, bytes]) -> BundleVal
     return BundleValidation(parsed, problems, bundle)
 
 
-def deploy_files(ctx: EngineContext, files: Mapping[str, bytes], *, actor: Actor) -> list[DeployedProcess]:
+def deploy_files(ctx: EngineContext, files: Mapping[str, bytes], *, actor: Actor,
+                 reason: str | None = None) -> list[DeployedProcess]:
     """Validate and store every process in ``files``; all or nothing.
 
     Called processes not among ``files`` are taken from their current deployed version.
+    :param reason: the designer's 部署说明, kept in each new version's ``deployed`` event.
     :raises DeploymentError: listing every problem with file, element and line.
     """
     parsed, problems, bundle = validate_bundle(ctx, files)
     if problems:
         raise deployment_error(problems)
-    return [_store(ctx, p, bundle, actor) for p in parsed]
+    return [_store(ctx, p, bundle, actor, reason) for p in parsed]
 
 
 def deployment_error(problems: list[DeployProblem]) -> DeploymentError:
@@ -131,7 +133,8 @@ def content_hash(files: Mapping[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def _store(ctx: EngineContext, parsed: ParsedProcess, bundle: Mapping[str, bytes], actor: Actor) -> DeployedProcess:
+def _store(ctx: EngineContext, parsed: ParsedProcess, bundle: Mapping[str, bytes], actor: Actor,
+           reason: str | None = None) -> DeployedProcess:
     own_files = {name: bundle[name] for name in parsed.files}
     digest = content_hash(own_files)
     existing = ctx.session.execute(
@@ -139,8 +142,11 @@ def _store(ctx: EngineContext, parsed: ParsedProcess, bundle: Mapping[str, bytes
     ).scalar_one_or_none()
     if existing is not None:
         if make_current(ctx, existing):
+            activated: dict[str, object] = {"process_id": existing.process_id, "version": existing.version}
+            if reason:
+                activated["reason"] = reason
             append_event(ctx, stream=SYSTEM_STREAM, kind="definition_activated", actor=actor, definition_hash=digest,
-                         payload={"process_id": existing.process_id, "version": existing.version})
+                         payload=activated)
         return DeployedProcess(existing.process_id, existing.version, digest, created=False)
     version = (ctx.session.execute(
         select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_id == parsed.process_id)
@@ -157,8 +163,10 @@ def _store(ctx: EngineContext, parsed: ParsedProcess, bundle: Mapping[str, bytes
     ctx.session.add(definition)
     ctx.session.flush()
     make_current(ctx, definition)
-    append_event(ctx, stream=SYSTEM_STREAM, kind="deployed", actor=actor, definition_hash=digest,
-                 payload={"process_id": parsed.process_id, "version": version, "files": sorted(own_files)})
+    payload: dict[str, object] = {"process_id": parsed.process_id, "version": version, "files": sorted(own_files)}
+    if reason:
+        payload["reason"] = reason
+    append_event(ctx, stream=SYSTEM_STREAM, kind="deployed", actor=actor, definition_hash=digest, payload=payload)
     logger.info("deployed %s version %s (%s)", parsed.process_id, version, digest[:12])
     return DeployedProcess(parsed.process_id, version, digest, created=True)
 
