@@ -72,10 +72,14 @@ def test_process_page_lists_versions_history_diagram_and_compare_selector(client
     assert 'id="bpmn-diagram-data"' in html and "受理与初审" in html  # the current version's XML, embedded
     assert '<option value="1" selected>第 1 版</option>' in html and '<option value="2" selected>第 2 版（当前）' in html
     assert "办理中的案件仍按各自启动时的版本运行" in html
+    # the way on: migrate version 1's running cases, or edit the current version in the modeler
+    assert 'href="/designer/migrate/linear_review?from=1&amp;to=2">迁移办理中的案件到当前版本' in versions
+    assert 'href="/designer/edit/model/linear_review">在线建模' in html
 
 
 def test_auditors_read_but_are_offered_no_activation(client, built) -> None:  # type: ignore[no-untyped-def]
     login(client, "auditor")
+    assert "迁移办理中的案件" not in _html(client, BASE) and "在线建模" not in _html(client, BASE)
     assert "设为当前版本" not in _html(client, BASE) and 'id="activate"' not in _html(client, f"{BASE}/versions/1")
     token = page_token(client, f"{BASE}/versions/1")
     response = client.post(f"{BASE}/versions/1/activate", data={"csrf_token": token, "reason": "回退"})
