@@ -126,6 +126,7 @@ def test_login_page_is_accessible_chinese_html(web) -> None:  # type: ignore[no-
     response = web.get("/login")
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "登录核对系统" in html
+    assert web.head("/login").status_code == 200  # a monitor's HEAD is a GET, not an empty sign-in
     assert_valid_html(html)
     assert 'autocomplete="current-password"' in html and "autofocus" in html
 

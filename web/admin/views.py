@@ -62,7 +62,7 @@ def _today() -> date:
 
 def _form_page(schema: HtmlFormSchema, template: str, action: Action, **context: Any) -> Page:
     """GET shows the empty form; POST validates and acts, or shows the form again with the errors."""
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return render_template(template, form={}, errors={}, message=None, **context)
     form = request.form.to_dict()
     try:
@@ -139,7 +139,7 @@ def unit_phone(code: str) -> Page:
         return (f"已将「{unit.name}」的联系电话改为 {phone}" if phone else f"已清除「{unit.name}」的联系电话",
                 url_for("admin.units"))
 
-    if request.method == "GET":  # the form opens with the current phone
+    if request.method in ("GET", "HEAD"):  # the form opens with the current phone
         return render_template("admin/unit_phone.html", unit=unit, form={"contact_phone": unit.contact_phone or ""},
                                errors={}, message=None)
     return _form_page(UnitPhoneSchema(), "admin/unit_phone.html", change, unit=unit)

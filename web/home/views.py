@@ -46,7 +46,7 @@ def login() -> ResponseReturnValue:
     target = safe_next(request.values.get("next"))
     if current_user.is_authenticated:
         return redirect(target)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # HEAD (monitors, link checkers) is a GET without a body
         return _login_page(target, {}, {})
     form = request.form.to_dict()
     try:
