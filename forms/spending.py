@@ -54,6 +54,18 @@ def _cents(value: Decimal) -> None:
         raise ValidationError("金额最多保留两位小数")
 
 
+def _choice(label: str, choices: dict[str, str], missing: str) -> fields.String:
+    return fields.String(required=True, validate=validate.OneOf(list(choices), error=missing),
+                         metadata={"label": label, "choices": choices}, error_messages={"required": missing})
+
+
+def _require_text(data: dict[str, Any], name: str, missing: str) -> None:
+    """Strip ``name``; blank after stripping is missing (marshmallow's ``required`` accepts spaces)."""
+    _strip(data, name)
+    if not data.get(name):
+        raise ValidationError(missing, name)
+
+
 def _money(label: str, *, required: bool, minimum: Decimal) -> fields.Decimal:
     extra: dict[str, Any] = {"required": True} if required else {"load_default": None}
     return fields.Decimal(
@@ -76,9 +88,7 @@ class SpendingInquiryForm(FormSchema):
 
     @validates_schema
     def _normalise(self, data: dict[str, Any], **_: Any) -> None:
-        _strip(data, "basis")
-        if not data.get("basis"):
-            raise ValidationError("请填写调查缘由", "basis")
+        _require_text(data, "basis", "请填写调查缘由")
 
 
 @register
@@ -86,24 +96,18 @@ class SpendingItemForm(FormSchema):
     form_key = "spending_item"
     title = "登记支出"
 
-    category = fields.String(required=True, validate=validate.OneOf(list(CATEGORIES), error="请选择支出类别"),
-                             metadata={"label": "支出类别", "choices": CATEGORIES},
-                             error_messages={"required": "请选择支出类别"})
+    category = _choice("支出类别", CATEGORIES, "请选择支出类别")
     description = fields.String(required=True, validate=validate.Length(max=500, error="不超过 500 字"),
                                 metadata={"label": "支出情况", "help": "支出的内容、对象、依据"},
                                 error_messages={"required": "请填写支出情况"})
     amount = _money("金额（元）", required=True, minimum=Decimal("0.01"))
     spent_on = fields.Date(load_default=None, metadata={"label": "支出日期"},
                            error_messages={"invalid": "请按 年-月-日 填写日期"})
-    source = fields.String(required=True, validate=validate.OneOf(list(SOURCES), error="请选择信息来源"),
-                           metadata={"label": "信息来源", "choices": SOURCES},
-                           error_messages={"required": "请选择信息来源"})
+    source = _choice("信息来源", SOURCES, "请选择信息来源")
 
     @validates_schema
     def _normalise(self, data: dict[str, Any], **_: Any) -> None:
-        _strip(data, "description")
-        if not data.get("description"):
-            raise ValidationError("请填写支出情况", "description")
+        _require_text(data, "description", "请填写支出情况")
 
 
 @register
@@ -111,15 +115,11 @@ class SpendingConclusionForm(FormSchema):
     form_key = "spending_conclusion"
     title = "支出调查结论"
 
-    outcome = fields.String(required=True, validate=validate.OneOf(list(OUTCOMES), error="请选择调查结论"),
-                            metadata={"label": "调查结论", "choices": OUTCOMES},
-                            error_messages={"required": "请选择调查结论"})
+    outcome = _choice("调查结论", OUTCOMES, "请选择调查结论")
     conclusion = fields.String(required=True, validate=validate.Length(max=2000, error="不超过 2000 字"),
                                metadata={"label": "调查情况说明", "help": "查实的情况、当事人的说明及依据"},
                                error_messages={"required": "请填写调查情况说明"})
 
     @validates_schema
     def _normalise(self, data: dict[str, Any], **_: Any) -> None:
-        _strip(data, "conclusion")
-        if not data.get("conclusion"):
-            raise ValidationError("请填写调查情况说明", "conclusion")
+        _require_text(data, "conclusion", "请填写调查情况说明")

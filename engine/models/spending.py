@@ -28,6 +28,7 @@ from engine.db import Base
 from engine.db import str_enum
 from engine.errors import IntegrityError
 from engine.models.case import Household
+from forms.spending import OUTCOMES
 
 
 class InquiryStatus(enum.StrEnum):
@@ -49,8 +50,8 @@ class InquiryOutcome(enum.StrEnum):
     INCONCLUSIVE = "inconclusive"
 
 
-OUTCOME_NAMES = {"explained": "支出已作出合理说明", "unexplained": "支出与申报收入明显不符，未能合理说明",
-                 "inconclusive": "无法查明"}
+#: the shown names: the form's choices (one list)
+OUTCOME_NAMES = OUTCOMES
 
 
 class SpendingInquiry(Base):
