@@ -1,7 +1,8 @@
 """Demo cases in several stages (idempotent; synthetic people only: fake names, valid check digits).
 
 Entrusted by 红旗街道民政办 to 朝阳区核对中心: one waiting at 受理初审, one at 审核复审, one in data
-exchange with one sharing unit answered, one verified and waiting for the assistance decision.
+exchange with one sharing unit answered (its 支出调查, DO-9, concluded: a car and a trip abroad, explained),
+one verified and waiting for the assistance decision.
 The answers come from the simulated sharing units through the real exchange path
 (``engine.exchange.demo``). The verification of the last one has ended with its 核对报告 issued (DO-7), so
 its archive, which holds the report, is sealed (AR-1).
@@ -39,6 +40,9 @@ from engine.services.deploy import get_current_definition
 from engine.services.instances import complete_task
 from engine.services.instances import list_open_tasks
 from engine.services.packages import DocumentIn
+from engine.services.spending import add_item
+from engine.services.spending import conclude
+from engine.services.spending import open_inquiry
 from engine.services.users import get_user
 from forms.ids import check_char
 
@@ -88,7 +92,8 @@ def seed_demo_cases(ctx: EngineContext, *, actor: Actor, finished_recheck: bool 
     seed_demo_catalogue(ctx, actor=actor, valid_from=REGISTERED_FROM)
     signed_on = ctx.now().date() - timedelta(days=3)
     entrustment = create_entrustment(
-        ctx, entrusting_unit="HQ-MZB", agency_unit="CY-HDZX", households=[demo_household(i, signed_on) for i in range(4)],
+        ctx, entrusting_unit="HQ-MZB", agency_unit="CY-HDZX",
+        households=[demo_household(i, signed_on) for i in range(4)],
         documents=[[DocumentIn("authorisation", "授权书.pdf", DEMO_SCAN)] for _ in range(4)],
         contact_name="周敏", contact_phone="0431-88886666", actor=_as(ctx, "hq_street_clerk", "street_clerk"))
     cases = [h.instance for h in entrustment.households]
@@ -103,6 +108,7 @@ def seed_demo_cases(ctx: EngineContext, *, actor: Actor, finished_recheck: bool 
         _finished_recheck(ctx, entrustment.households[3])
     _advance(ctx, cases[2], stop_after="prepare_exchange")
     _answer(ctx, cases[2], limit=1)
+    _spending_inquiry(ctx, entrustment.households[2])
     seal_closed(ctx)
     if rechecks:
         _complaint_recheck(ctx, entrustment.households[3])
@@ -198,6 +204,20 @@ STEPS = [("intake_check", INTAKE_OK, "{agency}_intake"), ("review", {"decision":
          ("prepare_exchange", {"batch_checked": True}, "{agency}_exchange_1"),
          ("confirm_exchange", {"statuses_checked": True}, "{agency}_exchange_2"),
          ("issue_report", {"report_no": "朝核报〔2026〕1号"}, "{agency}_reporter"), ("feedback", {}, "hq_street_clerk")]
+
+
+def _spending_inquiry(ctx: EngineContext, household: Household) -> None:
+    """A concluded 支出调查 (DO-9) with two items on the case still exchanging data (its report carries 附表四)."""
+    reviewer = _as(ctx, "cy_reviewer", None)
+    open_inquiry(ctx, household, {"basis": "入户调查发现该户近期购置家用轿车一辆，与申报收入明显不符（演示）",
+                                  "declared_monthly_income": "1850.00"}, actor=reviewer)
+    spent_on = ctx.now().date() - timedelta(days=40)
+    add_item(ctx, household, {"category": "vehicle", "description": "购买家用轿车一辆（演示）", "amount": "86800.00",
+                              "spent_on": spent_on.isoformat(), "source": "home_visit"}, actor=reviewer)
+    add_item(ctx, household, {"category": "travel", "description": "出境旅游一次（演示）", "amount": "12400.00",
+                              "source": "tip_off"}, actor=_as(ctx, "cy_intake", None))
+    account = "申请人提供购车借款合同及亲属转账记录，出境旅游费用由子女支付，有转账记录佐证（演示）"
+    conclude(ctx, household, {"outcome": "explained", "conclusion": account}, actor=reviewer)
 
 
 def _as(ctx: EngineContext, username: str, role: str | None) -> Actor:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine.models import Event
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
+from engine.models.case import Household
 from engine.models.spending import SpendingInquiry
 from engine.services.demo_cases import _advance
 from engine.services.demo_cases import _answer
@@ -41,9 +42,11 @@ def _html(response: Any) -> str:
     return response.get_data(as_text=True)  # type: ignore[no-any-return]
 
 
-def _inquiry(app: Any) -> SpendingInquiry | None:
+def _inquiry(app: Any, case_no: str) -> SpendingInquiry | None:
+    """The case's inquiry (the demo has one of its own on another case)."""
     with app.extensions["hedui"].session_factory() as session:
-        inquiry = session.execute(select(SpendingInquiry)).scalar_one_or_none()
+        inquiry = session.execute(select(SpendingInquiry).join(Household).where(
+            Household.case_no == case_no)).scalar_one_or_none()
         if inquiry is not None:
             _ = inquiry.items
             session.expunge_all()
@@ -60,7 +63,7 @@ def test_open_record_void_conclude_from_the_case_page(app, client) -> None:  # t
     assert_valid_html(_html(page))
     bad = post(client, f"/cases/{case_no}/spending/open", {"basis": "发现购车记录", "declared_monthly_income": "八百"})
     assert bad.status_code == 422 and "请填写数字金额（元）" in _html(bad) and "发现购车记录</textarea>" in _html(bad)
-    assert _inquiry(app) is None  # nothing half-written
+    assert _inquiry(app, case_no) is None  # nothing half-written
     ok = post(client, f"/cases/{case_no}/spending/open", {"basis": "发现购车记录", "declared_monthly_income": "800"})
     assert ok.status_code == 302 and ok.headers["Location"] == f"/cases/{case_no}/spending"
     item = {"category": "vehicle", "description": "购买轿车", "amount": "158000", "source": "data_match"}
@@ -68,7 +71,7 @@ def test_open_record_void_conclude_from_the_case_page(app, client) -> None:  # t
     assert bad.status_code == 422 and "金额最多保留两位小数" in _html(bad) and 'value="12.345"' in _html(bad)
     assert post(client, f"/cases/{case_no}/spending/items", item).status_code == 302
     assert post(client, f"/cases/{case_no}/spending/items", {**item, "description": "重复登记"}).status_code == 302
-    inquiry = _inquiry(app)
+    inquiry = _inquiry(app, case_no)
     assert inquiry is not None and len(inquiry.items) == 2
     duplicate = inquiry.items[1].id
     bad = post(client, f"/cases/{case_no}/spending/items/{duplicate}/void", {"reason": " "})
@@ -100,7 +103,7 @@ def test_others_read_but_may_not_write(app, client) -> None:  # type: ignore[no-
     assert page.status_code == 200 and "本案未启动支出调查" in _html(page)
     assert "<form" not in _html(page).split("</nav>", 2)[-1]  # no form for them (the header's sign-out aside)
     refused = post(client, f"/cases/{case_no}/spending/open", {"basis": "x"})
-    assert refused.status_code == 403 and _inquiry(app) is None
+    assert refused.status_code == 403 and _inquiry(app, case_no) is None
     login(client, "ng_intake")  # another county: the case does not exist for them (OR-3)
     assert client.get(f"/cases/{case_no}/spending").status_code == 404
 
