@@ -60,13 +60,15 @@ test: install assets
 	  || echo "no Chinese font: the browser tests' screenshots will show boxes instead of text"
 	$(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
-## make bench: measure the engine, the audit replay, the data exchange and the web pages, write BENCHMARKS.md
+## make bench: measure the engine, audit replay, data exchange, web pages, batches and migration; write BENCHMARKS.md
 ## (PostgreSQL too when HEDUI_BENCH_DATABASE_URL names a server: a scratch database is created there)
 ## the audit bench: the demo + AUDIT_CASES cases, AUDIT_DRIVEN of them driven through the services, the rest copies
 AUDIT_CASES ?= 10000
 AUDIT_DRIVEN ?= 1000
 ## the batch re-verification bench: households started by one batch (the issue's goal is 100000: about an hour here)
 BATCH_HOUSEHOLDS ?= 10000
+## the version-migration bench: running cases planned and migrated (版本迁移)
+MIGRATION_CASES ?= 2000
 bench: install
 	$(BIN)/python -m tests.perf.bench_engine --out BENCHMARKS.md $(BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_audit --cases $(AUDIT_CASES) --driven $(AUDIT_DRIVEN) --out BENCHMARKS.md
@@ -74,6 +76,7 @@ bench: install
 	$(BIN)/python -m tests.perf.bench_exchange_flow --out BENCHMARKS.md
 	$(BIN)/python -m tests.perf.bench_pages --out BENCHMARKS.md
 	$(BIN)/python -m tests.perf.bench_batch --households $(BATCH_HOUSEHOLDS) --out BENCHMARKS.md
+	$(BIN)/python -m tests.perf.bench_migration --cases $(MIGRATION_CASES) --out BENCHMARKS.md
 
 ## make screenshots: regenerate the README's docs/screenshots/*.png (Chromium, 1366x768; needs a CJK font)
 screenshots: install assets

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.context import Actor
+from engine.context import EngineContext
 from engine.deadlines import instance_due_at
 from engine.deadlines import recording
-from engine.context import EngineContext
 from engine.errors import ConflictError
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
@@ -33,7 +33,6 @@ from engine.models import WorkflowInstance
 from engine.runtime import DefinitionInfo
 from engine.runtime import ReadyTask
 from engine.runtime import Workflow
-
 
 
 def lock_instance(session: Session, instance_id: int) -> WorkflowInstance:
@@ -133,7 +132,7 @@ def state_digest(state: str) -> str:
 
 
 def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, *, actor: Actor,
-                  open_tasks: list[HumanTask] | None = None, fresh: bool = False) -> str:
+                  open_tasks: list[HumanTask] | None = None, fresh: bool = False, keep: bool = True) -> str:
     """Write the state and every derived row in one flush; return the state's digest.
 
     A concurrent writer turns into a ConflictError. The caller records the command as an event
@@ -144,6 +143,8 @@ def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, 
     :param fresh: the instance was created in this transaction, so it has no derived rows yet
         (tasks, timers, subscriptions): nothing to read back, only rows to add (saves three queries
         per started case, which batches start by the thousand).
+    :param keep: offer the saved workflow to this process's cache after the commit (off for bulk
+        commands: until the commit the offer holds the whole workflow in memory).
     """
     now, instance_id = ctx.now(), instance.id
     info = definition_info(ctx, instance.definition_id)
@@ -170,7 +171,8 @@ def save_workflow(ctx: EngineContext, instance: WorkflowInstance, wf: Workflow, 
         ctx.session.flush()
     except StaleDataError as exc:
         raise ConflictError(instance_id=instance_id) from exc
-    _keep_after_commit(ctx, instance_id, instance.version, wf)
+    if keep:
+        _keep_after_commit(ctx, instance_id, instance.version, wf)
     return state_digest(instance.state)
 
 

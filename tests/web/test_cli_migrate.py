@@ -1,4 +1,4 @@
-"""``hedui bpmn migrate`` (版本迁移 from the command line): the plan, the dry run, the migration."""
+"""``hedui bpmn migrate`` (版本迁移 from the command line): the plan, the dry run, the migration, a failing case."""
 
 from __future__ import annotations
 
@@ -89,3 +89,30 @@ def test_migrate_only_the_named_instance_and_refusals(runner, app, tmp_path) -> 
                                  "--instance", str(first), "--reason", "先迁移一件"])
     assert result.exit_code == 0 and "已迁移 1 件" in result.output and "HD-C-4" not in result.output
     assert _state(app)[1] == 1
+
+
+def test_a_failing_case_is_listed_the_others_are_committed_and_the_exit_status_is_1(runner, app, tmp_path,
+                                                                                    monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """An unreadable case: 不可迁移 in the plan (``--plan``), 失败 in the migration; the other case is committed."""
+    from sqlalchemy import text
+
+    from engine.services import instance_migration
+
+    monkeypatch.setattr(instance_migration, "CHUNK", 1)  # one case per chunk: the plan streams across chunks
+    _deploy(runner, tmp_path, V1)
+    _cases(app, past_intake="HD-C-5")
+    _deploy(runner, tmp_path, ADDED_STEP)
+    with app.extensions["hedui"].unit_of_work() as ctx:
+        ctx.session.execute(text("UPDATE workflow_instances SET state = '[', version = version + 1 "
+                                 "WHERE business_key = 'HD-C-1'"))
+    plan = runner.invoke(args=["bpmn", "migrate", "linear_review", "--from", "1", "--to", "2", "--plan"])
+    assert plan.exit_code == 0, plan.output
+    assert "运行中的案件 2 件" in plan.output and "HD-C-1  不可迁移" in plan.output and "HD-C-5  可迁移" in plan.output
+    assert "可迁移 1 件，不可迁移 1 件" in plan.output and "试运行" in plan.output
+    result = runner.invoke(args=["bpmn", "migrate", "linear_review", "--from", "1", "--to", "2",
+                                 "--reason", "增加法规审查"])
+    assert result.exit_code == 1
+    assert "已迁移 1 件，跳过 0 件，失败 1 件" in result.output and "失败 HD-C-1：迁移时发生内部错误" in result.output
+    assert "JSONDecodeError" not in result.output
+    (rows, events) = _state(app)
+    assert events == 1 and len({definition for _, definition, _ in rows}) == 2

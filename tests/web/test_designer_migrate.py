@@ -2,7 +2,9 @@
 
 The demo's process designer (``designer``) sees the plan with business keys (never ids), the diff,
 the compatible cases preselected; a missing reason keeps the selection; a migration moves the chosen
-cases (recorded as ``migrated``) and flashes what was skipped; everyone else gets 403.
+cases (recorded as ``migrated``) and flashes what was skipped; everyone else gets 403. The plan is
+paged (each page checks its own cases, in a bounded number of statements), 迁移全部可迁移案件 moves the
+compatible cases of every page, and a case that fails is flashed while the others move.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def test_designer_sees_the_plan_with_business_keys_and_the_diff(app, cases) -> N
     assert f'name="instance" value="{ids["HD-W-2"]}"' not in html
     assert f">{ids['HD-W-1']}<" not in html
     assert "删除" in html and "<code>review</code>" in html
+    assert "建议在业务低峰时用命令" not in html  # two cases: no advice to use the command
 
 
 def test_migrating_moves_the_chosen_case_and_flashes_the_result(app, cases) -> None:  # type: ignore[no-untyped-def]
@@ -123,3 +126,85 @@ def test_others_get_403(app, cases) -> None:  # type: ignore[no-untyped-def]
         response = _post(cases, {"from": "1", "to": "2", "instance": [str(ids["HD-W-1"])], "reason": "x"})
         assert response.status_code == 403
     assert _migrated(app) == 0
+
+
+
+def _statements(app: Any, client: Any, path: str) -> int:
+    from sqlalchemy import event
+
+    engine, seen = app.extensions["hedui"].db_engine, []
+
+    def count(*args: Any) -> None:
+        seen.append(args[2])
+
+    client.get(path)  # warm the session's per-request lookups and the runtime's spec cache the same way each time
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def _more(app: Any, n: int) -> None:
+    """``n`` more cases at 受理初审 on version 1 (made current again for them, then version 2 again)."""
+    from engine.services.definitions import activate_version
+
+    ctx = app.extensions["hedui"].new_context()
+    system = Actor("admin", "admin")
+    activate_version(ctx, "linear_review", 1, actor=system, reason="补充测试案件")
+    for i in range(n):
+        start_instance(ctx, "linear_review", actor=INTAKE, business_key=f"HD-W-MORE-{i}")
+    activate_version(ctx, "linear_review", 2, actor=system, reason="恢复")
+    ctx.session.commit()
+    ctx.session.close()
+
+
+def test_the_plan_page_costs_the_same_statements_with_more_cases(app, cases) -> None:  # type: ignore[no-untyped-def]
+    """No N+1: four more running cases on version 1 add no statement to the plan page (cases come in one query)."""
+    login(cases, "designer")
+    before = _statements(app, cases, PLAN)
+    _more(app, 4)
+    assert "共 6 件" in cases.get(PLAN).get_data(as_text=True)
+    assert _statements(app, cases, PLAN) == before and before <= 20, before
+
+
+def test_the_plan_is_paged_and_all_compatible_cases_migrate(app, cases, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """One case per page: each page checks its own case; 迁移全部可迁移案件 moves the compatible ones of every page."""
+    from web.designer_migrate import views
+
+    monkeypatch.setattr(views, "PER_PAGE", 1)
+    monkeypatch.setattr(views, "BIG_BATCH", 2)  # three running cases count as many: the command is suggested
+    monkeypatch.setattr(views, "FLASHED", 0)  # every skipped case counted, none listed (the flashes live in a cookie)
+    _more(app, 1)
+    login(cases, "designer")
+    second = cases.get(PLAN + "&page=2").get_data(as_text=True)
+    assert_valid_html(second)
+    assert "HD-W-2" in second and "HD-W-1" not in second and "第 2 / 3 页" in second and "共 3 件" in second
+    assert "不可迁移" in second and "「审核复审」（review）在新版本中已删除" in second
+    assert "建议在业务低峰时用命令" in second
+    response = _post(cases, {"from": "1", "to": "2", "page": "2", "scope": "all", "reason": "删除复审步骤"})
+    assert response.status_code == 302
+    page = cases.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已将 2 件案件迁移到第 2 版" in page and "另有 1 件未迁移" in page and "未迁移 HD-W-2" not in page
+    assert _migrated(app) == 2
+
+
+def test_a_case_that_fails_is_flashed_and_the_others_migrate(app, cases) -> None:  # type: ignore[no-untyped-def]
+    """A case whose stored state is unreadable: 不可迁移 in the plan, 迁移失败 when all are migrated; no Python text
+    (PR-4: nothing of the failure's internals reaches the page)."""
+    from sqlalchemy import text
+
+    _more(app, 1)
+    ids = _ids(app)
+    with app.extensions["hedui"].unit_of_work() as ctx:
+        ctx.session.execute(text("UPDATE workflow_instances SET state = '{\"tasks\": {', version = version + 1 "
+                                 "WHERE id = :id"), {"id": ids["HD-W-1"]})
+    login(cases, "designer")
+    html = cases.get(PLAN).get_data(as_text=True)
+    assert "无法读取该案件的运行状态" in html and f'name="instance" value="{ids["HD-W-1"]}"' not in html
+    response = _post(cases, {"from": "1", "to": "2", "scope": "all", "reason": "删除复审步骤"})
+    page = cases.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已将 1 件案件迁移到第 2 版" in page and "迁移失败 HD-W-1：迁移时发生内部错误" in page
+    assert "JSONDecodeError" not in page and "Traceback" not in page
+    assert _migrated(app) == 1

@@ -1,9 +1,12 @@
 """GET shows the plan for moving a process's running cases between two versions; POST migrates the chosen ones.
 
-Versions travel as query parameters (``?from=1&to=2``) so a plan can be bookmarked. Cases are shown
-by business key, never by id (the checkbox values carry the ids). A missing reason or an empty
-selection answers 422 with the page as it was (selection and reason kept); success flashes what
-moved and what was skipped, and returns to the (fresh) plan.
+Versions travel as query parameters (``?from=1&to=2&page=3``) so a plan can be bookmarked. The page
+counts every running case of the version but checks only the :data:`PER_PAGE` cases it shows (a
+version may run thousands). Cases are shown by business key, never by id (the checkbox values carry
+the ids). "迁移所选案件" moves the ticked cases of the page; "迁移全部可迁移案件" moves every compatible
+case of the version (each checked again under its lock). A missing reason or an empty selection
+answers 422 with the page as it was (selection and reason kept); success flashes what moved, what
+was skipped and what failed (the first :data:`FLASHED` of each), and returns to the (fresh) plan.
 """
 
 from __future__ import annotations
@@ -28,13 +31,21 @@ from engine.models import ProcessDefinition
 from engine.models import WorkflowInstance
 from engine.services.instance_migration import DESIGNER_ROLE
 from engine.services.instance_migration import MigrationPlan
+from engine.services.instance_migration import MigrationResult
 from engine.services.instance_migration import migrate_instances
 from engine.services.instance_migration import plan_migration
+from web.audit.schemas import page_number
 from web.db import get_ctx
 from web.designer_migrate.blueprint import bp
 from web.home.schemas import field_errors
 from web.inbox.views import local_time
 
+#: cases checked per page
+PER_PAGE = 50
+#: above this many running cases the page suggests the command for 迁移全部 (process-design §13)
+BIG_BATCH = 1000
+#: skipped / failed cases flashed one by one (the rest are counted: the flash store is a cookie)
+FLASHED = 5
 CHANGE_NAMES = {"added": "新增", "removed": "删除", "changed": "修改"}
 #: spec attributes as designers know them (anything else is shown as 其他属性)
 ATTRIBUTE_NAMES = {"outputs": "后续连线", "inputs": "前序连线", "bpmn_name": "名称", "lane": "泳道（角色）",
@@ -66,8 +77,9 @@ def _numbers(form: dict[str, str]) -> tuple[int, int]:
 
 def _plan(process_id: str, form: dict[str, str]) -> MigrationPlan:
     source, target = _numbers(form)
+    offset = (page_number(form.get("page")) - 1) * PER_PAGE
     try:
-        return plan_migration(get_ctx(), process_id, source, target)
+        return plan_migration(get_ctx(), process_id, source, target, offset=offset, limit=PER_PAGE)
     except NotFoundError as exc:
         field = "from" if exc.details.get("version") == source else "to"
         raise ValidationError(exc.message, fields={field: [exc.message]}) from exc
@@ -82,12 +94,13 @@ def _page(process_id: str, form: dict[str, Any], *, plan: MigrationPlan | None =
         options=[(str(v["version"]), f"第 {v['version']} 版（运行中 {v['running']} 件）") for v in versions],
         form=form, plan=plan, chosen=chosen if chosen is not None else set(plan.compatible_ids if plan else []),
         errors=errors or {}, message=message, change_names=CHANGE_NAMES, attribute_names=ATTRIBUTE_NAMES,
-        local_time=local_time)
+        local_time=local_time, page=page_number(form.get("page")), big_batch=BIG_BATCH,
+        pages=max(1, -(-plan.total // PER_PAGE)) if plan else 1)
 
 
 @bp.get("/<process_id>")
 def plan(process_id: str) -> ResponseReturnValue:
-    form = {k: request.args.get(k, "") for k in ("from", "to")}
+    form = {k: request.args.get(k, "") for k in ("from", "to", "page")}
     if not form["from"] and not form["to"]:
         return _page(process_id, form)
     try:
@@ -99,7 +112,8 @@ def plan(process_id: str) -> ResponseReturnValue:
 
 @bp.post("/<process_id>")
 def migrate(process_id: str) -> ResponseReturnValue:
-    form: dict[str, Any] = {k: request.form.get(k, "") for k in ("from", "to", "reason")}
+    form: dict[str, Any] = {k: request.form.get(k, "") for k in ("from", "to", "reason", "page")}
+    every = request.form.get("scope") == "all"
     chosen = {int(v) for v in request.form.getlist("instance") if v.isdigit()}
     try:
         found = _plan(process_id, form)
@@ -108,17 +122,25 @@ def migrate(process_id: str) -> ResponseReturnValue:
     errors: dict[str, list[str]] = {}
     if not form["reason"].strip():
         errors["reason"] = ["请填写迁移原因"]
-    if not chosen:
+    if not chosen and not every:
         errors["instance"] = ["请至少选择一件案件"]
     if errors:
-        return _page(process_id, form, plan=found, chosen=chosen, errors=errors, message="未迁移：请检查后重新提交"), 422
+        return _page(process_id, form, plan=found, chosen=chosen, errors=errors,
+                     message="未迁移：请检查后重新提交"), 422
     actor = Actor(current_user.username, DESIGNER_ROLE, current_user.id)
     try:
         result = migrate_instances(get_ctx(), process_id, found.from_version, found.to_version, actor=actor,
-                                   reason=form["reason"], instance_ids=chosen)
+                                   reason=form["reason"], instance_ids=None if every else chosen)
     except ValidationError as exc:
         return _page(process_id, form, plan=found, chosen=chosen, errors=field_errors(exc), message=exc.message), 422
-    flash(f"已将 {len(result.migrated)} 件案件迁移到第 {found.to_version} 版", "success")
-    for item in result.skipped:
-        flash(f"未迁移 {item.business_key or '（无业务编号）'}：{'；'.join(item.reasons)}", "error")
+    _flash_result(result, found.to_version)
     return redirect(url_for(".plan", process_id=process_id, **{"from": form["from"], "to": form["to"]}))
+
+
+def _flash_result(result: MigrationResult, to_version: int) -> None:
+    flash(f"已将 {len(result.migrated)} 件案件迁移到第 {to_version} 版", "success")
+    for items, verb in ((result.failed, "迁移失败"), (result.skipped, "未迁移")):
+        for item in items[:FLASHED]:
+            flash(f"{verb} {item.business_key or '（无业务编号）'}：{'；'.join(item.reasons)}", "error")
+        if len(items) > FLASHED:
+            flash(f"另有 {len(items) - FLASHED} 件{verb}（未逐件列出）", "error")
