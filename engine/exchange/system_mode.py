@@ -53,6 +53,8 @@ from engine.models.exchange import ExchangeKey
 from engine.models.exchange import ExchangeMode
 from engine.models.exchange import ExchangeNonce
 from engine.models.exchange import ExchangeProfile
+from forms.text import MESSAGE as CONTROL_MESSAGE
+from forms.text import control_characters
 
 RESULTS_PATH = "/api/v1/exchange/results"
 DELAYS_PATH = "/api/v1/exchange/delay-notices"
@@ -188,13 +190,38 @@ def verify_unit_request(ctx: EngineContext, headers: Mapping[str, str], method: 
     return verify(headers, method, path, body, keys=DbKeyStore(ctx), nonces=DbNonceStore(ctx), clock=ctx.clock)
 
 
-def _json(body: bytes) -> dict[str, Any]:
+#: the fields of a result delivery and of a delay notice: (type, most characters, required). ``officer`` may be
+#: left out: that is the SD-3 refusal ``unit_officer_missing``, kept on record (``engine.exchange.officers``)
+RESULTS_FIELDS: dict[str, tuple[type, int | None, bool]] = {
+    "delivery_id": (str, 100, True), "batch_no": (str, 64, True), "officer": (str, 64, False),
+    "results": (list, None, True)}
+DELAY_FIELDS: dict[str, tuple[type, int | None, bool]] = {
+    "case_no": (str, 64, True), "officer": (str, 64, False), "days": (int, None, True), "reason": (str, 500, True),
+    "document_name": (str, 255, True), "document_base64": (str, None, True)}
+_TYPE_NAMES = {str: "文本", int: "整数", list: "列表"}
+
+
+def _json(body: bytes, fields: dict[str, tuple[type, int | None, bool]]) -> dict[str, Any]:
+    """The signed body as a JSON object of exactly ``fields`` (422 naming each wrong one; nothing recorded)."""
     try:
         data = json.loads(body)
     except ValueError:
         raise ValidationError("请求体不是有效的 JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ValidationError("请求体应为 JSON 对象", code="invalid_json")
+    errors: dict[str, list[str]] = {name: ["不允许的字段"] for name in sorted(set(data) - set(fields))}
+    for name, (kind, limit, required) in fields.items():
+        value = data.get(name)
+        if value is None:
+            if required:
+                errors[name] = ["此项为必填项"]
+        elif not isinstance(value, kind) or isinstance(value, bool):
+            errors[name] = [f"应为{_TYPE_NAMES[kind]}"]
+        elif limit is not None and len(value) > limit:
+            errors[name] = [f"不超过 {limit} 字"]
+    errors |= {where: [CONTROL_MESSAGE] for where in control_characters(data)}
+    if errors:
+        raise ValidationError(fields=errors)
     return data
 
 
@@ -208,9 +235,9 @@ def receive_results(ctx: EngineContext, headers: Mapping[str, str], body: bytes,
     the signed timestamp (SD-3); otherwise the delivery is refused on record and nothing is kept.
     """
     signed = verify_unit_request(ctx, headers, "POST", path, body)
-    data = _json(body)
-    delivery_id, batch_no = str(data.get("delivery_id") or ""), str(data.get("batch_no") or "")
-    if not delivery_id or not isinstance(data.get("results"), list):
+    data = _json(body, RESULTS_FIELDS)
+    delivery_id, batch_no = data["delivery_id"], data["batch_no"]
+    if not delivery_id.strip():
         raise ValidationError("缺少 delivery_id 或 results", code="answer_invalid")
     batch = ctx.session.execute(select(ExchangeBatch).where(ExchangeBatch.batch_no == batch_no)
                                 .with_for_update()).scalar_one_or_none()
@@ -235,14 +262,13 @@ def receive_delay_notice(ctx: EngineContext, headers: Mapping[str, str], body: b
     from engine.exchange.delays import record_delay_notice
 
     signed = verify_unit_request(ctx, headers, "POST", path, body)
-    data = _json(body)
+    data = _json(body, DELAY_FIELDS)
     try:
-        document = base64.b64decode(str(data.get("document_base64") or ""), validate=True)
+        document = base64.b64decode(data["document_base64"], validate=True)
     except ValueError:
         raise ValidationError("延期说明文件编码不正确", fields={"document_base64": ["应为 base64"]}) from None
-    request = find_request(ctx, str(data.get("case_no") or ""), signed.unit_code)
-    days = data.get("days")
-    return record_delay_notice(ctx, request, days=days if isinstance(days, int) else -1,
-                               reason=str(data.get("reason") or ""), document_name=str(data.get("document_name") or ""),
+    request = find_request(ctx, data["case_no"], signed.unit_code)
+    return record_delay_notice(ctx, request, days=data["days"], reason=data["reason"],
+                               document_name=data["document_name"],
                                document=document, actor=Actor.system(f"unit:{signed.unit_code}"),
                                officer=data.get("officer"), on=answer_day(signed.timestamp))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from datetime import datetime
 from datetime import timedelta
 
@@ -102,12 +103,18 @@ def _retry_at(ctx: EngineContext, conditions: list[ColumnElement[bool]], limit: 
     return recent[-1] + WINDOW if len(recent) >= limit else None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def sign_in(ctx: EngineContext, username: str, password: str, *, ip: str | None) -> User:
     """Authenticate through the throttle and record the attempt either way.
 
     :raises LoginThrottledError: before the password is even checked.
     :raises FailedLoginError: on a wrong username or password (its attempt row is committed).
     """
+    # no account has a control character in its name: as "?" it matches none and counts as any failure
+    # (PostgreSQL text cannot hold NUL: the raw name reaching the attempts table was a server error)
+    username = _CONTROL.sub("?", username)
     check_throttle(ctx, username, ip)
     try:
         user = authenticate(ctx, username, password)

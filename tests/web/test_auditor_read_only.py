@@ -48,7 +48,7 @@ UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 #: routes whose unsafe method changes nothing but the caller's own session, token or access record
 READ_ONLY = {
     ("home.login", "POST"), ("home.logout", "POST"), ("api.create_token", "POST"),
-    ("api.revoke_current_token", "DELETE"), ("api.case_replay", "POST"), ("api.case_replay_by_number", "POST"),
+    ("api.revoke_current_token", "DELETE"), ("api.case_replay_by_number", "POST"),
     ("cases.run_search", "POST"), ("audit.unmask", "POST"),
 }
 #: walked last, in this order: they end the session or the token the walk uses
@@ -101,8 +101,9 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 "which": "authorisation", "position": 1, "batch_id": batch_id, "import_id": import_id,
                 "document_id": _document_id(session, household),
                 # a real recheck and a real report of the case: their routes are walked with data
-                # (the batch routes share <number>: a recheck number is no batch, they answer 404)
-                "number": recheck_no, "action": "pause", "report_id": report_id,
+                # (the batch routes take it too: a recheck number is no batch, they answer 404)
+                "number": recheck_no, "recheck_no": recheck_no, "batch_no": recheck_no, "action": "pause",
+                "report_id": report_id,
                 # the statistics export (/stats/export/<table>.csv)
                 "table": "volumes",
                 # a complaint waiting for triage (AU-2): every triage action must refuse the auditor

@@ -173,7 +173,7 @@ def test_api_registers_online_complaints_idempotently(app, client, caplog) -> No
     one = client.get(f"/api/v1/complaints/{created.json['number']}", headers=clerk).json
     assert one["content"] == CONTENT and one["case_no"] == case_no
     paths = client.get("/api/v1/openapi.json").json["paths"]
-    assert {"/complaints", "/complaints/{number}"} <= set(paths) and "post" in paths["/complaints"]
+    assert {"/complaints", "/complaints/{complaint_no}"} <= set(paths) and "post" in paths["/complaints"]
 
 
 def test_jurisdiction_roles_and_the_auditor(app, client) -> None:  # type: ignore[no-untyped-def]
@@ -238,7 +238,7 @@ def test_api_triage_refers_dismisses_and_closes_like_the_page(app, client) -> No
     kinds = _session(app).execute(select(Event.kind).where(Event.stream.like("complaint:%"))).scalars().all()
     assert sorted(kinds).count("complaint_registered") == 2 and verify_chain(_session(app)) == []
     paths = client.get("/api/v1/openapi.json").json["paths"]
-    assert {"/complaints/{number}/refer", "/complaints/{number}/dismiss", "/complaints/{number}/close"} <= set(paths)
+    assert {f"/complaints/{{complaint_no}}/{action}" for action in ("refer", "dismiss", "close")} <= set(paths)
 
 
 def test_the_case_page_lists_the_households_complaints_for_readers_only(app, client) -> None:  # type: ignore[no-untyped-def]

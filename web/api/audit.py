@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from engine.clock import LOCAL_TZ
 from typing import Any
 
 from flask import Response
@@ -13,13 +12,13 @@ from flask import jsonify
 from flask import request
 
 from engine import audit
+from engine.clock import LOCAL_TZ
 from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.models import WorkflowInstance
-from web.api.blueprint import bp
+from web.api.openapi import NO_BODY
 from web.api.openapi import operation
-from web.auth import api_login_required
 from web.auth import current_api_user
 from web.db import get_ctx
 from web.downloads import file_response
@@ -44,9 +43,8 @@ def _kinds() -> list[str]:
     return [k.strip() for raw in request.args.getlist("kind") for k in raw.split(",") if k.strip()]
 
 
-@bp.get("/api/v1/cases/<int:instance_id>/history")
-@api_login_required
 def case_history(instance_id: int) -> Response:
+    """``GET /cases/{case_no}/history`` (``web/api/cases.py``) once the case is known."""
     fmt = request.args.get("format")
     if fmt is not None and fmt not in _FORMATS:
         raise ValidationError("format 只能是 csv 或 json", fields={"format": ["只能是 csv 或 json"]})
@@ -92,9 +90,8 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-@bp.post("/api/v1/cases/<int:instance_id>/replay")
-@api_login_required
 def case_replay(instance_id: int) -> Response:
+    """``POST /cases/{case_no}/replay`` (``web/api/cases.py``) once the case is known."""
     instance, actor = _auditing(instance_id)
     ctx = get_ctx()
     with_steps = request.args.get("steps") in ("1", "true")
@@ -107,8 +104,9 @@ def case_replay(instance_id: int) -> Response:
 
 
 _AUTH = [{"bearer": []}]
-_ID = {"name": "instance_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-operation("get", "/cases/{instance_id}/history", summary="案件时间线（审计；查阅与导出均留痕）", security=_AUTH,
+_ID = {"name": "case_no", "in": "path", "required": True, "schema": {"type": "string"},
+       "description": "案件编号；或流程实例号（整数，如 GET /tasks 返回的 instance_id）"}
+operation("get", "/cases/{case_no}/history", summary="案件时间线（审计；查阅与导出均留痕）", security=_AUTH,
           parameters=[
               _ID,
               {"name": "kind", "in": "query", "description": "只看某些事件类型（可重复或用逗号分隔）",
@@ -122,7 +120,8 @@ operation("get", "/cases/{instance_id}/history", summary="案件时间线（审�
                                          "text/csv": {"schema": {"type": "string"}}}},
                      "403": {"description": "既非审计监督员，也非承办单位工作人员"},
                      "404": {"description": "案件不存在或不在管辖范围内"}})
-operation("post", "/cases/{instance_id}/replay", summary="按事件日志重放案件并与存储状态比对", security=_AUTH,
+operation("post", "/cases/{case_no}/replay", summary="按事件日志重放案件并与存储状态比对", security=_AUTH,
+          requestBody=NO_BODY,
           parameters=[_ID, {"name": "steps", "in": "query", "description": "1：同时返回每一步之后的状态",
                             "schema": {"type": "string", "enum": ["1"]}}],
           responses={"200": {"description": '{"consistent": true|false, "steps": N, "first_divergence": {...}|null}',

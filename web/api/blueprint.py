@@ -4,6 +4,14 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
+
+@bp.before_request
+def _check_url() -> None:
+    from web.api.inputs import check_url
+
+    check_url()
+
+
 from web.api import tasks  # noqa: E402,F401  (routes register on the blueprint)
 from web.api import views  # noqa: E402,F401
 from web.api import calendar  # noqa: E402,F401

@@ -19,6 +19,7 @@ from engine.policy import SETTINGS
 from engine.policy import WINDOW_KINDS
 from engine.policy import effective_policy
 from web.api.blueprint import bp
+from web.api.inputs import whole_number
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.db import get_ctx
@@ -38,9 +39,8 @@ def _query_args() -> tuple[date, int]:
         start = None
     if start is None:
         errors["start"] = ["须为 YYYY-MM-DD 格式的日期" if raw_start else "此项为必填项"]
-    if raw_days.isdigit() and 1 <= int(raw_days) <= MAX_DAYS:
-        days = int(raw_days)
-    else:
+    days = whole_number(raw_days, 1, MAX_DAYS)
+    if days is None:
         errors["days"] = [f"须为 1–{MAX_DAYS} 的整数" if raw_days else "此项为必填项"]
     if errors or start is None or days is None:
         raise ValidationError(fields=errors)

@@ -29,12 +29,19 @@ from engine.services import cases as case_service
 from engine.services import instances
 from engine.services import spending
 from engine.services.credit_queries import case_warnings
-from engine.services.org import get_unit_by_code
 from engine.services.packages import DocumentIn
+from forms.decision_feedback import DecisionFeedbackForm
+from forms.household import EntrustmentForm
+from forms.household import HouseholdForm
 from forms.ids import mask_id
+from forms.jsonschema import json_schema
 from web.api.blueprint import bp
 from web.api.inputs import actor_in
+from web.api.inputs import body_unit
 from web.api.inputs import json_body
+from web.api.inputs import no_body
+from web.api.inputs import whole_number
+from web.api.openapi import json_request
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -44,27 +51,45 @@ ENTRUSTING_ROLES = ("street_clerk", "assistance_officer")
 FEEDBACK_TASKS = ("record_decision", "record_decision_late")
 
 
+ENTRUSTMENT_FIELDS = ("entrusting_unit", "agency_unit", "households", "contact_name", "contact_phone", "number",
+                      "household_count", "person_count")
+DOCUMENT_FIELDS = ("kind", "filename", "content_base64")
+
+
+def _households(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The households as dicts (422 for a list of anything else: none is silently left out)."""
+    households = body.get("households")
+    if households is None:
+        return []
+    if not isinstance(households, list) or not all(isinstance(h, dict) for h in households):
+        raise ValidationError(fields={"households": ["须为核对对象家庭（对象）的列表"]})
+    return [dict(h) for h in households]
+
+
 def _documents(household: dict[str, Any], index: int) -> list[DocumentIn]:
     out = []
-    for j, doc in enumerate(household.pop("documents", None) or []):
+    documents = household.pop("documents", None) or []
+    for j, doc in enumerate(documents if isinstance(documents, list) else [None]):
         try:
+            if not isinstance(doc, dict) or set(doc) - set(DOCUMENT_FIELDS) \
+                    or not all(isinstance(doc.get(k, ""), str) for k in DOCUMENT_FIELDS):
+                raise TypeError
             content = base64.b64decode(doc["content_base64"], validate=True)
-            out.append(DocumentIn(str(doc["kind"]), str(doc.get("filename") or f"scan-{j}"), content))
+            out.append(DocumentIn(doc["kind"], doc.get("filename") or f"scan-{j}", content))
         except (KeyError, TypeError, binascii.Error):
             raise ValidationError(fields={"households": {str(index): {"documents": {str(j): [
-                "附件须含 kind 与 base64 编码的 content_base64"]}}}}) from None
+                "附件须含 kind、filename（可选）与 base64 编码的 content_base64，均为文本"]}}}}) from None
     return out
 
 
 @bp.post("/api/v1/entrustments")
 @api_login_required
 def create_entrustment() -> tuple[Response, int]:
-    body = json_body()
+    body = json_body(ENTRUSTMENT_FIELDS)
     ctx = get_ctx()
-    entrusting = get_unit_by_code(ctx, str(body.get("entrusting_unit", "")))
-    agency = get_unit_by_code(ctx, str(body.get("agency_unit", "")))
+    entrusting, agency = body_unit(body, "entrusting_unit"), body_unit(body, "agency_unit")
     actor = actor_in(entrusting.id, ENTRUSTING_ROLES, refusal="您不是该委托单位的经办人员")
-    households = [dict(h) for h in body.get("households") or [] if isinstance(h, dict)]
+    households = _households(body)
     documents = [_documents(h, i) for i, h in enumerate(households)]
     entrustment = case_service.create_entrustment(
         ctx, entrusting_unit=entrusting, agency_unit=agency, households=households, documents=documents,
@@ -134,6 +159,7 @@ def _is_overdue(ctx: Any, instance: WorkflowInstance) -> bool:
 def record_decision(case_no: str) -> Response:
     """The entrusting unit reports its own assistance decision for a verified household (PS-12)."""
     household, instance = _case(case_no)
+    body = json_body()
     ctx = get_ctx()
     feedback = ctx.session.execute(
         select(HumanTask).join(WorkflowInstance, WorkflowInstance.id == HumanTask.instance_id)
@@ -144,7 +170,7 @@ def record_decision(case_no: str) -> Response:
         raise InvalidStateError("该案件尚未完成核对或救助审批结果已反馈", code="no_decision_expected")
     user = current_api_user()
     actor = Actor(user.username, feedback.role_code, user.id)
-    task = instances.complete_task(ctx, feedback.id, json_body(), actor=actor)
+    task = instances.complete_task(ctx, feedback.id, body, actor=actor)
     report = current_report(ctx, case_no)
     # a decision on an expired report is recorded but flagged (LOC-27): the caller sees it too
     return jsonify({"case_no": case_no, "task": task.bpmn_id, "status": task.status.value,
@@ -153,8 +179,26 @@ def record_decision(case_no: str) -> Response:
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _AUTH = [{"bearer": []}]
+
+
+def _entrustment_schema() -> dict[str, Any]:
+    """The 委托书 form (``forms.household``) as the API takes it: units by code, scans inline, no date (today)."""
+    letter = json_schema(EntrustmentForm())
+    household = json_schema(HouseholdForm())
+    household["properties"]["documents"] = {"type": "array", "title": "授权书等扫描件", "items": {
+        "type": "object", "required": ["kind", "content_base64"], "additionalProperties": False, "properties": {
+            "kind": {"type": "string", "description": "附件类别，如 authorisation"},
+            "filename": {"type": "string"}, "content_base64": {"type": "string", "contentEncoding": "base64"}}}}
+    letter["properties"].pop("entrusted_on")
+    letter["properties"]["households"]["items"] = household
+    letter["properties"] |= {"entrusting_unit": {"type": "string", "description": "委托单位代码"},
+                             "agency_unit": {"type": "string", "description": "核对机构单位代码"}}
+    letter["required"] = sorted({*letter.get("required", []), "entrusting_unit", "agency_unit"} - {"entrusted_on"})
+    return letter
+
+
 operation("post", "/entrustments", summary="委托核对：提交委托书与各户资料（含授权书扫描件，base64），每户生成一个核对案件",
-          security=_AUTH, requestBody={"content": _JSON},
+          security=_AUTH, requestBody=json_request(_entrustment_schema()),
           responses={"201": {"description": "委托书编号与案件编号", "content": _JSON},
                      "403": {"description": "不是委托单位经办人员"},
                      "422": {"description": "逐户逐字段的中文校验意见；任何一户有误则全部不写入"}})
@@ -172,19 +216,19 @@ operation("get", "/cases/{case_no}", summary="案件概况（证件号脱敏）�
           "（credit_warnings，AU-3）、支出调查（spending_inquiry，DO-9）；查看将被记录", security=_AUTH,
           responses={"200": {"description": "案件", "content": _CASE}, "404": {"description": "不存在或不在辖区"}})
 operation("post", "/cases/{case_no}/decision", summary="委托单位反馈救助审批结果（PS-12）", security=_AUTH,
-          requestBody={"content": _JSON},
-          responses={"200": {"description": "已记录"}, "409": {"description": "尚无待反馈的审批结果"},
-                     "422": {"description": "表单校验失败"}})
+          requestBody=json_request(json_schema(DecisionFeedbackForm())),
+          responses={"200": {"description": "已记录"}, "403": {"description": "不是委托单位的救助经办人员"},
+                     "409": {"description": "尚无待反馈的审批结果（no_decision_expected）"},
+                     "422": {"description": "表单校验失败（逾期反馈另须 late_reason）"}})
 
 
 @bp.get("/api/v1/cases/<case_no>/history")
 @api_login_required
 def case_history_by_number(case_no: str) -> Response:
-    """The timeline by case number (the numeric route takes a workflow instance id)."""
+    """The timeline by case number, or by workflow instance id (all digits: the auditors' numeric form)."""
     from web.api.audit import case_history
 
-    _household, instance = _case(case_no)
-    return case_history(instance.id)
+    return case_history(_instance_id(case_no))
 
 
 @bp.post("/api/v1/cases/<case_no>/replay")
@@ -192,11 +236,13 @@ def case_history_by_number(case_no: str) -> Response:
 def case_replay_by_number(case_no: str) -> Response:
     from web.api.audit import case_replay
 
-    _household, instance = _case(case_no)
-    return case_replay(instance.id)
+    no_body()
+    return case_replay(_instance_id(case_no))
 
 
-operation("get", "/cases/{case_no}/history", summary="案件时间线（按案件编号；数字路径参数为流程实例号）",
-          security=_AUTH, responses={"200": {"description": "时间线（JSON 或 ?format=csv）"}})
-operation("post", "/cases/{case_no}/replay", summary="按案件编号重放案件并与存储状态比对", security=_AUTH,
-          responses={"200": {"description": "{consistent, steps, first_divergence}"}})
+def _instance_id(case_ref: str) -> int:
+    """A case number's instance id (visible cases only), or the instance id itself (checked by the audit rules)."""
+    instance_id = whole_number(case_ref)
+    return instance_id if instance_id is not None else _case(case_ref)[1].id
+
+

@@ -24,9 +24,9 @@ from engine.models.complaint import STATUS_NAMES
 from engine.models.complaint import Complaint
 from engine.services import complaint_queries
 from engine.services import complaints
-from engine.services.org import get_unit_by_code
 from web.api.blueprint import bp
 from web.api.inputs import PAGE_PARAMETERS
+from web.api.inputs import body_unit
 from web.api.inputs import cursor_arg
 from web.api.inputs import date_arg
 from web.api.inputs import json_body
@@ -98,17 +98,12 @@ def get_complaint(complaint_no: str) -> Response:
 def create_complaint() -> tuple[Response, int]:
     ctx = get_ctx()
     user = current_api_user()
-    body = json_body()
+    body = json_body((*FORM_FIELDS, "receiving_unit"))
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key.strip()) <= KEY_LIMIT:
         raise ValidationError(f"Idempotency-Key 须为 1–{KEY_LIMIT} 个字符", code="invalid_idempotency_key")
-    unit = get_unit_by_code(ctx, str(body.get("receiving_unit") or ""), required=False)
-    if unit is None:
-        raise ValidationError("受理单位不存在", fields={"receiving_unit": ["请填写受理单位代码"]})
+    unit = body_unit(body, "receiving_unit")
     form = {k: body[k] for k in FORM_FIELDS if k in body and body[k] is not None}
-    unknown = sorted(set(body) - set(FORM_FIELDS) - {"receiving_unit"})
-    if unknown:
-        raise ValidationError(fields={name: ["不允许的字段"] for name in unknown})
     complaint, created = complaints.register_online(ctx, unit=unit, form=form,
                                                     actor=Actor(user.username, None, user.id),
                                                     idempotency_key=key.strip() if key else None)
@@ -149,10 +144,7 @@ def _triage(complaint_no: str, action: str) -> Response:
     ctx, user = get_ctx(), current_api_user()
     complaint_queries.visible_complaint(ctx, user.id, complaint_no)  # 404 outside the jurisdiction
     allowed, run = _TRIAGE[action]
-    body = json_body()
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise ValidationError(fields={name: ["不允许的字段"] for name in unknown})
+    body = json_body(allowed)
     texts = {k: v for k, v in body.items() if v is not None}
     wrong = sorted(k for k, v in texts.items() if not isinstance(v, str))
     if wrong:
@@ -172,13 +164,13 @@ operation("get", "/complaints", summary="举报投诉（AU-2）：辖区内的�
               *PAGE_PARAMETERS],
           responses={"200": {"description": "items 与 next_cursor", "content": _JSON},
                      "422": {"description": "状态、渠道或日期无效"}})
-operation("get", "/complaints/{number}", summary="一条举报投诉（含举报人与办理经过）", security=_AUTH,
-          parameters=[{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
+operation("get", "/complaints/{complaint_no}", summary="一条举报投诉（含举报人与办理经过）", security=_AUTH,
+          parameters=[{"name": "complaint_no", "in": "path", "required": True, "schema": {"type": "string"}}],
           responses={"200": {"description": "举报投诉", "content": _JSON},
                      "404": {"description": "不存在或不在辖区"}})
 operation("post", "/complaints",
           summary="登记举报投诉（网上渠道：门户网站、微信、微博等外部系统）；"
-                  "转复核、不予受理、办结见 /complaints/{number}/refer 等",
+                  "转复核、不予受理、办结见 /complaints/{complaint_no}/refer 等",
           security=_AUTH,
           parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": KEY_LIMIT},
                        "description": "同一受理单位下重复提交同一键值时返回首次登记（200）"}],
@@ -204,9 +196,9 @@ _TRIAGE_DOC = {"refer": ("转复核：按举报内容发起个案复核（无案
                "dismiss": ("不予受理（须填写 reason）", {"reason": _TEXT}),
                "close": ("答复办结（待处理或已转复核的，须填写 reply）", {"reply": _TEXT})}
 for _action, (_summary, _properties) in _TRIAGE_DOC.items():
-    operation("post", f"/complaints/{{number}}/{_action}", summary=f"举报投诉{_summary}；受理单位经办人员办理",
+    operation("post", f"/complaints/{{complaint_no}}/{_action}", summary=f"举报投诉{_summary}；受理单位经办人员办理",
               security=_AUTH,
-              parameters=[{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
+              parameters=[{"name": "complaint_no", "in": "path", "required": True, "schema": {"type": "string"}}],
               requestBody={"required": True, "content": {"application/json": {"schema": {
                   "type": "object", "properties": _properties, "additionalProperties": False}}}},
               responses={"200": {"description": "办理后的举报投诉", "content": _JSON},

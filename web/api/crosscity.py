@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Response
 from flask import jsonify
-from flask import request
 
 from engine.context import Actor
 from engine.errors import PermissionDeniedError
@@ -21,6 +20,7 @@ from engine.models.escalation import Escalation
 from engine.services import cross_city
 from engine.services import cross_city_queries as queries
 from web.api.blueprint import bp
+from web.api.inputs import optional_json_body
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -69,10 +69,10 @@ def list_cross_city_batches() -> Response:
     return jsonify({"items": [batch_dict(b) for b in queries.list_batches(ctx, units)]})
 
 
-@bp.get("/api/v1/cross-city/batches/<number>")
+@bp.get("/api/v1/cross-city/batches/<batch_no>")
 @api_login_required
-def get_cross_city_batch(number: str) -> Response:
-    batch = queries.get_batch(get_ctx(), number, user_id=current_api_user().id)
+def get_cross_city_batch(batch_no: str) -> Response:
+    batch = queries.get_batch(get_ctx(), batch_no, user_id=current_api_user().id)
     return jsonify(batch_dict(batch, detail=True))
 
 
@@ -81,9 +81,7 @@ def get_cross_city_batch(number: str) -> Response:
 def gather_cross_city() -> tuple[Response, int]:
     """Gather now: the caller's city agencies (or ``city_agency``, a unit code) where they are review officer or
     supervisor."""
-    body = request.get_json(silent=True) if request.data else {}
-    if not isinstance(body, dict):
-        raise ValidationError("请求体应为 JSON 对象", code="invalid_json")
+    body = optional_json_body(("city_agency",))
     user = current_api_user()
     ctx = get_ctx()
     units = queries.gathering_units(ctx, user.id)
@@ -112,7 +110,7 @@ operation("post", "/cross-city/gather",
           summary="立即汇总：把本市级核对机构待汇总的跨地市核对请求汇总为一个批次（另有周期任务 cross_city.gather）",
           security=_AUTH,
           requestBody={"required": False, "content": {"application/json": {"schema": {
-              "type": "object", "properties": {"city_agency": {"type": "string", "description": "市级核对机构单位代码（可选）"}}}}}},
+              "type": "object", "additionalProperties": False, "properties": {"city_agency": {"type": "string", "description": "市级核对机构单位代码（可选）"}}}}}},
           responses={"201": {"description": "{batches: [...]}：新建的批次", "content": _JSON},
                      "200": {"description": "{batches: []}：没有待汇总的请求", "content": _JSON},
                      "403": {"description": "不是市级核对机构的审核复审员或科室负责人（role_required）"},

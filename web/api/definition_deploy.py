@@ -34,7 +34,7 @@ _SUFFIXES = (".bpmn", ".dmn")
 
 def files_from_body() -> dict[str, bytes]:
     """``{"files": {"name.bpmn": "<xml>", ...}}`` as name -> UTF-8 bytes (422 with per-field messages)."""
-    files = json_body().get("files")
+    files = json_body(("files",)).get("files")
     if not isinstance(files, dict) or not files:
         raise ValidationError("请提供要检查的流程文件", fields={"files": ["须为非空对象：文件名 → XML 文本"]})
     if len(files) > MAX_FILES:
@@ -97,7 +97,7 @@ def deploy_definitions() -> tuple[Response, int]:
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _AUTH = [{"bearer": []}]
 _FILES_BODY = {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["files"], "properties": {"files": {
+    "type": "object", "required": ["files"], "additionalProperties": False, "properties": {"files": {
         "type": "object", "minProperties": 1, "maxProperties": MAX_FILES,
         "description": "文件名（*.bpmn / *.dmn，不含路径）→ XML 文本", "additionalProperties": {"type": "string"}}}}}}}
 _DEPLOYED = "{deployed: [{process_id, version, content_hash, created}], warnings: [...]}"

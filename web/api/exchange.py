@@ -14,6 +14,7 @@ from flask import jsonify
 from flask import request
 
 from engine.errors import PermissionDeniedError
+from engine.errors import ValidationError
 from engine.exchange.control import officer_scope
 from engine.exchange.queries import in_scope
 from engine.exchange.results import overdue_requests
@@ -54,12 +55,16 @@ RESULT_RECORD = {
 
 
 #: SD-3: the unit-side officer who released the answer (see docs/exchange-protocol.md)
-OFFICER_FIELD = {"type": "string", "description": "放行本反馈的共享单位交换人员：其在本系统备案的用户名"
-                                                  "（须为该单位一方备案、且在反馈日期有效）"}
+OFFICER_FIELD = {"type": "string", "maxLength": 64,
+                 "description": "放行本反馈的共享单位交换人员：其在本系统备案的用户名"
+                                "（须为该单位一方备案、且在反馈日期有效）"}
 OFFICER_CODES = "unit_officer_missing / unit_officer_unknown / unit_officer_unregistered / unit_officer_not_valid"
 
 
 def _signed_body() -> bytes:
+    """The raw body the signature covers; it must be declared JSON (422 ``invalid_json`` otherwise)."""
+    if not request.is_json:
+        raise ValidationError("请求体应为 JSON（Content-Type: application/json）", code="invalid_json")
     return request.get_data(cache=True)
 
 
@@ -76,14 +81,18 @@ operation("post", "/exchange/results", summary="信息共享单位反馈核对�
           parameters=SIGNATURE_HEADERS,
           requestBody={"required": True, "content": {"application/json": {"schema": {
               "type": "object", "required": ["delivery_id", "batch_no", "officer", "results"],
-              "properties": {"delivery_id": {"type": "string"}, "batch_no": {"type": "string"},
+              "additionalProperties": False,
+              "properties": {"delivery_id": {"type": "string", "maxLength": 100},
+                             "batch_no": {"type": "string", "maxLength": 64},
                              "officer": OFFICER_FIELD,
                              "results": {"type": "array", "items": RESULT_RECORD}}}}}},
           responses={"201": {"description": "已暂存，待确认"}, "200": {"description": "重复提交（幂等）"},
                      "403": {"description": "签名无效（bad_signature / unknown_key / stale_timestamp / "
                                             "replayed_nonce）或放行人员未备案（" + OFFICER_CODES + "）"},
+                     "404": {"description": "批次不存在或不属于该单位（answer_wrong_batch）"},
                      "409": {"description": "批次已反馈（answer_duplicate）"},
-                     "422": {"description": "记录不属于该批次（answer_wrong_batch）等"}})
+                     "422": {"description": "记录不属于该批次（answer_wrong_batch）、格式不正确（answer_invalid），"
+                                            "或字段缺失、类型或长度有误、含未列出的字段（validation_error）"}})
 
 
 @bp.post(DELAYS_PATH)
@@ -98,12 +107,15 @@ operation("post", "/exchange/delay-notices", summary="信息共享单位书面�
           requestBody={"required": True, "content": {"application/json": {"schema": {
               "type": "object", "required": ["case_no", "officer", "days", "reason", "document_name",
                                              "document_base64"],
-              "properties": {"case_no": {"type": "string"}, "officer": OFFICER_FIELD,
+              "additionalProperties": False,
+              "properties": {"case_no": {"type": "string", "maxLength": 64}, "officer": OFFICER_FIELD,
                              "days": {"type": "integer", "minimum": 1, "maximum": 5},
-                             "reason": {"type": "string"}, "document_name": {"type": "string"},
+                             "reason": {"type": "string", "maxLength": 500},
+                             "document_name": {"type": "string", "maxLength": 255},
                              "document_base64": {"type": "string"}}}}}},
           responses={"201": {"description": "已登记，期限已顺延"},
                      "403": {"description": "签名无效或签发人员未备案（" + OFFICER_CODES + "）"},
+                     "404": {"description": "没有该案件向该单位的交换请求（request_not_found）"},
                      "409": {"description": "已登记过或不在等待反馈状态"},
                      "422": {"description": "延期天数超过 5 个工作日（delay_too_long）或缺少文件"}})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -9,19 +10,55 @@ from flask import request
 from sqlalchemy import select
 
 from engine.context import Actor
+from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.models import Membership
+from engine.models import Unit
+from engine.services.org import get_unit_by_code
+from forms.text import CONTROL
+from forms.text import MESSAGE as CONTROL_MESSAGE
+from forms.text import control_characters
+from web.api.openapi import documented_query_parameters
 from web.auth import current_api_user
 from web.db import get_ctx
 
 
-def json_body() -> dict[str, Any]:
-    """The request's JSON object (422 ``invalid_json`` for anything else)."""
+def json_body(allowed: Iterable[str] | None = None) -> dict[str, Any]:
+    """The request's JSON object (422 ``invalid_json`` for anything else).
+
+    :param allowed: the fields the operation takes; any other is refused (422, ``不允许的字段``) rather
+        than silently dropped, as the task forms do (``forms.base.FormSchema``).
+    """
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationError("请求体应为 JSON 对象", code="invalid_json")
+    errors: dict[str, list[str]] = {}
+    if allowed is not None:
+        errors |= {CONTROL.sub("?", name[:64]): ["不允许的字段"] for name in sorted(set(body) - set(allowed))}
+    errors |= {where: [CONTROL_MESSAGE] for where in control_characters(body)}
+    if errors:
+        raise ValidationError(fields=errors)
     return body
+
+
+def optional_json_body(allowed: Iterable[str]) -> dict[str, Any]:
+    """Like :func:`json_body` for operations whose body may be left out (no body: ``{}``)."""
+    return json_body(allowed) if request.content_length or request.data else {}
+
+
+def no_body() -> None:
+    """Operations that take no body: anything but nothing (or ``{}``) is refused, not ignored."""
+    optional_json_body(())
+
+
+def body_unit(body: dict[str, Any], name: str) -> Unit:
+    """The unit whose code is the body's field ``name`` (422 naming the field when it names no unit)."""
+    code = body.get(name)
+    unit = get_unit_by_code(get_ctx(), code, required=False) if isinstance(code, str) and len(code) <= 64 else None
+    if unit is None:
+        raise ValidationError("单位代码有误", fields={name: ["请填写存在的单位代码"]})
+    return unit
 
 
 def actor_in(unit_id: int, roles: tuple[str, ...], *, refusal: str = "您不是该单位的经办人员") -> Actor:
@@ -34,6 +71,31 @@ def actor_in(unit_id: int, roles: tuple[str, ...], *, refusal: str = "您不是�
     return Actor(user.username, held, user.id)
 
 
+def check_url() -> None:
+    """Before every API view: a path value with a control character names nothing (404); the query string
+    holds only the operation's documented parameters, without control characters (422 naming each
+    offending parameter). An unknown filter is refused rather than ignored: a misspelt ``stauts=`` must not
+    answer the whole unfiltered list as if it were the filtered one. (PostgreSQL text holds no NUL: one
+    reaching a query was a server error.)"""
+    rule = request.url_rule
+    if rule is None or not rule.rule.startswith("/api/v1/"):
+        return
+    if any(isinstance(v, str) and CONTROL.search(v) for v in (request.view_args or {}).values()):
+        raise NotFoundError("对象不存在")
+    known = documented_query_parameters(rule.rule, request.method)
+    if "id_number" in request.args:  # it would land in access logs (PR-4)
+        raise ValidationError("身份证号码不得放在查询串中，请改用请求体（如 POST /api/v1/credit-records/lookup）",
+                              code="id_number_in_query", fields={"id_number": ["请改用 POST 请求体"]})
+    errors: dict[str, list[str]] = {}
+    for name, value in request.args.items(multi=True):
+        if CONTROL.search(name) or CONTROL.search(value):
+            errors[CONTROL.sub("?", name[:64])] = [CONTROL_MESSAGE]
+        elif known is not None and name not in known:
+            errors[name[:64]] = ["不支持的查询参数"]
+    if errors:
+        raise ValidationError("查询参数有误", fields=errors)
+
+
 #: the paging query parameters of list endpoints (OpenAPI)
 PAGE_PARAMETERS = (
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
@@ -41,12 +103,25 @@ PAGE_PARAMETERS = (
 )
 
 
+#: the largest id a database integer column holds (BIGINT)
+MAX_ID = 2**63 - 1
+
+
+def whole_number(raw: str, least: int = 0, most: int = MAX_ID) -> int | None:
+    """``raw`` as an integer in ``least``–``most`` if it is one written in ASCII digits, else ``None``
+    (``str.isdigit`` alone lets through ``²``, which ``int`` refuses, and ``１``, which it reads as 1)."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(most)):
+        return None
+    value = int(raw)
+    return value if least <= value <= most else None
+
+
 def limit_arg(default: int = 100) -> int:
     """The ``limit`` query parameter, 1–500 (422 otherwise)."""
-    raw = request.args.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+    value = whole_number(request.args.get("limit", str(default)), 1, 500)
+    if value is None:
         raise ValidationError("limit 须为 1–500 的整数", fields={"limit": ["须为 1–500 的整数"]})
-    return int(raw)
+    return value
 
 
 def cursor_arg() -> int | None:
@@ -54,9 +129,10 @@ def cursor_arg() -> int | None:
     raw = request.args.get("cursor")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    value = whole_number(raw)
+    if value is None:
         raise ValidationError("cursor 无效", fields={"cursor": ["须为上一页返回的 next_cursor"]})
-    return int(raw)
+    return value
 
 
 def date_arg(name: str) -> date | None:

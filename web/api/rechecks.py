@@ -13,7 +13,7 @@ from flask import jsonify
 from flask import request
 from sqlalchemy import select
 
-from engine import assignment
+import forms
 from engine.context import Actor
 from engine.documents.printing import render_recheck_document
 from engine.errors import NotFoundError
@@ -21,23 +21,27 @@ from engine.errors import ValidationError
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
 from engine.models import Recheck
-from engine.models.complaint import Complaint
 from engine.models import RecheckBatch
 from engine.models.case import Household
+from engine.models.complaint import Complaint
 from engine.reports.service import current_report
 from engine.services import recheck_batches
 from engine.services import rechecks
-from engine.services.org import get_unit_by_code
+from forms.jsonschema import json_schema
 from web.api.blueprint import bp
 from web.api.inputs import PAGE_PARAMETERS
 from web.api.inputs import actor_in
+from web.api.inputs import body_unit
 from web.api.inputs import cursor_arg
 from web.api.inputs import json_body
 from web.api.inputs import limit_arg
+from web.api.inputs import no_body
+from web.api.openapi import NO_BODY
+from web.api.openapi import json_request
 from web.api.openapi import operation
-from web.cases.queries import viewer_unit
 from web.auth import api_login_required
 from web.auth import current_api_user
+from web.cases.queries import viewer_unit
 from web.db import get_ctx
 from web.downloads import file_response
 from web.rechecks.access import recheck_for_document
@@ -45,6 +49,9 @@ from web.rechecks.access import visible_recheck
 from web.rechecks.jobs import stale_minutes
 
 FORM_FIELDS = ("trigger", "requester_name", "requested_on", "reason", "notified_on")
+CASE_NO_LIMIT = 64
+TEXT_LIMITS = {"title": 200, "entrustment_number": 64}
+BATCH_FIELDS = ("entrusting_unit", "agency_unit", "title", "case_nos", "entrustment_number")
 
 
 def recheck_dict(recheck: Recheck) -> dict[str, Any]:
@@ -78,13 +85,15 @@ def recheck_dict(recheck: Recheck) -> dict[str, Any]:
 @bp.post("/api/v1/rechecks")
 @api_login_required
 def create_recheck() -> tuple[Response, int]:
-    body = json_body()
+    body = json_body(("case_no", "initiating_unit", *FORM_FIELDS))
     ctx = get_ctx()
-    unit = get_unit_by_code(ctx, str(body.get("initiating_unit", "")))
-    assert unit is not None
+    unit = body_unit(body, "initiating_unit")
     actor = actor_in(unit.id, rechecks.INITIATOR_ROLES)
     form = {k: body[k] for k in FORM_FIELDS if k in body}
-    recheck = rechecks.file_recheck(ctx, case_no=str(body.get("case_no", "")), form=form, initiating_unit=unit,
+    case_no = body.get("case_no")
+    if not isinstance(case_no, str) or not 1 <= len(case_no) <= CASE_NO_LIMIT:
+        raise ValidationError(fields={"case_no": ["请填写原核对业务编号"]})
+    recheck = rechecks.file_recheck(ctx, case_no=case_no, form=form, initiating_unit=unit,
                                     actor=actor)
     return jsonify(recheck_dict(recheck)), 201
 
@@ -105,19 +114,19 @@ def list_rechecks() -> Response:
     return jsonify({"items": [recheck_dict(r) for r in page], "next_cursor": None if more is None else str(more)})
 
 
-@bp.get("/api/v1/rechecks/<number>")
+@bp.get("/api/v1/rechecks/<recheck_no>")
 @api_login_required
-def get_recheck(number: str) -> Response:
-    return jsonify(recheck_dict(visible_recheck(get_ctx(), current_api_user().id, number)))
+def get_recheck(recheck_no: str) -> Response:
+    return jsonify(recheck_dict(visible_recheck(get_ctx(), current_api_user().id, recheck_no)))
 
 
-@bp.get("/api/v1/rechecks/<number>/documents/<which>.pdf")
+@bp.get("/api/v1/rechecks/<recheck_no>/documents/<which>.pdf")
 @api_login_required
-def recheck_document(number: str, which: str) -> Response:
+def recheck_document(recheck_no: str, which: str) -> Response:
     """The 复核表 or 复核委托书 as PDF (DO-8): same jurisdiction and duty rules as the recheck page; recorded."""
     ctx = get_ctx()
     user = current_api_user()
-    recheck = recheck_for_document(ctx, user.id, number, which)
+    recheck = recheck_for_document(ctx, user.id, recheck_no, which)
     rendered = render_recheck_document(ctx, recheck, which, actor=Actor(user.username, None, user.id),
                                        viewer=user.display_name, unit=viewer_unit(ctx, user.id, recheck.original_household),
                                        printing=False, via="api")
@@ -152,53 +161,73 @@ def _batch(number: str) -> RecheckBatch:
 @bp.post("/api/v1/recheck-batches")
 @api_login_required
 def create_batch() -> tuple[Response, int]:
-    body = json_body()
+    body = json_body(BATCH_FIELDS)
     ctx = get_ctx()
-    entrusting = get_unit_by_code(ctx, str(body.get("entrusting_unit", "")))
-    agency = get_unit_by_code(ctx, str(body.get("agency_unit", "")))
-    assert entrusting is not None and agency is not None
+    entrusting, agency = body_unit(body, "entrusting_unit"), body_unit(body, "agency_unit")
     actor = actor_in(entrusting.id, recheck_batches.BATCH_ROLES)
     case_nos = body.get("case_nos")
-    if case_nos is not None and not (isinstance(case_nos, list) and all(isinstance(c, str) for c in case_nos)):
+    if case_nos is not None and not (isinstance(case_nos, list)
+                                     and all(isinstance(c, str) and len(c) <= CASE_NO_LIMIT for c in case_nos)):
         raise ValidationError(fields={"case_nos": ["须为核对业务编号的列表"]})
+    texts = {name: body.get(name) for name in ("title", "entrustment_number")}
+    wrong = {name: [f"应为不超过 {TEXT_LIMITS[name]} 字的文本"] for name, value in texts.items()
+             if value is not None and (not isinstance(value, str) or len(value) > TEXT_LIMITS[name])}
+    if wrong:
+        raise ValidationError(fields=wrong)
     batch = recheck_batches.create_batch(
-        ctx, entrusting_unit=entrusting, agency_unit=agency, title=str(body.get("title") or ""), actor=actor,
-        case_nos=case_nos, entrustment_number=None if case_nos is not None else body.get("entrustment_number"))
+        ctx, entrusting_unit=entrusting, agency_unit=agency, title=texts["title"] or "", actor=actor,
+        case_nos=case_nos, entrustment_number=None if case_nos is not None else texts["entrustment_number"])
     return jsonify(batch_dict(batch)), 202
 
 
-@bp.get("/api/v1/recheck-batches/<number>")
+@bp.get("/api/v1/recheck-batches/<batch_no>")
 @api_login_required
-def get_batch(number: str) -> Response:
-    return jsonify(batch_dict(_batch(number), detail=True))
+def get_batch(batch_no: str) -> Response:
+    return jsonify(batch_dict(_batch(batch_no), detail=True))
 
 
-@bp.post("/api/v1/recheck-batches/<number>/<action>")
+@bp.post("/api/v1/recheck-batches/<batch_no>/pause")
 @api_login_required
-def batch_action(number: str, action: str) -> Response:
-    batch = _batch(number)
-    if action not in ("pause", "resume"):
-        raise NotFoundError("不支持的操作", action=action)
+def pause_batch(batch_no: str) -> Response:
+    no_body()
+    batch = _batch(batch_no)
     actor = actor_in(batch.entrusting_unit_id, recheck_batches.BATCH_ROLES)
-    if action == "pause":
-        return jsonify(batch_dict(recheck_batches.pause_batch(get_ctx(), batch.id, actor=actor)))
+    return jsonify(batch_dict(recheck_batches.pause_batch(get_ctx(), batch.id, actor=actor)))
+
+
+@bp.post("/api/v1/recheck-batches/<batch_no>/resume")
+@api_login_required
+def resume_batch(batch_no: str) -> Response:
+    no_body()
+    batch = _batch(batch_no)
+    actor = actor_in(batch.entrusting_unit_id, recheck_batches.BATCH_ROLES)
     return jsonify(batch_dict(recheck_batches.resume_batch(get_ctx(), batch.id, actor=actor,
                                                            stale_minutes=stale_minutes())))
 
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _AUTH = [{"bearer": []}]
-_RECHECK_BODY = {"type": "object", "required": ["case_no", "initiating_unit", "trigger", "requester_name",
-                                                "requested_on", "reason"],
-                 "properties": {"case_no": {"type": "string", "description": "原核对业务编号"},
-                                "initiating_unit": {"type": "string", "description": "发起部门单位代码"},
-                                "trigger": {"enum": ["objection", "complaint", "home_visit", "other"]},
-                                "requester_name": {"type": "string"}, "requested_on": {"type": "string", "format": "date"},
-                                "reason": {"type": "string"},
-                                "notified_on": {"type": "string", "format": "date",
-                                                "description": "告知核对结果日期（异议；系统已有记录时以记录为准）"}}}
+
+
+def _recheck_body() -> dict[str, Any]:
+    """The 复核表 form (``forms/recheck_form.py``) with the case and the initiating unit."""
+    schema = json_schema(forms.get_schema("recheck_form"))
+    schema["properties"] |= {"case_no": {"type": "string", "maxLength": CASE_NO_LIMIT, "description": "原核对业务编号"},
+                             "initiating_unit": {"type": "string", "description": "发起部门单位代码"}}
+    schema["required"] = sorted({*schema.get("required", []), "case_no", "initiating_unit"})
+    return schema
+
+
+_BATCH_BODY = {"type": "object", "required": ["entrusting_unit", "agency_unit"], "additionalProperties": False,
+               "properties": {"entrusting_unit": {"type": "string", "description": "委托部门单位代码"},
+                              "agency_unit": {"type": "string", "description": "核对机构单位代码"},
+                              "title": {"type": "string", "maxLength": TEXT_LIMITS["title"]},
+                              "case_nos": {"type": "array", "items": {"type": "string", "maxLength": CASE_NO_LIMIT},
+                                           "description": "复核名单：核对业务编号"},
+                              "entrustment_number": {"type": "string", "maxLength": TEXT_LIMITS["entrustment_number"],
+                                                     "description": "或：已导入数据包的委托书编号（无 case_nos 时）"}}}
 operation("post", "/rechecks", summary="发起个案复核：提交复核表（PS-9、DO-8）；异议须在告知之日起 30 日内（PS-13）",
-          security=_AUTH, requestBody={"content": {"application/json": {"schema": _RECHECK_BODY}}},
+          security=_AUTH, requestBody=json_request(_recheck_body()),
           responses={"201": {"description": "复核编号、状态与待决定任务", "content": _JSON},
                      "403": {"description": "不是发起部门的经办人员（role_required）"},
                      "404": {"description": "案件不存在或不在辖区"},
@@ -220,12 +249,14 @@ operation("get", "/rechecks/{recheck_no}/documents/{which}.pdf",
                      "403": {"description": "在本复核中没有需要完整身份证号码的职责（duty_required）"},
                      "404": {"description": "不存在、不在辖区，或尚未出具复核委托书"}})
 operation("post", "/recheck-batches", summary="创建批量复核批次（PS-8）：case_nos 名单或 entrustment_number（已导入的数据包）；后台分批启动",
-          security=_AUTH, requestBody={"content": _JSON},
+          security=_AUTH, requestBody=json_request(_BATCH_BODY),
           responses={"202": {"description": "批次（后台启动中）", "content": _JSON},
                      "403": {"description": "不是委托部门的救助经办人"}, "422": {"description": "名单为空或单位有误"}})
 operation("get", "/recheck-batches/{batch_no}", summary="批次进度：各环节数量、逾期、已结束、失败行及原因", security=_AUTH,
           responses={"200": {"description": "批次", "content": _JSON}, "404": {"description": "不存在"}})
 operation("post", "/recheck-batches/{batch_no}/pause", summary="暂停批次（当前分块完成后停止）", security=_AUTH,
+          requestBody=NO_BODY,
           responses={"200": {"description": "批次"}, "409": {"description": "当前不能暂停"}})
 operation("post", "/recheck-batches/{batch_no}/resume", summary="继续已暂停或已中断（interrupted）的批次", security=_AUTH,
+          requestBody=NO_BODY,
           responses={"200": {"description": "批次"}, "409": {"description": "批次未暂停也未中断"}})

@@ -63,7 +63,8 @@ def report_pdf(report_id: int) -> Response:
 _REPORT = {"type": "object", "required": ["id", "number", "issued_at", "valid_until", "expired", "superseded_by"],
            "properties": {"id": {"type": "integer"}, "number": {"type": "string", "description": "编号"},
                           "kind": {"type": "string", "enum": ["verification", "reverification"]},
-                          "case_no": {"type": "string", "description": "出具该报告的案件（复核报告为复核核对案件）"},
+                          "case_no": {"type": "string", "description": "出具该报告的案件（复核报告为复核核对案件；"
+                                                                  "上级核对时为上级核对机构的案件）"},
                           "issued_at": {"type": "string", "format": "date-time"},
                           "valid_until": {"type": "string", "format": "date", "description": "有效期最后一日（一年）"},
                           "expired": {"type": "boolean", "description": "已超过有效期（LOC-27）"},
@@ -71,7 +72,6 @@ _REPORT = {"type": "object", "required": ["id", "number", "issued_at", "valid_un
                           "supersedes_id": {"type": ["integer", "null"]},
                           "status": {"type": "string", "enum": ["有效", "已过期", "已被替代"]},
                           "sha256": {"type": "string"},
-                          "case_no": {"type": "string", "description": "出具报告的案件（上级核对时为上级核对机构的案件）"},
                           "level": {"type": "string", "enum": ["县级", "市级", "省级"], "description": "出具机构的层级"},
                           "agency": {"type": "object", "description": "出具报告的核对机构（code、name）"},
                           "own": {"type": "boolean", "description": "本案件自己出具的报告（否：上级核对机构为本案出具）"},
@@ -84,7 +84,8 @@ operation("get", "/cases/{case_no}/reports", summary="案件的核对报告列�
                                                "reports": {"type": "array", "items": _REPORT}}}}}},
                      "404": {"description": "不存在或不在辖区"}})
 operation("get", "/reports/{report_id}.pdf", summary="核对报告 PDF（带查看人水印；下载将被记录并计数）",
-          security=_AUTH,
+          security=_AUTH, parameters=[{"name": "report_id", "in": "path", "required": True,
+                                       "schema": {"type": "integer", "minimum": 1}}],
           responses={"200": {"description": "PDF；X-Hedui-Report-Expired 头表示是否已过期",
                              "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
                      "403": {"description": "在本案件中没有需要完整身份证号码的职责（duty_required）"},

@@ -7,18 +7,24 @@ from typing import Any
 from flask import Response
 from flask import jsonify
 from flask import request
+from marshmallow import ValidationError as MarshmallowError
 
-from engine.context import Actor
 import forms
 from engine import assignment
-from forms.jsonschema import json_schema
+from engine.context import Actor
 from engine.errors import ValidationError
 from engine.models import HumanTask
 from engine.services import instances
 from engine.services import security
 from engine.services import users
+from forms.jsonschema import json_schema
 from web.api.blueprint import bp
+from web.api.inputs import PAGE_PARAMETERS
+from web.api.inputs import json_body
 from web.api.inputs import limit_arg
+from web.api.inputs import no_body
+from web.api.openapi import NO_BODY
+from web.api.openapi import json_request
 from web.api.openapi import operation
 from web.api.schemas import TaskCompleteSchema
 from web.api.schemas import TaskOutSchema
@@ -33,11 +39,8 @@ _task_out = TaskOutSchema()
 
 
 def _load(schema: Any) -> dict[str, Any]:
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise ValidationError("请求体应为 JSON 对象", code="invalid_json")
-    from marshmallow import ValidationError as MarshmallowError
-
+    """The body checked by ``schema`` (unknown fields refused by it: ``FormSchema``)."""
+    payload = json_body()
     try:
         return dict(schema.load(payload))
     except MarshmallowError as exc:
@@ -71,6 +74,7 @@ def create_token() -> tuple[Response, int]:
 @bp.delete("/api/v1/tokens/current")
 @api_login_required
 def revoke_current_token() -> tuple[str, int]:
+    no_body()
     users.revoke_token(get_ctx(), bearer_token() or "")
     return "", 204
 
@@ -106,6 +110,7 @@ def _form_schema(task: HumanTask) -> dict[str, Any] | None:
 @bp.post("/api/v1/tasks/<task_id>/claim")
 @api_login_required
 def claim(task_id: str) -> Response:
+    no_body()
     task = _visible_task(task_id)
     return jsonify(_task_out.dump(instances.claim_task(get_ctx(), task_id, actor=_actor_for(task))))
 
@@ -113,6 +118,7 @@ def claim(task_id: str) -> Response:
 @bp.post("/api/v1/tasks/<task_id>/release")
 @api_login_required
 def release(task_id: str) -> Response:
+    no_body()
     task = _visible_task(task_id)
     return jsonify(_task_out.dump(instances.release_task(get_ctx(), task_id, actor=_actor_for(task))))
 
@@ -141,19 +147,22 @@ def reassign(task_id: str) -> Response:
 _TASK = {"application/json": {"schema": {"type": "object"}}}
 _AUTH = [{"bearer": []}]
 operation("post", "/tokens", summary="用用户名和密码换取访问令牌", security=[],
-          requestBody={"content": {"application/json": {"schema": {
-              "type": "object", "required": ["username", "password"],
-              "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
-          responses={"201": {"description": "令牌（8 小时有效）"}, "401": {"description": "用户名或密码错误"}})
-operation("delete", "/tokens/current", summary="吊销当前令牌", security=_AUTH,
+          requestBody=json_request(json_schema(TokenRequestSchema())),
+          responses={"201": {"description": "令牌（8 小时有效）"}, "401": {"description": "用户名或密码错误"},
+                     "429": {"description": "登录失败次数过多，请稍后再试"}})
+operation("delete", "/tokens/current", summary="吊销当前令牌", security=_AUTH, requestBody=NO_BODY,
           responses={"204": {"description": "已吊销"}})
-operation("get", "/tasks", summary="我可办理的待办任务", security=_AUTH,
+operation("get", "/tasks", summary="我可办理的待办任务", security=_AUTH, parameters=[PAGE_PARAMETERS[0]],
           responses={"200": {"description": "任务列表", "content": _TASK}, "401": {"description": "未登录"}})
 operation("get", "/tasks/{task_id}", summary="任务详情", security=_AUTH,
           responses={"200": {"description": "任务", "content": _TASK}, "404": {"description": "不存在"}})
+_BODIES = {"claim": NO_BODY, "release": NO_BODY,
+           "complete": json_request({"type": "object", "additionalProperties": False, "properties": {"data": {
+               "type": "object", "description": "任务表单字段：见 GET /tasks/{task_id} 返回的 form（JSON Schema）"}}}),
+           "reassign": json_request(json_schema(TaskReassignSchema()))}
 for _verb, _summary in (("claim", "认领任务"), ("release", "退回任务到待认领"), ("complete", "提交任务表单并办结"),
                         ("reassign", "科室负责人改派任务（body: {\"username\", \"reason\"（可选）}）")):
-    operation("post", f"/tasks/{{task_id}}/{_verb}", summary=_summary, security=_AUTH,
+    operation("post", f"/tasks/{{task_id}}/{_verb}", summary=_summary, security=_AUTH, requestBody=_BODIES[_verb],
               responses={"200": {"description": "任务", "content": _TASK},
                          "403": {"description": "不具备该任务的角色"},
                          "409": {"description": "已被他人认领或办结（并发冲突）"},

@@ -1,0 +1,27 @@
+"""Control characters in submitted text: no field takes them, and PostgreSQL text cannot hold NUL at all."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+#: C0 control characters but tab, line feed and carriage return
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+MESSAGE = "含有不允许的控制字符"
+
+
+def control_characters(value: Any, where: str = "") -> Iterator[str]:
+    """Where in a JSON value (``a.b.0``; ``body`` for the value itself) a key or string holds a control character."""
+    if isinstance(value, str) and CONTROL.search(value):
+        yield where or "body"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            if CONTROL.search(str(key)):
+                yield CONTROL.sub("?", name)
+            else:
+                yield from control_characters(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from control_characters(item, f"{where}.{index}" if where else str(index))
