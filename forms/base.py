@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import RAISE
 from marshmallow import Schema
 from marshmallow import fields
+from marshmallow import validate
 
 #: default field messages, in Chinese, for every field class
 FIELD_MESSAGES = {
@@ -24,6 +25,9 @@ TYPE_MESSAGES: dict[type[fields.Field], dict[str, str]] = {
     fields.List: {"invalid": "应为列表"},
     fields.Nested: {"type": "应为对象"},
 }
+#: the id of a stored row, as a select or a hidden input posts it: ids are 32-bit integer columns, so a tampered
+#: value beyond them is a validation error, not an overflow in the query (SQLite cannot bind it at all)
+ROW_ID = validate.Range(min=1, max=2**31 - 1, error="所选对象不存在，请从列表中选择")
 
 
 class FormSchema(Schema):

@@ -16,6 +16,7 @@ from marshmallow import validate
 from marshmallow import validates_schema
 
 from forms import register
+from forms.base import ROW_ID
 from forms.base import FormSchema
 
 REASONS = {
@@ -34,7 +35,7 @@ class CreditRecordForm(FormSchema):
     form_key = "credit_record"
     title = "失信登记"
 
-    person_id = fields.Integer(required=True, metadata={"label": "登记对象"},
+    person_id = fields.Integer(required=True, validate=ROW_ID, metadata={"label": "登记对象"},
                                error_messages={"required": "请选择登记对象", "invalid": "请选择登记对象"})
     reason = fields.String(required=True, validate=validate.OneOf(list(REASONS), error="请选择失信情形"),
                            metadata={"label": "失信情形", "choices": REASONS},

@@ -33,6 +33,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     state = HeduiState(settings)
     app.extensions["hedui"] = state
+    from web import input_guard
+
+    input_guard.init_converters(app)  # before any blueprint adds a route
 
     from web import db
     from web import errors
@@ -46,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     headers.init_app(app)
     jobs.init_app(app)
     login.init_app(app)
+    input_guard.init_app(app)  # after the sign-in and CSRF checks: a stranger's post is refused first
     people.init_app(app)
     app.url_map.converters["int"] = DatabaseIntConverter
     register_blueprints(app)

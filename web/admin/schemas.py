@@ -17,6 +17,7 @@ from marshmallow import validates_schema
 
 from engine.models import RegionLevel
 from engine.models import UnitKind
+from forms.base import ROW_ID
 from forms.household import PHONE_PATTERN
 from web.home.schemas import HtmlFormSchema
 from web.home.schemas import text
@@ -79,7 +80,7 @@ class UserCreateSchema(HtmlFormSchema):
 
 
 class RoleGrantSchema(HtmlFormSchema):
-    unit_id = fields.Integer(required=True)
+    unit_id = fields.Integer(required=True, validate=ROW_ID)
     role_code = text(64)
 
 

@@ -14,6 +14,7 @@ from engine.policy import Setting
 from web.admin_extra.queries import KIND_NAMES
 from web.home.schemas import HtmlFormSchema
 from web.home.schemas import text
+from web.input_guard import whole_number
 
 
 class CalendarDaySchema(HtmlFormSchema):
@@ -38,9 +39,10 @@ def policy_value(setting: Setting, form: Mapping[str, Any]) -> Any:
         if raw not in setting.choices:
             raise _problem(setting.key, "请从列表中选择")
         return raw
-    if not raw.isdigit():
+    number = whole_number(raw)
+    if number is None:
         raise _problem(setting.key, f"须为整数（{setting.unit}）")
-    return int(raw)
+    return number
 
 
 def _windows(setting: Setting, form: Mapping[str, Any]) -> dict[str, list[int]] | None:
@@ -50,9 +52,10 @@ def _windows(setting: Setting, form: Mapping[str, Any]) -> dict[str, list[int]] 
         first, last = (str(form.get(f"{kind}-{end}", "")).strip() for end in ("from", "to"))
         if not first and not last:
             continue
-        if not (first.isdigit() and last.isdigit()):
+        days = [whole_number(first, 99), whole_number(last, 99)]
+        if None in days:
             raise _problem(setting.key, f"「{name}」的起始日和截止日须同时填写为 1–31 的整数")
-        out[kind] = [int(first), int(last)]
+        out[kind] = [d for d in days if d is not None]
     if not out:
         if setting.nullable:
             return None

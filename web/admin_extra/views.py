@@ -9,7 +9,6 @@ the next deadline uses the new day. Policy values change through
 from __future__ import annotations
 
 from datetime import date
-from engine.clock import local_date
 from typing import Any
 
 from flask import current_app
@@ -24,6 +23,7 @@ from sqlalchemy import event
 
 from engine.calendar import set_day
 from engine.calendar_provisional import is_provisional
+from engine.clock import local_date
 from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
@@ -45,6 +45,7 @@ from web.db import state
 from web.home.schemas import field_errors
 from web.home.schemas import load_form
 from web.inbox.views import local_time
+from web.input_guard import whole_number
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -63,7 +64,8 @@ def _today() -> date:
 @bp.get("/calendar")
 def calendar() -> str:
     raw = request.args.get("year", "")
-    year = int(raw) if raw.isdigit() and FIRST_YEAR <= int(raw) <= LAST_YEAR else _today().year
+    number = whole_number(raw, LAST_YEAR)
+    year = number if number is not None and number >= FIRST_YEAR else _today().year
     session = get_ctx().session
     loaded = queries.year_status(session, year)
     return render_template("admin_extra/calendar.html", year=year, months=queries.year_grid(session, year),

@@ -19,6 +19,7 @@ from engine.audit_access import AccessFilter
 from engine.calendar import SHANGHAI
 from web.home.schemas import HtmlFormSchema
 from web.home.schemas import text
+from web.input_guard import whole_number
 
 #: why an auditor needs full ID numbers (recorded with every unmasking)
 AUDIT_UNMASK_PURPOSES = {
@@ -64,4 +65,5 @@ def access_filter(args: Mapping[str, str]) -> tuple[AccessFilter, dict[str, str]
 
 
 def page_number(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    number = whole_number(raw or "", 99_999)
+    return number if number else 1

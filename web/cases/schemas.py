@@ -10,6 +10,7 @@ from marshmallow import fields
 from marshmallow import validate
 from marshmallow import validates_schema
 
+from forms.base import ROW_ID
 from web.home.schemas import HtmlFormSchema
 from web.home.schemas import text
 
@@ -63,7 +64,7 @@ class UnmaskSchema(_PurposeSchema):
     purpose = fields.String(required=True, validate=validate.OneOf(list(UNMASK_PURPOSES),
                                                                    error="请从列表中选择查看用途"),
                             error_messages={"required": "请从列表中选择查看用途"})
-    person_id = fields.Integer(load_default=None)
+    person_id = fields.Integer(load_default=None, validate=ROW_ID)
 
 
 class ImportRunSchema(HtmlFormSchema):

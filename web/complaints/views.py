@@ -36,6 +36,7 @@ from web.db import get_ctx
 from web.home.schemas import field_errors
 from web.home.schemas import optional_date
 from web.inbox.views import local_time
+from web.input_guard import whole_number
 
 FORM_FIELDS = ("channel", "channel_detail", "received_at", "complainant_name", "complainant_contact", "case_no",
                "subject_text", "content")
@@ -85,7 +86,7 @@ def index() -> str:
     rows, more = complaint_queries.list_complaints(
         ctx, user_id=current_user.id, status=status if status in STATUS_NAMES else None,
         channel=channel if channel in CHANNEL_NAMES else None, received_from=period["received_from"],
-        received_to=period["received_to"], before_id=int(cursor) if cursor.isdigit() else None)
+        received_to=period["received_to"], before_id=whole_number(cursor))
     calendar = WorkingCalendar(ctx.session)
     items = [{"c": c, "age": _age_text(c, calendar)} for c in rows]
     return render_template("complaints/index.html", items=items, more=more, args=request.args, errors=errors,

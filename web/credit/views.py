@@ -35,6 +35,7 @@ from web.db import get_ctx
 from web.home.schemas import field_errors
 from web.home.schemas import optional_date
 from web.inbox.views import local_time
+from web.input_guard import whole_number
 
 FORM_FIELDS = ("person_id", "reason", "reason_detail", "legal_basis", "valid_from", "valid_to", "report_no",
                "recheck_no")
@@ -76,7 +77,7 @@ def index() -> str:
     records, more = credit_queries.list_records(
         ctx, user_id=current_user.id, state=state if state in CREDIT_STATE_NAMES else None,
         period_from=period["period_from"], period_to=period["period_to"],
-        before_id=int(cursor) if cursor.isdigit() else None)
+        before_id=whole_number(cursor))
     return render_template("credit/index.html", records=records, more=more, state=state, states=CREDIT_STATE_NAMES,
                            args=request.args, errors=errors, today=ctx.today(), reasons=CREDIT_REASON_NAMES)
 

@@ -39,6 +39,7 @@ from engine.models.exchange import ExchangeRequest
 from web.db import get_ctx
 from web.exchange.blueprint import bp
 from web.inbox.views import local_time
+from web.input_guard import whole_number
 from web.login import has_role
 
 MAX_PACKAGE_BYTES = 200 * 1024 * 1024
@@ -120,7 +121,7 @@ def upload() -> ResponseReturnValue:
     batch_id = request.form.get("batch_id", "")
     staged: list[Any] = []
     if _attempt(lambda: staged.append(stage_package(ctx, io.BytesIO(data), actor=actor,
-                                                    batch_id=int(batch_id) if batch_id.isdigit() else None)),
+                                                    batch_id=whole_number(batch_id))),
                 "反馈数据包校验通过"):
         flash(f"已暂存 {staged[0].record_count} 条反馈记录（批次 {staged[0].batch.batch_no}），"
               "须由另一名交换人员确认后才进入案件", "info")
@@ -141,12 +142,13 @@ def delay() -> ResponseReturnValue:
     days = request.form.get("days", "")
     document = request.files.get("document")
     content = document.read() if document is not None else b""
-    target = ctx.session.get(ExchangeRequest, int(request_id)) if request_id.isdigit() else None
+    request_number, days_number = whole_number(request_id), whole_number(days, 999)
+    target = ctx.session.get(ExchangeRequest, request_number) if request_number is not None else None
     if target is None:
         flash("请选择交换请求", "error")
         return redirect(url_for("exchange.index"))
     _attempt(lambda: record_delay_notice(
-        ctx, target, days=int(days) if days.isdigit() else -1, reason=request.form.get("reason", ""),
+        ctx, target, days=-1 if days_number is None else days_number, reason=request.form.get("reason", ""),
         document_name=document.filename if document is not None and document.filename else "", document=content,
         actor=actor, officer=request.form.get("officer", "")), "已登记书面延期说明，反馈期限已顺延")
     return redirect(url_for("exchange.index"))

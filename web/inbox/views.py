@@ -9,7 +9,6 @@ refusal's own record in the case history is committed (``HeduiError.commit``), n
 from __future__ import annotations
 
 from dataclasses import replace
-
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +61,8 @@ from web.inbox.taskform import task_form
 from web.login import safe_next
 
 FORM_INVALID = "表单填写有误，请按提示修改后重新提交"
+#: a refused form of a task the person has not claimed: the page shows the form to its claimant only
+CLAIM_FIRST = "。请先认领此任务，认领后即可填写并办结"
 
 
 def _viewer() -> queries.Viewer:
@@ -115,11 +116,11 @@ def _back() -> str:
     return safe_next(target) if target else url_for("inbox.index")
 
 
-def _refused(what: str, exc: HeduiError, target: str) -> BaseResponse:
+def _refused(what: str, exc: HeduiError, target: str, *, hint: str = "") -> BaseResponse:
     """Explain a refusal on the page the person came from; keep only the refusal's own record."""
     if not exc.commit:
         get_ctx().session.rollback()
-    flash(f"{what}：{exc.message}", "error")
+    flash(f"{what}：{exc.message}{hint}", "error")
     return redirect(target)
 
 
@@ -184,6 +185,9 @@ def complete(task_id: str) -> ResponseReturnValue:
     try:
         instances.complete_task(get_ctx(), task.id, submitted_data(form, request.form), actor=_actor(task))
     except FormValidationError as exc:
+        if task.assignee != current_user.username:
+            # the page shows the form, and so its errors, to the task's claimant only: say it where it shows
+            return _refused("办理未成功", exc, here, hint=CLAIM_FIRST)
         errors = field_messages(exc.details.get("fields"))
         page = _task_page(task, values=posted_values(form, request.form), errors=errors, message=FORM_INVALID)
         return render_template("inbox/task.html", **page), 422

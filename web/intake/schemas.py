@@ -19,6 +19,7 @@ from forms.household import BUSINESS_TYPES
 from forms.household import validate_entrustment
 from forms.member_rules import DEFAULT_RULE_SET
 from forms.member_rules import RULE_SETS
+from web.input_guard import whole_number
 
 #: (code, title) of the wizard's steps, in order
 STEPS = (("business", "业务类别"), ("members", "家庭成员及义务人"), ("documents", "授权书扫描件"),
@@ -136,10 +137,11 @@ def apply_row_action(action: str, data: dict[str, Any]) -> bool:
         if len(rows) < MAX_PERSONS:
             rows.append(empty_person(parts[1]))
         return True
-    if len(parts) == 3 and parts[0] == "remove" and parts[1] in PERSON_FIELDS and parts[2].isdigit():
+    if (len(parts) == 3 and parts[0] == "remove" and parts[1] in PERSON_FIELDS
+            and (index := whole_number(parts[2])) is not None):
         rows = household.setdefault(parts[1], [])
-        if int(parts[2]) < len(rows):
-            del rows[int(parts[2])]
+        if index < len(rows):
+            del rows[index]
         return True
     return False
 

@@ -160,6 +160,8 @@ def reassign(task_id: str) -> ResponseReturnValue:
 @bp.post("/supervise/tasks/<task_id>/release")
 def release(task_id: str) -> ResponseReturnValue:
     task = _supervised_task(task_id)
+    if task.assignee is None:  # the page shows the release form (and its errors) only for a claimed task
+        return _gone(task, ConflictError("该任务尚未被认领，无需退回", task_id=task.id))
     form = request.form.to_dict()
     data, errors = load_form(ReleaseFormSchema(), form)
     if errors:
