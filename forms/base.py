@@ -30,6 +30,18 @@ TYPE_MESSAGES: dict[type[fields.Field], dict[str, str]] = {
 ROW_ID = validate.Range(min=1, max=2**31 - 1, error="所选对象不存在，请从列表中选择")
 
 
+def whole_number(raw: str, *, least: int = 0, most: int = 2**31 - 1) -> int | None:
+    """``raw`` as an integer in ``least``–``most`` if it is written in ASCII digits, else None.
+
+    ``str.isdigit`` alone lets through 「²」 (which ``int`` refuses: a 500) and 「１」 (which it reads as 1),
+    and any length (which the database cannot bind); the default bound is the largest row id.
+    """
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(most)):
+        return None
+    value = int(raw)
+    return value if least <= value <= most else None
+
+
 class FormSchema(Schema):
     """Base of every ``forms/<form_key>.py`` schema.
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
 
 from web.config import load_config
 from web.state import HeduiState
@@ -51,24 +50,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login.init_app(app)
     input_guard.init_app(app)  # after the sign-in and CSRF checks: a stranger's post is refused first
     people.init_app(app)
-    app.url_map.converters["int"] = DatabaseIntConverter
     register_blueprints(app)
     from web.cli import register_commands
 
     register_commands(app)
     return app
-
-
-class DatabaseIntConverter(IntegerConverter):
-    """``<int:...>`` in ASCII digits up to the largest BIGINT: a longer number matches no route (404), instead
-    of overflowing the database driver (OverflowError, a 500) when the view looks it up; ``１`` (fullwidth)
-    is no alias of ``1``."""
-
-    regex = r"[0-9]+"
-
-    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,  # noqa: A002 - Werkzeug's names
-                 max: int | None = 2**63 - 1, signed: bool = False) -> None:  # noqa: A002
-        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,5 +1,4 @@
-"""Input no form can check: a NUL character in any parameter, a number in the URL beyond any row id; and
-``whole_number`` for the views that read a number from a parameter themselves.
+"""Input no form can check: a NUL character in any parameter, a number in the URL beyond any row id.
 
 PostgreSQL cannot store a NUL in a text or JSON column, nor compare one in a query: a NUL that reached a
 search, a note or a reason was a 500 there (and stored on SQLite). No one types a NUL, so one check for
@@ -7,7 +6,9 @@ every browser page and form, with a Chinese message, replaces a check in each fo
 its own JSON bodies (web/api).
 
 ``<int:...>`` in a route matches any run of digits; a number beyond the id columns (32-bit integers) made
-the lookup overflow (SQLite cannot bind it: a 500). The bounded converter makes such a URL a 404.
+the lookup overflow (SQLite cannot bind it: a 500), and it matched any Unicode digit (「１」 read as 1). The
+bounded ASCII converter makes such a URL match no route. Views that read a number from a parameter
+themselves use ``forms.base.whole_number``.
 """
 
 from __future__ import annotations
@@ -36,17 +37,10 @@ def _refuse_nul() -> None:
         raise ValidationError(NUL_MESSAGE, code="nul_character")
 
 
-def whole_number(raw: str, maximum: int = ROW_ID.max) -> int | None:
-    """``raw`` as a whole number if it is ASCII digits and at most ``maximum``, else None: ``str.isdigit``
-    also takes 「²」 (which ``int`` refuses: a 500) and any length (which the database cannot bind)."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)):
-        return None
-    value = int(raw)
-    return value if value <= maximum else None
-
-
 class RowIdConverter(IntegerConverter):
-    """``<int:...>`` up to the largest row id unless the route says otherwise (``<int(max=...):...>``)."""
+    """``<int:...>``: ASCII digits up to the largest row id unless the route says otherwise (``<int(max=...):...>``)."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", ROW_ID.max)

@@ -1,7 +1,7 @@
 """Bad input to the JSON API gets a clear refusal, never a server error, and writes nothing (DESIGN, Web and API).
 
-On the seeded demo world (``tests/web/test_demo_crawl.py``), signed in with a token as a user who may call
-each operation, every POST/DELETE operation of the OpenAPI document receives bodies that are not JSON or
+On the seeded demo world (fixture ``demo_app``, ``tests/web/demo_world.py``), signed in with a token as a
+user who may call each operation, every POST/DELETE operation of the OpenAPI document receives bodies that are not JSON or
 not a JSON object, the wrong content type, an empty object, each required field missing, each field with a
 wrong type (derived from the documented request schema), 20,000-character strings, NUL bytes and unknown
 fields, against a real object the user may act on; and path ids that do not exist, are negative, huge or
@@ -38,12 +38,12 @@ from tests.web.api_probe import path_values
 from tests.web.api_probe import query_mutations
 from tests.web.api_probe import raw_bodies
 from tests.web.api_probe import row_counts
+from tests.web.demo_world import ID_NUMBER
 from tests.web.test_api_cases import _body as entrustment_body
-from tests.web.test_demo_crawl import ID_NUMBER
-from tests.web.test_demo_crawl import demo_app  # noqa: F401  (the seeded demo world, module-scoped)
 from tests.web.test_login import login
 from web.api import blueprint  # noqa: F401  (registers the operations the document lists)
 from web.api.openapi import document
+from web.input_guard import NUL_MESSAGE
 
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -363,8 +363,8 @@ def test_control_characters_and_huge_ids_never_reach_the_database(app: Flask, cl
         "huge id": client.get(f"/api/v1/reports/{2**70}.pdf", headers=headers),
         "sign-in": client.post("/api/v1/tokens", json={"username": "hq_street_clerk\x00", "password": "x"}),
     }
-    browser = login(client, "hq_street_clerk\x00", DEMO_PASSWORD)  # the sign-in form shares the service
-    assert browser.status_code == 200 and "用户名或密码错误" in browser.get_data(as_text=True)
+    browser = login(client, "hq_street_clerk\x00", DEMO_PASSWORD)  # pages refuse a NUL before any view (input_guard)
+    assert browser.status_code == 422 and NUL_MESSAGE in browser.get_data(as_text=True)
     assert {name: (r.status_code, r.json["error"]) for name, r in answers.items()} == {
         "path": (404, "not_found"), "query": (422, "validation_error"), "body": (422, "validation_error"),
         "unit": (422, "validation_error"), "huge id": (404, "not_found"), "sign-in": (422, "validation_error")}

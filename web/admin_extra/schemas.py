@@ -11,10 +11,10 @@ from marshmallow import validate
 from engine.errors import ValidationError
 from engine.policy import WINDOW_KINDS
 from engine.policy import Setting
+from forms.base import whole_number
 from web.admin_extra.queries import KIND_NAMES
 from web.home.schemas import HtmlFormSchema
 from web.home.schemas import text
-from web.input_guard import whole_number
 
 
 class CalendarDaySchema(HtmlFormSchema):
@@ -52,7 +52,7 @@ def _windows(setting: Setting, form: Mapping[str, Any]) -> dict[str, list[int]] 
         first, last = (str(form.get(f"{kind}-{end}", "")).strip() for end in ("from", "to"))
         if not first and not last:
             continue
-        days = [whole_number(first, 99), whole_number(last, 99)]
+        days = [whole_number(first, most=99), whole_number(last, most=99)]
         if None in days:
             raise _problem(setting.key, f"「{name}」的起始日和截止日须同时填写为 1–31 的整数")
         out[kind] = [d for d in days if d is not None]

@@ -36,6 +36,7 @@ from engine.policy import WINDOW_KINDS
 from engine.policy import clear_override
 from engine.policy import effective_policy
 from engine.policy import set_override
+from forms.base import whole_number
 from web.admin_extra import queries
 from web.admin_extra.blueprint import bp
 from web.admin_extra.schemas import CalendarDaySchema
@@ -45,7 +46,6 @@ from web.db import state
 from web.home.schemas import field_errors
 from web.home.schemas import load_form
 from web.inbox.views import local_time
-from web.input_guard import whole_number
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -64,7 +64,7 @@ def _today() -> date:
 @bp.get("/calendar")
 def calendar() -> str:
     raw = request.args.get("year", "")
-    number = whole_number(raw, LAST_YEAR)
+    number = whole_number(raw, most=LAST_YEAR)
     year = number if number is not None and number >= FIRST_YEAR else _today().year
     session = get_ctx().session
     loaded = queries.year_status(session, year)

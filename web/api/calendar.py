@@ -18,8 +18,8 @@ from engine.policy import PROFILE_NAMES
 from engine.policy import SETTINGS
 from engine.policy import WINDOW_KINDS
 from engine.policy import effective_policy
+from forms.base import whole_number
 from web.api.blueprint import bp
-from web.api.inputs import whole_number
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.db import get_ctx
@@ -39,7 +39,7 @@ def _query_args() -> tuple[date, int]:
         start = None
     if start is None:
         errors["start"] = ["须为 YYYY-MM-DD 格式的日期" if raw_start else "此项为必填项"]
-    days = whole_number(raw_days, 1, MAX_DAYS)
+    days = whole_number(raw_days, least=1, most=MAX_DAYS)
     if days is None:
         errors["days"] = [f"须为 1–{MAX_DAYS} 的整数" if raw_days else "此项为必填项"]
     if errors or start is None or days is None:

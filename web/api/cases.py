@@ -30,6 +30,7 @@ from engine.services import instances
 from engine.services import spending
 from engine.services.credit_queries import case_warnings
 from engine.services.packages import DocumentIn
+from forms.base import whole_number
 from forms.decision_feedback import DecisionFeedbackForm
 from forms.household import EntrustmentForm
 from forms.household import HouseholdForm
@@ -40,7 +41,6 @@ from web.api.inputs import actor_in
 from web.api.inputs import body_unit
 from web.api.inputs import json_body
 from web.api.inputs import no_body
-from web.api.inputs import whole_number
 from web.api.openapi import json_request
 from web.api.openapi import operation
 from web.auth import api_login_required

@@ -16,6 +16,7 @@ from engine.errors import ValidationError
 from engine.models import Membership
 from engine.models import Unit
 from engine.services.org import get_unit_by_code
+from forms.base import whole_number
 from forms.text import CONTROL
 from forms.text import MESSAGE as CONTROL_MESSAGE
 from forms.text import control_characters
@@ -103,22 +104,9 @@ PAGE_PARAMETERS = (
 )
 
 
-#: the largest id a database integer column holds (BIGINT)
-MAX_ID = 2**63 - 1
-
-
-def whole_number(raw: str, least: int = 0, most: int = MAX_ID) -> int | None:
-    """``raw`` as an integer in ``least``–``most`` if it is one written in ASCII digits, else ``None``
-    (``str.isdigit`` alone lets through ``²``, which ``int`` refuses, and ``１``, which it reads as 1)."""
-    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(most)):
-        return None
-    value = int(raw)
-    return value if least <= value <= most else None
-
-
 def limit_arg(default: int = 100) -> int:
     """The ``limit`` query parameter, 1–500 (422 otherwise)."""
-    value = whole_number(request.args.get("limit", str(default)), 1, 500)
+    value = whole_number(request.args.get("limit", str(default)), least=1, most=500)
     if value is None:
         raise ValidationError("limit 须为 1–500 的整数", fields={"limit": ["须为 1–500 的整数"]})
     return value

@@ -17,9 +17,9 @@ from marshmallow import validates_schema
 from engine.audit_access import ACCESS_KINDS
 from engine.audit_access import AccessFilter
 from engine.calendar import SHANGHAI
+from forms.base import whole_number
 from web.home.schemas import HtmlFormSchema
 from web.home.schemas import text
-from web.input_guard import whole_number
 
 #: why an auditor needs full ID numbers (recorded with every unmasking)
 AUDIT_UNMASK_PURPOSES = {
@@ -65,5 +65,5 @@ def access_filter(args: Mapping[str, str]) -> tuple[AccessFilter, dict[str, str]
 
 
 def page_number(raw: str | None) -> int:
-    number = whole_number(raw or "", 99_999)
+    number = whole_number(raw or "", most=99_999)
     return number if number else 1

@@ -30,13 +30,13 @@ from engine.models.complaint import Complaint
 from engine.services import complaint_queries
 from engine.services import complaints
 from engine.services.rechecks import recheck_visible_to
+from forms.base import whole_number
 from forms.ids import mask_id
 from web.complaints.blueprint import bp
 from web.db import get_ctx
 from web.home.schemas import field_errors
 from web.home.schemas import optional_date
 from web.inbox.views import local_time
-from web.input_guard import whole_number
 
 FORM_FIELDS = ("channel", "channel_detail", "received_at", "complainant_name", "complainant_contact", "case_no",
                "subject_text", "content")

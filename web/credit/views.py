@@ -28,6 +28,7 @@ from engine.models.credit import CREDIT_STATE_NAMES
 from engine.models.credit import CreditRecord
 from engine.services import credit
 from engine.services import credit_queries
+from forms.base import whole_number
 from forms.member_rules import RELATIONS
 from web.cases import queries
 from web.credit.blueprint import bp
@@ -35,7 +36,6 @@ from web.db import get_ctx
 from web.home.schemas import field_errors
 from web.home.schemas import optional_date
 from web.inbox.views import local_time
-from web.input_guard import whole_number
 
 FORM_FIELDS = ("person_id", "reason", "reason_detail", "legal_basis", "valid_from", "valid_to", "report_no",
                "recheck_no")

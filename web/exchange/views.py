@@ -36,10 +36,10 @@ from engine.exchange.results import confirm_import
 from engine.exchange.results import overdue_requests
 from engine.models.exchange import BatchStatus
 from engine.models.exchange import ExchangeRequest
+from forms.base import whole_number
 from web.db import get_ctx
 from web.exchange.blueprint import bp
 from web.inbox.views import local_time
-from web.input_guard import whole_number
 from web.login import has_role
 
 MAX_PACKAGE_BYTES = 200 * 1024 * 1024
@@ -142,7 +142,7 @@ def delay() -> ResponseReturnValue:
     days = request.form.get("days", "")
     document = request.files.get("document")
     content = document.read() if document is not None else b""
-    request_number, days_number = whole_number(request_id), whole_number(days, 999)
+    request_number, days_number = whole_number(request_id), whole_number(days, most=999)
     target = ctx.session.get(ExchangeRequest, request_number) if request_number is not None else None
     if target is None:
         flash("请选择交换请求", "error")

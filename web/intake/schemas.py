@@ -15,11 +15,11 @@ from datetime import date
 from typing import Any
 
 from forms import FormError
+from forms.base import whole_number
 from forms.household import BUSINESS_TYPES
 from forms.household import validate_entrustment
 from forms.member_rules import DEFAULT_RULE_SET
 from forms.member_rules import RULE_SETS
-from web.input_guard import whole_number
 
 #: (code, title) of the wizard's steps, in order
 STEPS = (("business", "业务类别"), ("members", "家庭成员及义务人"), ("documents", "授权书扫描件"),
