@@ -1,11 +1,11 @@
 """Bad input to the JSON API gets a clear refusal, never a server error, and writes nothing (DESIGN, Web and API).
 
-On the seeded demo world (fixture ``demo_app``, ``tests/web/demo_world.py``), signed in with a token as a
-user who may call each operation, every POST/DELETE operation of the OpenAPI document receives bodies
-that are not JSON or not a JSON object, the wrong content type, an empty object, each required field missing, each field with a
-wrong type (derived from the documented request schema), 20,000-character strings, NUL bytes and unknown
-fields, against a real object the user may act on; and path ids that do not exist, are negative, huge or
-not numbers. Every GET operation gets the bad path ids too, and its documented query parameters bad values.
+On the seeded demo world (fixture ``demo_app``, ``tests/web/demo_world.py``), signed in with a token as a user
+who may call each operation, every POST/DELETE operation of the OpenAPI document receives bodies that are not
+JSON or not a JSON object, the wrong content type, an empty object, each required field missing, each field
+with a wrong type (derived from the documented request schema), 20,000-character strings, NUL bytes and
+unknown fields, against a real object the user may act on; and path ids that do not exist, are negative, huge
+or not numbers. Every GET operation gets the bad path ids too, and its documented query parameters bad values.
 
 Every answer must be a 4xx the operation documents, ``{"error": <snake_case>, "message": <Chinese>}``,
 without a traceback, the caller's token or an ID number (PR-4), and no table may have gained a row. The
