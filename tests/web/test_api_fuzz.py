@@ -368,3 +368,19 @@ def test_control_characters_and_huge_ids_never_reach_the_database(app: Flask, cl
     assert {name: (r.status_code, r.json["error"]) for name, r in answers.items()} == {
         "path": (404, "not_found"), "query": (422, "validation_error"), "body": (422, "validation_error"),
         "unit": (422, "validation_error"), "huge id": (404, "not_found"), "sign-in": (422, "validation_error")}
+
+
+def test_a_stranger_is_refused_before_the_parameters_are_read(app: Flask, client: Any) -> None:
+    """401 comes before 422: a caller without a valid token learns nothing of what the operation takes."""
+    from engine.context import Actor
+    from engine.services.demo import seed_demo
+
+    ctx = app.extensions["hedui"].new_context()
+    seed_demo(ctx, actor=Actor("admin", "admin"))
+    ctx.session.commit()
+    bad_query = "/api/v1/tasks?page=-1&limit=%C2%B2"
+    assert client.get(bad_query).status_code == 401
+    assert client.get(bad_query, headers={"Authorization": "Bearer not-a-token"}).json["error"] == "not_authenticated"
+    token = client.post("/api/v1/tokens", json={"username": "hq_street_clerk", "password": DEMO_PASSWORD}).json
+    signed_in = client.get(bad_query, headers={"Authorization": f"Bearer {token['token']}"})
+    assert signed_in.status_code == 422 and set(signed_in.json["details"]["fields"]) == {"page"}

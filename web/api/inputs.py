@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from flask import current_app
 from flask import request
 from sqlalchemy import select
 
@@ -21,6 +22,7 @@ from forms.text import CONTROL
 from forms.text import MESSAGE as CONTROL_MESSAGE
 from forms.text import control_characters
 from web.api.openapi import documented_query_parameters
+from web.auth import authenticate
 from web.auth import current_api_user
 from web.db import get_ctx
 
@@ -81,6 +83,8 @@ def check_url() -> None:
     rule = request.url_rule
     if rule is None or not rule.rule.startswith("/api/v1/"):
         return
+    if getattr(current_app.view_functions.get(request.endpoint or ""), "requires_token", False):
+        authenticate()  # 401 before any 422: the parameters are checked for signed-in callers only
     if any(isinstance(v, str) and CONTROL.search(v) for v in (request.view_args or {}).values()):
         raise NotFoundError("对象不存在")
     known = documented_query_parameters(rule.rule, request.method)
