@@ -167,13 +167,21 @@ def page_count(snapshot: dict[str, Any]) -> int:
     return len(_PAGE.findall(probe))
 
 
+def require_current(ctx: EngineContext, report: Report) -> None:
+    """Refuse to correct a report already replaced (the page offers no 更正 then; a stale page may post one).
+
+    :raises InvalidStateError: ``report_superseded``.
+    """
+    if superseded_by(ctx.session, [report.id]).get(report.id) is not None:
+        raise InvalidStateError(f"报告 {report.number} 已被替代，不能再次更正", code="report_superseded")
+
+
 def supersede(ctx: EngineContext, report: Report, *, actor: Actor, reason: str) -> Report:
     """Issue a corrected report that replaces ``report`` (which stays, unchanged, as 已被替代)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError(fields={"reason": ["请说明更正原因"]})
-    if superseded_by(ctx.session, [report.id]).get(report.id) is not None:
-        raise InvalidStateError(f"报告 {report.number} 已被替代，不能再次更正", code="report_superseded")
+    require_current(ctx, report)
     household = ctx.session.get(Household, report.household_id)
     assert household is not None
     old = contents(report)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,8 @@ USERNAME = re.compile("(?<![A-Za-z0-9_])(?:" + "|".join(re.escape(u) for u, _, _
 ACCOUNT_PATHS = ("/audit", "/archives", "/admin", "/exchange/")
 #: the archive viewer of a case (for auditors: 「姓名（用户名）」)
 ARCHIVE_PAGE = re.compile(r"^/cases/[^/]+/archive")
+#: the periodic jobs a running server does (web/jobs.py FREQUENT_JOBS and the cities' gathering)
+JOBS = ("timers.run_due", "tasks.escalate_overdue", "exchange.run", "archives.seal_closed", "cross_city.gather")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -66,6 +70,27 @@ def build_demo_app(sqlite_template: Path, tmp_path_factory: pytest.TempPathFacto
         result = runner.invoke(args=args)
         assert result.exit_code == 0, (args, result.output, repr(result.exception))
     return app
+
+
+def moved_on(app: Flask, tmp_path_factory: pytest.TempPathFactory, when: datetime) -> tuple[Flask, dict[str, str]]:
+    """A copy of ``app``'s world at ``when`` with the periodic jobs run, as a server left running would show it;
+    and what each job printed."""
+    from web import create_app
+
+    path = tmp_path_factory.mktemp("crawl-later") / "demo.db"
+    source, target = sqlite3.connect(app.config["DATABASE_URL"].removeprefix("sqlite:///")), sqlite3.connect(path)
+    source.backup(target)  # with what is still in the write-ahead log, unlike a file copy
+    source.close()
+    target.close()
+    later = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{path}", "CLOCK": FixedClock(when),
+                        "SECRET_KEY": "demo-crawl-secret-key-of-32-chars!"})
+    runner = later.test_cli_runner()
+    done: dict[str, str] = {}
+    for job in JOBS:
+        result = runner.invoke(args=["jobs", "run", job])
+        assert result.exit_code == 0, (job, result.output, repr(result.exception))
+        done[job] = result.output
+    return later, done
 
 
 class _Page(HTMLParser):

@@ -21,47 +21,30 @@ and the objects they list. The case histories must read in Chinese (AU-1: every 
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from engine.clock import FixedClock
 from engine.services.demo import DEMO_PASSWORD
 from engine.services.demo import USERS
 from tests.conftest import BPMN_DIR
 from tests.conftest import T0
 from tests.web.demo_world import ID_NUMBER
 from tests.web.demo_world import crawl
+from tests.web.demo_world import moved_on
 from tests.web.test_login import login
 
 #: five weeks after the demo's day: past every limit (2026-12-30)
 LATER = T0 + timedelta(days=37)
-#: the periodic jobs a running server does (web/jobs.py FREQUENT_JOBS and the cities' gathering)
-JOBS = ("timers.run_due", "tasks.escalate_overdue", "exchange.run", "archives.seal_closed", "cross_city.gather")
 
 
 @pytest.fixture(scope="module")
 def later_app(demo_app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """The same demo five weeks on: every limit passed, the periodic jobs run (overdue tasks, exchange
     requests past their reply date, fired timers), as a server left running would show it."""
-    from web import create_app
-
-    path = tmp_path_factory.mktemp("crawl-later") / "demo.db"
-    source, target = sqlite3.connect(demo_app.config["DATABASE_URL"].removeprefix("sqlite:///")), sqlite3.connect(path)
-    source.backup(target)  # with what is still in the write-ahead log, unlike a file copy
-    source.close()
-    target.close()
-    app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{path}", "CLOCK": FixedClock(LATER),
-                      "SECRET_KEY": "demo-crawl-secret-key-of-32-chars!"})
-    runner = app.test_cli_runner()
-    done: dict[str, str] = {}
-    for job in JOBS:
-        result = runner.invoke(args=["jobs", "run", job])
-        assert result.exit_code == 0, (job, result.output, repr(result.exception))
-        done[job] = result.output
+    app, done = moved_on(demo_app, tmp_path_factory, LATER)
     assert "已完成: 0" not in done["timers.run_due"] + done["tasks.escalate_overdue"]  # the world did move on
     return app
 

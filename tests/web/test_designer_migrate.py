@@ -117,6 +117,19 @@ def test_bad_versions_answer_422_with_the_choice_kept(cases) -> None:  # type: i
     assert chooser.status_code == 200 and "第 1 版（运行中 2 件）" in chooser.get_data(as_text=True)
 
 
+def test_digits_int_refuses_are_no_version_and_no_case(app, cases) -> None:  # type: ignore[no-untyped-def]
+    """「²」 passes ``str.isdigit`` and ``int`` refuses it: a version or a ticked case of 「²」 (a hand-made or
+    tampered post, the form fuzz found it) is 请选择版本 / no case chosen, not a 500; nothing migrates."""
+    login(cases, "designer")
+    plan = cases.get("/designer/migrate/linear_review?from=²&to=2")
+    assert plan.status_code == 422 and "请选择版本" in plan.get_data(as_text=True)
+    versions = _post(cases, {"from": "1", "to": "²", "instance": [str(_ids(app)["HD-W-1"])], "reason": "原因"})
+    assert versions.status_code == 422 and "请选择版本" in versions.get_data(as_text=True)
+    chosen = _post(cases, {"from": "1", "to": "2", "instance": ["²", "9" * 22], "reason": "原因"})
+    assert chosen.status_code == 422 and "请至少选择一件案件" in chosen.get_data(as_text=True)
+    assert _migrated(app) == 0
+
+
 def test_others_get_403(app, cases) -> None:  # type: ignore[no-untyped-def]
     ids = _ids(app)
     for username in ("cy_intake", "auditor", "admin"):

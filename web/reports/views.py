@@ -36,6 +36,7 @@ from engine.reports.render import spending_sentences
 from engine.reports.service import case_reports
 from engine.reports.service import contents
 from engine.reports.service import get_report
+from engine.reports.service import require_current
 from engine.reports.service import supersede
 from forms.ids import mask_id
 from web.cases import queries
@@ -74,6 +75,7 @@ def report_supersede(case_no: str, report_id: int) -> ResponseReturnValue:
     _household, row = _report(case_no, report_id)
     if not _is_report_officer(row):
         raise PermissionDeniedError("只有出具机构的报告出具人员可以出具更正报告", code="role_required")
+    require_current(ctx, row)  # before the reason: a superseded report's page has no form to show its error in
     reason = (request.form.get("reason") or "").strip()
     if not reason or len(reason) > 500:
         return _page(case_no, report_id, error="请填写更正原因（不超过 500 字）", reason=reason[:2000]), 422
