@@ -24,18 +24,16 @@ created on the server and dropped afterwards.
 from __future__ import annotations
 
 import argparse
-import sys
-import platform
-import io
-import contextlib
 import os
+import platform
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from datetime import timezone
 from datetime import timedelta
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,14 +51,14 @@ from engine.clock import FixedClock
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.db import make_engine
+from engine.history import _hashed_fields
+from engine.history import event_hash
+from engine.history import instance_stream
 from engine.migrate import upgrade
 from engine.models import Event
 from engine.models import InstanceStatus
 from engine.models import WorkflowInstance
 from engine.runtime import BpmnRuntime
-from engine.history import _hashed_fields
-from engine.history import event_hash
-from engine.history import instance_stream
 from engine.services.demo import seed_demo
 from engine.services.demo_cases import seed_demo_cases
 from engine.services.deploy import deploy_files
@@ -69,6 +67,7 @@ from engine.services.instances import list_open_tasks
 from engine.services.instances import start_instance
 from engine.services.messages import deliver_message
 from engine.services.timers import fire_due_timers
+from tests.perf.report import run_captured
 from tests.perf.scratch import scratch_database
 
 BPMN = Path(__file__).parents[2] / "bpmn" / "standard_verification.bpmn"
@@ -247,12 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server URL (a scratch database is created)")
     parser.add_argument("--out", type=Path, help="also write the results as the bench:audit section of this file")
     args = parser.parse_args(argv)
-    captured = io.StringIO()
-    with contextlib.redirect_stdout(captured):
-        _run(args)
-    print(captured.getvalue(), end="")
+    text_out = run_captured(_run, args)
     if args.out:
-        _write(args.out, captured.getvalue(), argv)
+        _write(args.out, text_out, argv)
     return 0
 
 
