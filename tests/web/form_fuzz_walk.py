@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin
@@ -263,3 +264,19 @@ def fuzz_as(app: Flask, counter: sqlite3.Connection, username: str | None, shape
             _open(fuzzer, forms, openers)
     return fuzzer.problems
 
+
+
+def fuzz_everyone(app: Flask, users: Iterable[str | None], openers: Openers, expected: frozenset[str], *,
+                  more: dict[str, Callable[[FlaskClient], list[Form]]] | None = None, per_shape: int = 1) -> None:
+    """Fuzz every form shape the ``users`` reach (each shape once); fail on any problem or a form of
+    ``expected`` (endpoints) no longer reached. ``more``: per user, forms only a post's answer offers."""
+    counter = sqlite3.connect(app.config["DATABASE_URL"].removeprefix("sqlite:///"))
+    try:
+        shapes_done: set[tuple[Any, ...]] = set()
+        found = {str(u): problems for u in users if (problems := fuzz_as(
+            app, counter, u, shapes_done, openers, more=(more or {}).get(str(u)), per_shape=per_shape))}
+    finally:
+        counter.close()
+    assert not found, "\n".join(f"{user}: {p}" for user, problems in found.items() for p in problems)
+    missing = expected - {key[0] for key in shapes_done}
+    assert not missing, f"the walk no longer reaches these forms: {sorted(missing)}"
