@@ -27,10 +27,11 @@ TYPE_MESSAGES: dict[type[fields.Field], dict[str, str]] = {
 }
 #: the id of a stored row, as a select or a hidden input posts it: ids are 32-bit integer columns, so a tampered
 #: value beyond them is a validation error, not an overflow in the query (SQLite cannot bind it at all)
-ROW_ID = validate.Range(min=1, max=2**31 - 1, error="所选对象不存在，请从列表中选择")
+MAX_ROW_ID = 2**31 - 1
+ROW_ID = validate.Range(min=1, max=MAX_ROW_ID, error="所选对象不存在，请从列表中选择")
 
 
-def whole_number(raw: str, *, least: int = 0, most: int = 2**31 - 1) -> int | None:
+def whole_number(raw: str, *, least: int = 0, most: int = MAX_ROW_ID) -> int | None:
     """``raw`` as an integer in ``least``–``most`` if it is written in ASCII digits, else None.
 
     ``str.isdigit`` alone lets through 「²」 (which ``int`` refuses: a 500) and 「１」 (which it reads as 1),

@@ -21,7 +21,7 @@ from werkzeug.routing import IntegerConverter
 from werkzeug.routing import Map
 
 from engine.errors import ValidationError
-from forms.base import ROW_ID
+from forms.base import MAX_ROW_ID
 
 NUL_MESSAGE = "提交的内容含有不可见的控制字符（NUL），请删除后重新输入并提交"
 
@@ -43,7 +43,7 @@ class RowIdConverter(IntegerConverter):
     regex = r"[0-9]+"
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", ROW_ID.max)
+        kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(url_map, *args, **kwargs)
 
 

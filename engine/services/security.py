@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from datetime import datetime
 from datetime import timedelta
 
@@ -26,6 +25,7 @@ from engine.models import LoginAttempt
 from engine.models import User
 from engine.services.users import AuthenticationError
 from engine.services.users import authenticate
+from forms.text import CONTROL
 
 logger = logging.getLogger(__name__)
 
@@ -103,9 +103,6 @@ def _retry_at(ctx: EngineContext, conditions: list[ColumnElement[bool]], limit: 
     return recent[-1] + WINDOW if len(recent) >= limit else None
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def sign_in(ctx: EngineContext, username: str, password: str, *, ip: str | None) -> User:
     """Authenticate through the throttle and record the attempt either way.
 
@@ -114,7 +111,7 @@ def sign_in(ctx: EngineContext, username: str, password: str, *, ip: str | None)
     """
     # no account has a control character in its name: as "?" it matches none and counts as any failure
     # (PostgreSQL text cannot hold NUL: the raw name reaching the attempts table was a server error)
-    username = _CONTROL.sub("?", username)
+    username = CONTROL.sub("?", username)
     check_throttle(ctx, username, ip)
     try:
         user = authenticate(ctx, username, password)

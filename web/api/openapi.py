@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 ERROR_SCHEMA = {
@@ -94,10 +95,14 @@ def route_path(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.removeprefix("/api/v1"))
 
 
-def documented_query_parameters(rule: str, method: str) -> set[str] | None:
-    """The query parameters the document lists for an operation (``None``: the operation is not documented)."""
+@cache
+def documented_query_parameters(rule: str, method: str) -> frozenset[str] | None:
+    """The query parameters the document lists for an operation (``None``: the operation is not documented).
+
+    Read before every API request: cached per route (the operations are all declared at import).
+    """
     path, verb = route_path(rule), "get" if method == "HEAD" else method.lower()
     for op_method, op_path, spec in _OPERATIONS:
         if op_path == path and op_method == verb:
-            return {p["name"] for p in spec.get("parameters", []) if p.get("in") == "query"}
+            return frozenset(p["name"] for p in spec.get("parameters", []) if p.get("in") == "query")
     return None

@@ -6,6 +6,8 @@ service behind them issues the 复核委托书 and starts the linked verificatio
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from flask import Response
@@ -189,20 +191,21 @@ def get_batch(batch_no: str) -> Response:
 @bp.post("/api/v1/recheck-batches/<batch_no>/pause")
 @api_login_required
 def pause_batch(batch_no: str) -> Response:
-    no_body()
-    batch = _batch(batch_no)
-    actor = actor_in(batch.entrusting_unit_id, recheck_batches.BATCH_ROLES)
-    return jsonify(batch_dict(recheck_batches.pause_batch(get_ctx(), batch.id, actor=actor)))
+    return _batch_command(batch_no, recheck_batches.pause_batch)
 
 
 @bp.post("/api/v1/recheck-batches/<batch_no>/resume")
 @api_login_required
 def resume_batch(batch_no: str) -> Response:
+    return _batch_command(batch_no, partial(recheck_batches.resume_batch, stale_minutes=stale_minutes()))
+
+
+def _batch_command(batch_no: str, command: Callable[..., RecheckBatch]) -> Response:
+    """Pause or resume: no body, the entrusting unit's batch staff only."""
     no_body()
     batch = _batch(batch_no)
     actor = actor_in(batch.entrusting_unit_id, recheck_batches.BATCH_ROLES)
-    return jsonify(batch_dict(recheck_batches.resume_batch(get_ctx(), batch.id, actor=actor,
-                                                           stale_minutes=stale_minutes())))
+    return jsonify(batch_dict(command(get_ctx(), batch.id, actor=actor)))
 
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
