@@ -68,7 +68,7 @@ def credit_dict(record: CreditRecord, *, full: bool = False) -> dict[str, Any]:
 @api_login_required
 def list_credit_records() -> Response:
     """The caller's jurisdiction, masked. An ID number is never taken from the query string (it would land
-    in access logs; refused for every operation: ``web.api.inputs.check_query_string``): the lookup is
+    in access logs; refused for every operation: ``web.api.inputs.check_url``): the lookup is
     ``POST /api/v1/credit-records/lookup``."""
     ctx = get_ctx()
     user = current_api_user()
