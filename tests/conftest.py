@@ -129,10 +129,48 @@ def db_engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def connection(db_engine: Engine) -> Iterator[Connection]:
-    """A connection in an outer transaction that is rolled back after the test."""
+def connection(request: pytest.FixtureRequest, db_engine: Engine) -> Iterator[Connection]:
+    """A connection in an outer transaction that is rolled back after the test.
+
+    In a module that defines ``SEED_ONCE`` (see :func:`seeded_connection`) the test runs instead in a
+    savepoint on the module's seeded connection, rolled back after the test: the seed is paid once.
+    """
+    if _seeds_once(request):
+        conn = request.getfixturevalue("seeded_connection")
+        savepoint = conn.begin_nested()
+        yield conn
+        savepoint.rollback()
+        return
     conn = db_engine.connect()
     outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+def _seeds_once(request: pytest.FixtureRequest) -> bool:
+    return getattr(request.module, "SEED_ONCE", None) is not None
+
+
+@pytest.fixture(scope="module")
+def seeded_connection(request: pytest.FixtureRequest, db_engine: Engine) -> Iterator[Connection]:
+    """The module's ``SEED_ONCE(ctx)`` run once per module and database, in an outer transaction.
+
+    Set-up data most tests of a module share (the demo organisation, every diagram deployed, a few
+    cases) then costs one seeding per module instead of one per test: each test runs in a savepoint
+    on top (``connection``), so what a test writes is gone for the next one, and the whole is rolled
+    back after the module. ``SEED_ONCE`` gets an :class:`EngineContext` at ``T0`` whose session
+    commits into the outer transaction. Every test of such a module runs on the seed: the seeded
+    transaction stays open for the whole module, so a second connection writing to the same database
+    (``committing_url``, a test's own engine) would wait for its locks; keep such tests elsewhere.
+    """
+    conn = db_engine.connect()
+    outer = conn.begin()
+    factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    clock = FixedClock(T0)
+    with factory() as session:
+        request.module.SEED_ONCE(EngineContext(session, BpmnRuntime(clock, script_time_limit=2.0), clock))
+        session.commit()
     yield conn
     outer.rollback()
     conn.close()
@@ -207,12 +245,15 @@ def runner(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def committing_url(db_url: str, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+def committing_url(request: pytest.FixtureRequest, db_url: str, tmp_path: Path,
+                   sqlite_template: Path) -> Iterator[str]:
     """A database where the code under test really commits (concurrency tests).
 
     SQLite: a fresh copy of the migrated template. PostgreSQL: the test database,
     emptied again afterwards (TRUNCATE does not fire the event log's row triggers).
     """
+    if _seeds_once(request):
+        raise RuntimeError("committing_url in a SEED_ONCE module: the seeded transaction would block it")
     if db_url.startswith("sqlite"):
         path = tmp_path / "committing.db"
         shutil.copy(sqlite_template, path)

@@ -23,6 +23,10 @@ from engine.documents.printing import render_case_document
 from engine.models import Event
 from engine.models.archive import PrintCounter
 from tests.engine.archive_factory import seed
+from tests.engine.archive_factory import seeded
+
+#: the demo region, the diagrams and the four demo cases, seeded once for the module
+SEED_ONCE = seed
 
 CST = timezone(timedelta(hours=8))
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=CST)
@@ -63,7 +67,7 @@ def test_the_same_input_renders_the_same_bytes() -> None:
 
 
 def test_the_authorisation_is_prefilled_in_the_ver3_layout(ctx) -> None:  # type: ignore[no-untyped-def]
-    household = seed(ctx)[0]
+    household = seeded(ctx)[0]
     rendered = render_case_document(ctx, household, "authorisation", actor=CLERK, viewer="周敏", unit="红旗街道民政办",
                                     printing=False)
     texts = pages(rendered.content)
@@ -86,7 +90,7 @@ def test_the_authorisation_is_prefilled_in_the_ver3_layout(ctx) -> None:  # type
 
 
 def test_the_entrustment_letter_names_the_batch(ctx) -> None:  # type: ignore[no-untyped-def]
-    households = seed(ctx)
+    households = seeded(ctx)
     first = households[0]
     entrustment = first.entrustment
     text = "".join(pages(render_case_document(ctx, first, "entrustment", actor=CLERK, viewer="周敏",
@@ -105,7 +109,7 @@ def test_the_entrustment_letter_names_the_batch(ctx) -> None:  # type: ignore[no
 
 @pytest.mark.parametrize("which", ["authorisation", "entrustment"])
 def test_prints_are_counted_per_document_and_every_copy_recorded(ctx, which: str) -> None:  # type: ignore[no-untyped-def]
-    a, b = seed(ctx)[:2]
+    a, b = seeded(ctx)[:2]
     numbers = [render_case_document(ctx, a, which, actor=CLERK, viewer="周敏", unit="红旗街道民政办",
                                     printing=True).print_no for _ in range(2)]
     other = render_case_document(ctx, b, which, actor=CLERK, viewer="周敏", unit="红旗街道民政办", printing=True)

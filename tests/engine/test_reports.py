@@ -37,9 +37,13 @@ from engine.reports.service import region_short_name
 from engine.reports.service import supersede
 from tests.engine.archive_factory import closed
 from tests.engine.archive_factory import seed
+from tests.engine.archive_factory import seeded
 from tests.engine.report_factory import REPORTER
 from tests.engine.report_factory import open_cases
 from tests.engine.report_factory import southern_case
+
+#: the demo region, the diagrams and the four demo cases, seeded once for the module
+SEED_ONCE = seed
 
 #: words of an eligibility verdict or advice, which a report must never contain (PR-3)
 VERDICT_WORDS = ("符合", "不符合", "建议", "合格", "资格", "准予", "不予", "批准", "同意救助")
@@ -55,7 +59,7 @@ def _only_report(ctx) -> Report:  # type: ignore[no-untyped-def]
 
 
 def test_completing_issue_report_issues_a_numbered_snapshot(ctx) -> None:  # type: ignore[no-untyped-def]
-    seed(ctx)
+    seeded(ctx)
     [done] = closed(ctx)
     report = _only_report(ctx)
     assert report.household_id == done.id and report.number == "朝阳核字〔2026〕第0001号"
@@ -85,7 +89,7 @@ def test_completing_issue_report_issues_a_numbered_snapshot(ctx) -> None:  # typ
 
 
 def test_numbers_run_per_agency_and_year_without_gaps(ctx, clock) -> None:  # type: ignore[no-untyped-def]
-    seed(ctx)
+    seeded(ctx)
     numbers = [issue_report(ctx, h, actor=REPORTER).number for h in open_cases(ctx)]
     # the demo's four open 朝阳区 cases (one escalated, PS-5), its re-verification's linked case and the
     # escalated case's case at 长春市核对中心 (numbered by that agency); the demo's closed case has 第0001号
@@ -100,7 +104,7 @@ def test_numbers_run_per_agency_and_year_without_gaps(ctx, clock) -> None:  # ty
 
 
 def test_every_source_status_is_in_the_annex_and_no_verdict_anywhere(ctx, clock) -> None:  # type: ignore[no-untyped-def]
-    households = seed(ctx)
+    households = seeded(ctx)
     waiting = households[2]  # in data exchange: one unit answered, the others not yet
     report = issue_report(ctx, waiting, actor=REPORTER)
     statuses = {s["status"] for s in contents(report)["sources"]}
@@ -127,7 +131,7 @@ def test_every_source_status_is_in_the_annex_and_no_verdict_anywhere(ctx, clock)
 
 
 def test_summary_counts_members_only_and_one_income_once(ctx) -> None:  # type: ignore[no-untyped-def]
-    seed(ctx)
+    seeded(ctx)
     body = contents(_only_report(ctx))
     summary = body["summary"]
     assert summary["counted_persons"] == 3 and summary["period_months"] == 12
@@ -142,7 +146,7 @@ def test_summary_counts_members_only_and_one_income_once(ctx) -> None:  # type: 
 
 
 def test_a_report_never_changes(ctx) -> None:  # type: ignore[no-untyped-def]
-    seed(ctx)
+    seeded(ctx)
     digest = _only_report(ctx).sha256
     with pytest.raises(IntegrityError) as refused, ctx.session.begin_nested():
         _only_report(ctx).content = "{}"
@@ -161,7 +165,7 @@ def test_a_report_never_changes(ctx) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_a_correction_supersedes_the_old_report(ctx, clock) -> None:  # type: ignore[no-untyped-def]
-    [done] = [h for h in seed(ctx) if h.instance.status.value == "completed"]
+    [done] = [h for h in seeded(ctx) if h.instance.status.value == "completed"]
     old = _only_report(ctx)
     old_content, old_digest = old.content, old.sha256
     with pytest.raises(ValidationError):
@@ -184,7 +188,7 @@ def test_a_correction_supersedes_the_old_report(ctx, clock) -> None:  # type: ig
 
 
 def test_a_report_expires_after_one_year(ctx, clock) -> None:  # type: ignore[no-untyped-def]
-    [done] = [h for h in seed(ctx) if h.instance.status.value == "completed"]
+    [done] = [h for h in seeded(ctx) if h.instance.status.value == "completed"]
     assert case_reports(ctx, done.case_no)[0].expired is False
     clock.set(datetime(2027, 11, 23, 23, 0, tzinfo=SHANGHAI))  # the last day of validity
     assert case_reports(ctx, done.case_no)[0].to_json()["expired"] is False
@@ -194,7 +198,7 @@ def test_a_report_expires_after_one_year(ctx, clock) -> None:  # type: ignore[no
 
 
 def test_pdf_has_cover_annexes_chinese_pages_and_the_print_counter(ctx) -> None:  # type: ignore[no-untyped-def]
-    [done] = [h for h in seed(ctx) if h.instance.status.value == "completed"]
+    [done] = [h for h in seeded(ctx) if h.instance.status.value == "completed"]
     report = _only_report(ctx)
     prints = [render_report(ctx, report, actor=REPORTER, viewer="赵丽", unit="朝阳区核对中心", printing=True)
               for _ in range(2)]
@@ -220,7 +224,7 @@ def test_pdf_has_cover_annexes_chinese_pages_and_the_print_counter(ctx) -> None:
 
 
 def test_results_without_answer_stay_listed_in_the_pdf(ctx, clock) -> None:  # type: ignore[no-untyped-def]
-    households = seed(ctx)
+    households = seeded(ctx)
     waiting = households[2]
     report = issue_report(ctx, waiting, actor=REPORTER)
     body = contents(report)
@@ -236,7 +240,7 @@ def test_the_sealed_archive_holds_the_exchange_records_and_the_report(ctx) -> No
     from engine.models.archive import ArchiveItem
     from engine.models.archive import ArchiveItemBlob
 
-    [done] = [h for h in seed(ctx) if h.instance.status.value == "completed"]
+    [done] = [h for h in seeded(ctx) if h.instance.status.value == "completed"]
     report = _only_report(ctx)
     archive = ctx.session.execute(select(Archive).where(Archive.household_id == done.id)).scalar_one()
     items = {i.kind: i for i in ctx.session.execute(select(ArchiveItem).where(
@@ -265,7 +269,7 @@ def test_a_reverification_report_is_the_same_structure_plus_trigger_and_differen
     """The 复核报告 (DO-8, RPT-07) the re-verification branch will issue: same snapshot, trigger, differences."""
     from engine.models.report import ReportKind
 
-    households = seed(ctx)
+    households = seeded(ctx)
     waiting = households[2]
     original = issue_report(ctx, waiting, actor=REPORTER)
     clock.advance(timedelta(days=40))  # meanwhile the unanswered units timed out
@@ -289,7 +293,7 @@ def test_support_duty_persons_are_listed_apart_and_not_counted(ctx, clock) -> No
     from engine.services.packages import DocumentIn
     from tests.engine.package_factory import synthetic_household
 
-    seed(ctx)
+    seeded(ctx)
     letter = create_entrustment(ctx, entrusting_unit="HQ-MZB", agency_unit="CY-HDZX",
                                 households=[synthetic_household(3)],
                                 documents=[[DocumentIn("authorisation", "授权书.pdf", DEMO_SCAN)]],

@@ -36,6 +36,10 @@ from engine.services.instances import list_open_tasks
 from engine.services.users import get_user
 from tests.engine.archive_factory import households
 from tests.engine.archive_factory import seed
+from tests.engine.archive_factory import seeded
+
+#: the demo region, the diagrams and the four demo cases, seeded once for the module
+SEED_ONCE = seed
 
 CAR = {"category": "vehicle", "description": "2026年5月购买小型轿车一辆", "amount": "158000", "spent_on": "2026-05-10",
        "source": "data_match"}
@@ -49,7 +53,7 @@ def _as(ctx: EngineContext, username: str) -> Actor:
 @pytest.fixture
 def running(ctx: EngineContext) -> Household:
     """The demo region and cases; the first case waits at 受理初审 (running, no report)."""
-    seed(ctx)
+    seeded(ctx)
     household = households(ctx)[0]
     assert household.instance is not None and not spending.closed_reason(ctx, household)
     return household

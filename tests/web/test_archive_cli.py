@@ -12,12 +12,16 @@ from sqlalchemy import text
 
 from engine.models.archive import Archive
 from tests.engine.archive_factory import seed
+from tests.engine.archive_factory import seeded
+
+#: the demo region, the diagrams and the four demo cases, seeded once for the module
+SEED_ONCE = seed
 
 
 @pytest.fixture
 def sealed(app) -> str:  # type: ignore[no-untyped-def]
     ctx = app.extensions["hedui"].new_context()
-    case_no = seed(ctx)[3].case_no
+    case_no = seeded(ctx)[3].case_no
     ctx.session.commit()
     ctx.session.close()
     return case_no

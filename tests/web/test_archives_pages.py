@@ -20,17 +20,21 @@ from engine.models.archive import ArchiveItem
 from engine.models.archive import ArchiveItemBlob
 from tests.engine.archive_factory import households
 from tests.engine.archive_factory import seed
+from tests.engine.archive_factory import seeded
 from tests.web.test_intake import post
 from tests.web.test_login import assert_valid_html
 from tests.web.test_login import login
 from tests.web.test_login import logout
+
+#: the demo region, the diagrams and the four demo cases, seeded once for the module
+SEED_ONCE = seed
 
 
 @pytest.fixture
 def cases(app) -> list[str]:  # type: ignore[no-untyped-def]
     """The four demo case numbers; the last one is closed and sealed."""
     ctx = app.extensions["hedui"].new_context()
-    numbers = [h.case_no for h in seed(ctx)]
+    numbers = [h.case_no for h in seeded(ctx)]
     ctx.session.commit()
     ctx.session.close()
     return numbers

@@ -20,18 +20,22 @@ from engine.models import Event
 from engine.models import HumanTask
 from engine.models.report import Report
 from tests.engine.archive_factory import seed
+from tests.engine.archive_factory import seeded
 from tests.web.test_api_tasks import _token
 from tests.web.test_intake import post
 from tests.web.test_login import assert_valid_html
 from tests.web.test_login import login
 from tests.web.test_login import logout
 
+#: the demo region, the diagrams and the four demo cases, seeded once for the module
+SEED_ONCE = seed
+
 
 @pytest.fixture
 def case_no(app) -> str:  # type: ignore[no-untyped-def]
     """The closed demo case, which has its report."""
     ctx = app.extensions["hedui"].new_context()
-    numbers = [h.case_no for h in seed(ctx)]
+    numbers = [h.case_no for h in seeded(ctx)]
     ctx.session.commit()
     ctx.session.close()
     return numbers[3]

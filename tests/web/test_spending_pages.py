@@ -19,16 +19,20 @@ from engine.services.demo_cases import _advance
 from engine.services.demo_cases import _answer
 from tests.engine.archive_factory import households
 from tests.engine.archive_factory import seed
+from tests.engine.archive_factory import seeded
 from tests.web.test_api_tasks import _token
 from tests.web.test_inbox import _post as post
 from tests.web.test_inbox import login
 from tests.web.test_login import assert_valid_html
 
+#: the demo region, the diagrams and the four demo cases, seeded once for the module
+SEED_ONCE = seed
+
 
 def _case(app: Any, *, to_report: bool = False) -> str:
     """The first demo case (at 受理初审), or walked on to 出具核对报告."""
     ctx = app.extensions["hedui"].new_context()
-    seed(ctx)
+    seeded(ctx)
     household = households(ctx)[0]
     if to_report:
         _advance(ctx, household.instance, stop_after="prepare_exchange")
