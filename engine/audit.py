@@ -109,6 +109,11 @@ KIND_NAMES = {
     # system stream
     "deployed": "部署流程定义",
     "definition_activated": "启用流程定义版本",
+    "migration_run_created": "发起后台版本迁移",
+    "migration_run_paused": "暂停后台版本迁移",
+    "migration_run_resumed": "继续后台版本迁移",
+    "migration_run_cancelled": "取消后台版本迁移",
+    "migration_run_done": "后台版本迁移完成",
     "user_created": "创建用户",
     "package_imported": "导入数据包",
     "package_refused": "拒收数据包",

@@ -34,6 +34,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "PACKAGE_RETENTION_DAYS": (14, "days an uploaded data package that was never imported is kept"),
     "RECHECK_BATCH_STALE_MINUTES": (15, "minutes without progress after which a recheck batch counts as interrupted "
                                         "(shown as 已中断, resumed by the periodic job)"),
+    "MIGRATION_RUN_STALE_MINUTES": (15, "minutes without progress after which a background 版本迁移 run counts as "
+                                        "interrupted (shown as 已中断, resumed by the periodic job)"),
     "RETENTION_INTERVAL": (3600, "seconds between retention sweeps (in-process ticker and celery beat)"),
     "CROSS_CITY_GATHER_INTERVAL": (86400, "seconds between the city agencies' gatherings of cross-city requests "
                                           "into batches (PS-7; in-process ticker and celery beat)"),
@@ -45,7 +47,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                               "e.g. authorisation=10,case_history=8 (engine/archives/retention.py)"),
 }
 _INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES", "TRUSTED_PROXIES", "MAX_UPLOAD_MB", "DRAFT_RETENTION_DAYS",
-        "PACKAGE_RETENTION_DAYS", "RETENTION_INTERVAL", "RECHECK_BATCH_STALE_MINUTES", "CROSS_CITY_GATHER_INTERVAL"}
+        "PACKAGE_RETENTION_DAYS", "RETENTION_INTERVAL", "RECHECK_BATCH_STALE_MINUTES", "CROSS_CITY_GATHER_INTERVAL",
+        "MIGRATION_RUN_STALE_MINUTES"}
 _FLOAT = {"SCRIPT_TIME_LIMIT"}
 _DEV_SECRET = "dev-only-not-secret"  # a default that production refuses (validate_config)
 
@@ -108,8 +111,9 @@ def validate_config(config: Mapping[str, Any]) -> None:
     for name in ("DRAFT_RETENTION_DAYS", "PACKAGE_RETENTION_DAYS"):
         if not 1 <= int(config[name]) <= 3650:
             problems.append(f"HEDUI_{name} 须为 1–3650 天")
-    if not 1 <= int(config["RECHECK_BATCH_STALE_MINUTES"]) <= 1440:
-        problems.append("HEDUI_RECHECK_BATCH_STALE_MINUTES 须为 1–1440 分钟")
+    for name in ("RECHECK_BATCH_STALE_MINUTES", "MIGRATION_RUN_STALE_MINUTES"):
+        if not 1 <= int(config[name]) <= 1440:
+            problems.append(f"HEDUI_{name} 须为 1–1440 分钟")
     if int(config["RETENTION_INTERVAL"]) < 60:
         problems.append("HEDUI_RETENTION_INTERVAL 至少为 60 秒")
     if int(config["CROSS_CITY_GATHER_INTERVAL"]) < 60:

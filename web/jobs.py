@@ -23,10 +23,11 @@ logger = logging.getLogger(__name__)
 CONFIGURED_KWARGS: dict[str, dict[str, str]] = {
     "retention.purge_stale": {"draft_days": "DRAFT_RETENTION_DAYS", "package_days": "PACKAGE_RETENTION_DAYS"},
     "rechecks.resume_interrupted": {"stale_minutes": "RECHECK_BATCH_STALE_MINUTES"},
+    "migrations.resume_interrupted": {"stale_minutes": "MIGRATION_RUN_STALE_MINUTES"},
 }
 #: the jobs the ticker runs every HEDUI_TIMER_INTERVAL seconds
 FREQUENT_JOBS = ("timers.run_due", "tasks.escalate_overdue", "exchange.run", "archives.seal_closed",
-                 "rechecks.resume_interrupted")
+                 "rechecks.resume_interrupted", "migrations.resume_interrupted")
 #: the jobs it runs at their own interval, by setting: retention sweeps, the cities' cross-city gathering (PS-7)
 PERIODIC_JOBS = {"retention.purge_stale": "RETENTION_INTERVAL", "cross_city.gather": "CROSS_CITY_GATHER_INTERVAL"}
 
@@ -63,8 +64,9 @@ class InProcessJobQueue:
 
     def start_ticker(self) -> None:
         """Every HEDUI_TIMER_INTERVAL s: fire due timers, escalate overdue tasks, run the exchange sweep, seal
-        closed cases, resume interrupted recheck batches; every HEDUI_RETENTION_INTERVAL s: purge stale uploads;
-        every HEDUI_CROSS_CITY_GATHER_INTERVAL s: gather the cross-city requests (each idempotent)."""
+        closed cases, resume interrupted recheck batches and migration runs; every HEDUI_RETENTION_INTERVAL s:
+        purge stale uploads; every HEDUI_CROSS_CITY_GATHER_INTERVAL s: gather the cross-city requests (each
+        idempotent)."""
         with self._lock:
             if self._ticker is not None:
                 return

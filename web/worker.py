@@ -122,6 +122,12 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
                 "args": ("rechecks.resume_interrupted", {}),
                 "options": {"expires": interval},
             },
+            "migrations.resume_interrupted": {
+                "task": TASK_NAME,
+                "schedule": timedelta(seconds=interval),
+                "args": ("migrations.resume_interrupted", {}),
+                "options": {"expires": interval},
+            },
             # the retention periods are filled in from the worker's configuration (web.jobs.execute)
             "retention.purge_stale": {
                 "task": TASK_NAME,

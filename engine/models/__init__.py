@@ -156,3 +156,10 @@ from engine.models.spending import SpendingInquiry  # noqa: E402
 from engine.models.spending import SpendingItem  # noqa: E402
 
 __all__ += ["InquiryOutcome", "InquiryStatus", "SpendingInquiry", "SpendingItem"]
+
+from engine.models.migration_run import CaseOutcome  # noqa: E402
+from engine.models.migration_run import MigrationRun  # noqa: E402
+from engine.models.migration_run import MigrationRunCase  # noqa: E402
+from engine.models.migration_run import MigrationRunStatus  # noqa: E402
+
+__all__ += ["CaseOutcome", "MigrationRun", "MigrationRunCase", "MigrationRunStatus"]

@@ -17,7 +17,7 @@ reason; the log names the instance id and the exception class, nothing else) and
 move in the same transaction.
 
 Only process designers (role ``process_designer``) may do this; system actors (the CLI) may too.
-Services flush; the caller commits once.
+Services flush; the caller commits (a background run, :mod:`engine.services.migration_runs`, per chunk).
 """
 
 from __future__ import annotations
@@ -289,8 +289,7 @@ def plan_migration(ctx: EngineContext, process_id: str, from_version: int, to_ve
     :raises NotFoundError: an unknown version.  :raises ValidationError: same versions, foreign ids.
     """
     source, target = _versions(ctx, process_id, from_version, to_version)
-    changes = diff_specs(ctx.runtime, source.content_hash, _spec(ctx, source), target.content_hash,
-                         _spec(ctx, target))
+    changes = spec_changes(ctx, source, target)
     wanted = _chosen(ctx, source, instance_ids)
     items = tuple(_plan_item(ctx, row, source, target)
                   for row in _rows(ctx, source, wanted, offset=offset, limit=limit))
@@ -315,24 +314,40 @@ def migrate_instances(ctx: EngineContext, process_id: str, from_version: int, to
     untouched. Each migration runs in a SAVEPOINT: an unexpected error rolls back that case only
     and reports it in ``failed``; the others go on. Nothing is committed here.
     """
+    reason, source, target = check_request(ctx, process_id, from_version, to_version, actor=actor, reason=reason)
+    changes = spec_changes(ctx, source, target)
+    result = MigrationResult()
+    outcomes = {"migrated": result.migrated, "skipped": result.skipped, "failed": result.failed}
+    for ids in _id_chunks(ctx, source, _chosen(ctx, source, instance_ids)):
+        for instance_id in ids:
+            outcome, item = migrate_case(ctx, instance_id, source, target, actor, reason, changes)
+            outcomes[outcome].append(item)
+    return result
+
+
+def check_request(ctx: EngineContext, process_id: str, from_version: int, to_version: int, *, actor: Actor,
+                  reason: str) -> tuple[str, ProcessDefinition, ProcessDefinition]:
+    """Check a designer, a reason and two versions of one process; return the stripped reason, source and target.
+
+    :raises PermissionDeniedError: not a designer.  :raises ValidationError: no reason, same versions.
+    :raises NotFoundError: an unknown version.
+    """
     require_designer(ctx, actor)
     reason = (reason or "").strip()
     if not reason or len(reason) > MAX_REASON:
         message = "请填写迁移原因" if not reason else f"迁移原因不能超过 {MAX_REASON} 个字符"
         raise ValidationError(message, code="reason_required", fields={"reason": [message]})
     source, target = _versions(ctx, process_id, from_version, to_version)
-    changes = diff_specs(ctx.runtime, source.content_hash, _spec(ctx, source), target.content_hash,
-                         _spec(ctx, target))
-    result = MigrationResult()
-    outcomes = {"migrated": result.migrated, "skipped": result.skipped, "failed": result.failed}
-    for ids in _id_chunks(ctx, source, _chosen(ctx, source, instance_ids)):
-        for instance_id in ids:
-            outcome, item = _migrate_locked(ctx, instance_id, source, target, actor, reason, changes)
-            outcomes[outcome].append(item)
-    return result
+    return reason, source, target
 
 
-def _migrate_locked(ctx: EngineContext, instance_id: int, source: ProcessDefinition, target: ProcessDefinition,
+def spec_changes(ctx: EngineContext, source: ProcessDefinition, target: ProcessDefinition) -> list[SpecChange]:
+    """The steps added, removed and changed from ``source`` to ``target`` (recorded in each ``migrated`` event)."""
+    return list(diff_specs(ctx.runtime, source.content_hash, _spec(ctx, source), target.content_hash,
+                           _spec(ctx, target)))
+
+
+def migrate_case(ctx: EngineContext, instance_id: int, source: ProcessDefinition, target: ProcessDefinition,
                     actor: Actor, reason: str, changes: Iterable[SpecChange]) -> tuple[str, PlanItem]:
     """Lock one case and migrate it in a SAVEPOINT; returns migrated | skipped | failed and the case's item.
 

@@ -110,6 +110,8 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 "complaint_no": complaint_no,
                 # a spending item (DO-9): the auditor's void is refused by role before any lookup
                 "item_id": 1,
+                # a background migration run (版本迁移): designers only, refused by role before any lookup
+                "run_id": 1,
                 # a deployed definition (流程定义 pages and API; rollback must refuse the auditor)
                 "process_id": "standard_verification", "version": 1, "filename": "standard_verification.bpmn"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,39 @@ def test_a_failing_case_is_listed_the_others_are_committed_and_the_exit_status_i
     assert "JSONDecodeError" not in result.output
     (rows, events) = _state(app)
     assert events == 1 and len({definition for _, definition, _ in rows}) == 2
+
+
+def test_background_queues_a_run_and_migrate_status_follows_it(runner, app, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``--background`` records a run and queues the job (nothing migrates in the command itself);
+    ``migrate-status`` shows its state, counts and the cases not moved."""
+    from tests.web.test_cases_pages import RecordingQueue
+
+    queue = RecordingQueue(app.extensions["hedui"])
+    monkeypatch.setattr(app.extensions["hedui"], "jobs", queue)
+    _deploy(runner, tmp_path, V1)
+    _cases(app, past_intake="HD-C-6")
+    _deploy(runner, tmp_path, REMOVED_REVIEW)
+    mixed = runner.invoke(args=["bpmn", "migrate", "linear_review", "--from", "1", "--to", "2", "--background",
+                                "--instance", "1", "--reason", "x"])
+    assert mixed.exit_code != 0 and "不能与 --dry-run 或 --instance 同用" in mixed.output
+    result = runner.invoke(args=["bpmn", "migrate", "linear_review", "--from", "1", "--to", "2", "--background",
+                                 "--reason", "删除复审步骤"])
+    assert result.exit_code == 0, result.output
+    found = re.search(r"已排队后台迁移 (\d+)：linear_review 第 1 版 → 第 2 版，运行中的案件 2 件", result.output)
+    assert found is not None, result.output
+    run_id = found.group(1)  # PostgreSQL sequences do not roll back with the test: not always 1
+    assert f"hedui bpmn migrate-status {run_id}" in result.output and "HD-C-1" not in result.output
+    assert [name for name, _ in queue.jobs] == ["migrations.run"] and _state(app)[1] == 0
+    twice = runner.invoke(args=["bpmn", "migrate", "linear_review", "--from", "1", "--to", "2", "--background",
+                                "--reason", "再来一次"])
+    assert twice.exit_code == 1 and f"已有一次未结束的后台迁移（编号 {run_id}）" in twice.output
+    queued = runner.invoke(args=["bpmn", "migrate-status", run_id])
+    assert queued.exit_code == 0 and "状态：等待执行" in queued.output
+    assert queue.run_all() == ["done"]
+    done = runner.invoke(args=["bpmn", "migrate-status", run_id])
+    assert done.exit_code == 0, done.output
+    assert "状态：已完成，进度 100%" in done.output and "已迁移 1 件，未迁移 1 件，失败 0 件" in done.output
+    assert "未迁移 HD-C-6：当前所在步骤「审核复审」（review）在新版本中已删除" in done.output
+    assert _state(app)[1] == 1
+    missing = runner.invoke(args=["bpmn", "migrate-status", "999999"])
+    assert missing.exit_code == 1 and "该迁移记录不存在" in missing.output

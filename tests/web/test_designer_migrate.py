@@ -3,8 +3,9 @@
 The demo's process designer (``designer``) sees the plan with business keys (never ids), the diff,
 the compatible cases preselected; a missing reason keeps the selection; a migration moves the chosen
 cases (recorded as ``migrated``) and flashes what was skipped; everyone else gets 403. The plan is
-paged (each page checks its own cases, in a bounded number of statements), 迁移全部可迁移案件 moves the
-compatible cases of every page, and a case that fails is flashed while the others move.
+paged (each page checks its own cases, in a bounded number of statements), 迁移全部可迁移案件 starts a
+background run that moves the compatible cases of every page (its page: tests/web/test_designer_migrate_runs.py),
+and a case that fails is flashed while the others move.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from engine.services.instances import start_instance
 from tests.engine.migration_factory import REMOVED_REVIEW
 from tests.engine.migration_factory import V1
 from tests.engine.migration_factory import deploy_text
+from tests.web.test_cases_pages import RecordingQueue
 from tests.web.test_inbox import login
 from tests.web.test_login import assert_valid_html
 from tests.web.test_login import page_token
@@ -78,7 +80,7 @@ def test_designer_sees_the_plan_with_business_keys_and_the_diff(app, cases) -> N
     assert f'name="instance" value="{ids["HD-W-2"]}"' not in html
     assert f">{ids['HD-W-1']}<" not in html
     assert "删除" in html and "<code>review</code>" in html
-    assert "建议在业务低峰时用命令" not in html  # two cases: no advice to use the command
+    assert "全部迁移在后台分批进行" in html  # 迁移全部可迁移案件 is a background run
 
 
 def test_migrating_moves_the_chosen_case_and_flashes_the_result(app, cases) -> None:  # type: ignore[no-untyped-def]
@@ -187,19 +189,21 @@ def test_the_plan_is_paged_and_all_compatible_cases_migrate(app, cases, monkeypa
     from web.designer_migrate import views
 
     monkeypatch.setattr(views, "PER_PAGE", 1)
-    monkeypatch.setattr(views, "BIG_BATCH", 2)  # three running cases count as many: the command is suggested
-    monkeypatch.setattr(views, "FLASHED", 0)  # every skipped case counted, none listed (the flashes live in a cookie)
+    queue = RecordingQueue(app.extensions["hedui"])
+    monkeypatch.setattr(app.extensions["hedui"], "jobs", queue)
     _more(app, 1)
     login(cases, "designer")
     second = cases.get(PLAN + "&page=2").get_data(as_text=True)
     assert_valid_html(second)
     assert "HD-W-2" in second and "HD-W-1" not in second and "第 2 / 3 页" in second and "共 3 件" in second
     assert "不可迁移" in second and "「审核复审」（review）在新版本中已删除" in second
-    assert "建议在业务低峰时用命令" in second
+    assert "全部迁移在后台分批进行" in second
     response = _post(cases, {"from": "1", "to": "2", "page": "2", "scope": "all", "reason": "删除复审步骤"})
-    assert response.status_code == 302
+    assert response.status_code == 302 and "/designer/migrate/linear_review/runs/" in response.headers["Location"]
+    assert queue.run_all() == ["done"]
     page = cases.get(response.headers["Location"]).get_data(as_text=True)
-    assert "已将 2 件案件迁移到第 2 版" in page and "另有 1 件未迁移" in page and "未迁移 HD-W-2" not in page
+    assert "已迁移 <strong>2</strong> 件" in page and "HD-W-2" in page
+    assert "「审核复审」（review）在新版本中已删除" in page
     assert _migrated(app) == 2
 
 
@@ -216,7 +220,8 @@ def test_a_case_that_fails_is_flashed_and_the_others_migrate(app, cases) -> None
     login(cases, "designer")
     html = cases.get(PLAN).get_data(as_text=True)
     assert "无法读取该案件的运行状态" in html and f'name="instance" value="{ids["HD-W-1"]}"' not in html
-    response = _post(cases, {"from": "1", "to": "2", "scope": "all", "reason": "删除复审步骤"})
+    response = _post(cases, {"from": "1", "to": "2", "instance": [str(ids["HD-W-MORE-0"]), str(ids["HD-W-1"])],
+                             "reason": "删除复审步骤"})  # a tampered post naming the unreadable case
     page = cases.get(response.headers["Location"]).get_data(as_text=True)
     assert "已将 1 件案件迁移到第 2 版" in page and "迁移失败 HD-W-1：迁移时发生内部错误" in page
     assert "JSONDecodeError" not in page and "Traceback" not in page

@@ -22,4 +22,6 @@ def _require_designer() -> None:
         raise PermissionDeniedError(NOT_DESIGNER, code="designer_required")
 
 
-from web.designer_migrate import views  # noqa: E402,F401  (routes register on the blueprint)
+from web.designer_migrate import jobs  # noqa: E402,F401  (registers migrations.run)
+from web.designer_migrate import runs  # noqa: E402,F401  (routes register on the blueprint)
+from web.designer_migrate import views  # noqa: E402,F401

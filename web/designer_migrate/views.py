@@ -3,10 +3,14 @@
 Versions travel as query parameters (``?from=1&to=2&page=3``) so a plan can be bookmarked. The page
 counts every running case of the version but checks only the :data:`PER_PAGE` cases it shows (a
 version may run thousands). Cases are shown by business key, never by id (the checkbox values carry
-the ids). "迁移所选案件" moves the ticked cases of the page; "迁移全部可迁移案件" moves every compatible
-case of the version (each checked again under its lock). A missing reason or an empty selection
-answers 422 with the page as it was (selection and reason kept); success flashes what moved, what
-was skipped and what failed (the first :data:`FLASHED` of each), and returns to the (fresh) plan.
+the ids). "迁移所选案件" moves the ticked cases of the page in the request; success flashes what moved,
+what was skipped and what failed (the first :data:`FLASHED` of each), and returns to the (fresh) plan.
+"迁移全部可迁移案件" always starts a background run (``engine.services.migration_runs``: chunks of 200,
+one commit each, progress on the run page, ``runs.py``), whatever the count: the request then never
+holds thousands of case locks or runs into the server's time-out, and small and big versions behave
+alike. A missing reason or an empty selection answers 422 with the page as it was (selection and
+reason kept); a second run from a version whose run is still active answers 409. The page lists the
+process's recent runs.
 """
 
 from __future__ import annotations
@@ -24,16 +28,20 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from engine.context import Actor
+from engine.errors import InvalidStateError
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.models import InstanceStatus
 from engine.models import ProcessDefinition
 from engine.models import WorkflowInstance
+from engine.models.migration_run import RUN_STATUS_NAMES
 from engine.services.instance_migration import DESIGNER_ROLE
 from engine.services.instance_migration import MigrationPlan
 from engine.services.instance_migration import MigrationResult
 from engine.services.instance_migration import migrate_instances
 from engine.services.instance_migration import plan_migration
+from engine.services.migration_runs import create_run
+from engine.services.migration_runs import list_runs
 from forms.base import whole_number
 from web.audit.schemas import page_number
 from web.db import get_ctx
@@ -43,8 +51,8 @@ from web.inbox.views import local_time
 
 #: cases checked per page
 PER_PAGE = 50
-#: above this many running cases the page suggests the command for 迁移全部 (process-design §13)
-BIG_BATCH = 1000
+#: recent background runs listed on the page
+RUNS_LISTED = 10
 #: skipped / failed cases flashed one by one (the rest are counted: the flash store is a cookie)
 FLASHED = 5
 CHANGE_NAMES = {"added": "新增", "removed": "删除", "changed": "修改"}
@@ -97,7 +105,8 @@ def _page(process_id: str, form: dict[str, Any], *, plan: MigrationPlan | None =
         options=[(str(v["version"]), f"第 {v['version']} 版（运行中 {v['running']} 件）") for v in versions],
         form=form, plan=plan, chosen=chosen if chosen is not None else set(plan.compatible_ids if plan else []),
         errors=errors or {}, message=message, change_names=CHANGE_NAMES, attribute_names=ATTRIBUTE_NAMES,
-        local_time=local_time, page=page_number(form.get("page")), big_batch=BIG_BATCH,
+        local_time=local_time, page=page_number(form.get("page")), status_names=RUN_STATUS_NAMES,
+        runs=list_runs(get_ctx(), process_id, limit=RUNS_LISTED),
         pages=max(1, -(-plan.total // PER_PAGE)) if plan else 1)
 
 
@@ -132,10 +141,17 @@ def migrate(process_id: str) -> ResponseReturnValue:
                      message="未迁移：请检查后重新提交"), 422
     actor = Actor(current_user.username, DESIGNER_ROLE, current_user.id)
     try:
+        if every:
+            run = create_run(get_ctx(), process_id, found.from_version, found.to_version, actor=actor,
+                             reason=form["reason"])
+            flash(f"已在后台开始迁移第 {found.from_version} 版的全部可迁移案件，进度见下", "success")
+            return redirect(url_for(".run", process_id=process_id, run_id=run.id))
         result = migrate_instances(get_ctx(), process_id, found.from_version, found.to_version, actor=actor,
-                                   reason=form["reason"], instance_ids=None if every else chosen)
+                                   reason=form["reason"], instance_ids=chosen)
     except ValidationError as exc:
         return _page(process_id, form, plan=found, chosen=chosen, errors=field_errors(exc), message=exc.message), 422
+    except InvalidStateError as exc:  # a run from this version is still active
+        return _page(process_id, form, plan=found, chosen=chosen, message=exc.message), 409
     _flash_result(result, found.to_version)
     return redirect(url_for(".plan", process_id=process_id, **{"from": form["from"], "to": form["to"]}))
 
