@@ -175,12 +175,14 @@ def visible_to(ctx: EngineContext, user_id: int, instance: WorkflowInstance,
     return any(case_path.startswith(path) for path in held.paths)
 
 
-def visible_instances(ctx: EngineContext, user_id: int, instance: Any = WorkflowInstance) -> ColumnElement[bool]:
+def visible_instances(ctx: EngineContext, user_id: int, instance: Any = WorkflowInstance,
+                      memberships: Memberships | None = None) -> ColumnElement[bool]:
     """``visible_to`` as a SQL condition (lists filter in the query, before any LIMIT).
 
     :param instance: ``WorkflowInstance`` or an alias of it, the case the condition is about.
+    :param memberships: only these of the user's memberships (a list read in some roles only); default all.
     """
-    held = load_memberships(ctx, user_id)
+    held = memberships if memberships is not None else load_memberships(ctx, user_id)
     conditions: list[ColumnElement[bool]] = []
     if held.unit_ids:
         units = sorted(held.unit_ids)

@@ -87,6 +87,9 @@ def register_blueprints(app: Flask) -> None:
     from web.reports.blueprint import bp as reports_bp
 
     app.register_blueprint(reports_bp)
+    from web.report_list.blueprint import bp as report_list_bp
+
+    app.register_blueprint(report_list_bp)
     from web.admin_extra.blueprint import bp as admin_extra_bp
 
     app.register_blueprint(admin_extra_bp)

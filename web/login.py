@@ -39,6 +39,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from engine.models import Role
 from engine.models import User
+from engine.reports.listing import REPORT_READERS
 from engine.services.org import memberships_of
 from engine.services.definitions import DEFINITION_READERS
 from engine.services.register_scope import REGISTER_READERS
@@ -109,6 +110,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.context_processor(lambda: {"my_roles": held_roles, "has_role": has_role,
                                    "has_any_role": has_any_role, "register_readers": REGISTER_READERS,
+                                   "report_readers": REPORT_READERS,
                                    "stats_roles": STATS_ROLES, "definition_readers": DEFINITION_READERS})
     app.register_error_handler(LoginThrottledError, _throttled)
 

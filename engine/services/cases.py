@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from sqlalchemy import and_
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
@@ -63,7 +65,7 @@ from forms.household import validate_entrustment
 
 __all__ = [
     "END_REASONS", "DocumentIn", "ExchangeSubject", "assert_authorised", "attach_document", "create_entrustment",
-    "end_authorisation", "entrusting_and_agency", "exchange_subjects", "find_household_by_case_no",
+    "applicants_of", "end_authorisation", "entrusting_and_agency", "exchange_subjects", "find_household_by_case_no",
     "find_unauthorised", "get_household", "household_problems", "local_today",
 ]
 
@@ -340,3 +342,16 @@ def attach_document(ctx: EngineContext, doc: DocumentIn, *, actor: Actor, househ
 
 def find_household_by_case_no(ctx: EngineContext, case_no: str) -> Household | None:
     return ctx.session.execute(select(Household).where(Household.case_no == case_no)).scalar_one_or_none()
+
+
+def applicants_of(ctx: EngineContext, case_nos: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    """``{case_no: (name, id_number)}`` of each case's first applicant (relation "self"), in one query (lists)."""
+    keys = sorted(set(case_nos))
+    if not keys:
+        return {}
+    found = ctx.session.execute(
+        select(Household.case_no, Person.name, Person.id_number)
+        .join(Person, and_(Person.household_id == Household.id, Person.relation == "self"))
+        .where(Household.case_no.in_(keys)).order_by(Person.position.desc())
+    ).all()
+    return {key: (name, number) for key, name, number in found}  # the lowest position wins

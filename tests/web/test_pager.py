@@ -1,4 +1,4 @@
-"""One pager macro (web/templates/macros/pager.html) for the numbered lists: 我的待办, 本单位任务, 审计查询.
+"""One pager macro (web/templates/macros/pager.html) for the numbered lists: 我的待办, 本单位任务, 审计查询, 核对报告.
 
 The macro takes the current page, the page count and a callable giving a page's URL; each list passes a
 macro of its own building the URL with its filters kept. (The access log's newer/older pager is another kind.)
@@ -13,7 +13,7 @@ from flask import render_template_string
 
 WEB = Path(__file__).parents[2] / "web"
 USERS = ("inbox/templates/inbox/index.html", "supervise/templates/supervise/index.html",
-         "audit/templates/audit/index.html")
+         "audit/templates/audit/index.html", "report_list/templates/report_list/index.html")
 
 
 def _pager(app: Any, current: int, pages: int) -> str:
@@ -36,7 +36,7 @@ def test_the_pager_links_previous_and_next_with_the_callers_urls(app) -> None:  
     assert _pager(app, 1, 1).strip() == ""  # one page: no pager
 
 
-def test_the_three_lists_use_the_macro_and_no_markup_of_their_own() -> None:
+def test_the_numbered_lists_use_the_macro_and_no_markup_of_their_own() -> None:
     for name in USERS:
         source = (WEB / name).read_text(encoding="utf-8")
         assert '{% import "macros/pager.html" as p %}' in source and "p.pager(" in source, name

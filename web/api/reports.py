@@ -1,20 +1,28 @@
-"""Reports for the entrusting unit's systems: the list of a case's reports and the PDF (DO-7, DO-10, RPT-06).
+"""Reports for the entrusting unit's systems: the list of a case's reports and the PDF (DO-7, DO-10, RPT-06);
+and the list of issued reports of the caller's jurisdiction for report officers, supervisors and auditors.
 
 Jurisdiction exactly as the case API: a case or report outside it answers 404 (OR-3). Each
 report says whether it has expired (LOC-27: valid one year) and what superseded it; each PDF
-download is recorded and counted like a download in the browser.
+download is recorded and counted like a download in the browser. ``GET /api/v1/reports`` takes the
+web list's filters (``web/report_list/schemas.py``) and the API's ``limit``/``cursor``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response
 from flask import jsonify
+from flask import request
 
 from engine import assignment
 from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
+from engine.errors import ValidationError
 from engine.models import WorkflowInstance
+from engine.reports import listing
+from engine.reports.content import KIND_NAMES
 from engine.reports.levels import reports_with_levels
 from engine.reports.printing import render_report
 from engine.reports.service import case_reports
@@ -22,6 +30,9 @@ from engine.reports.service import get_report
 from web.api.blueprint import bp
 from web.api.cases import _AUTH
 from web.api.cases import _case
+from web.api.inputs import PAGE_PARAMETERS
+from web.api.inputs import cursor_arg
+from web.api.inputs import limit_arg
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -29,6 +40,9 @@ from web.cases.queries import has_duty
 from web.cases.queries import viewer_unit
 from web.db import get_ctx
 from web.downloads import file_response
+from web.report_list.schemas import ID_NUMBER_MESSAGE
+from web.report_list.schemas import parse_filter
+from web.report_list.views import NOT_A_READER
 
 
 @bp.get("/api/v1/cases/<case_no>/reports")
@@ -37,6 +51,27 @@ def list_reports(case_no: str) -> Response:
     household, _instance = _case(case_no)
     # its own reports and those upper agencies issued for it, each with its level (分级出具报告, PS-5)
     return jsonify({"case_no": case_no, "reports": [r.to_json() for r in reports_with_levels(get_ctx(), household)]})
+
+
+@bp.get("/api/v1/reports")
+@api_login_required
+def list_issued_reports() -> Response:
+    """The reports issued in the caller's jurisdiction, newest first; ``next_cursor`` fetches the next page."""
+    ctx, user = get_ctx(), current_api_user()
+    if not listing.may_read(ctx, user.id):
+        raise PermissionDeniedError(NOT_A_READER, code="role_required", roles=sorted(listing.REPORT_READERS))
+    parsed = parse_filter(request.args)
+    if parsed.errors:
+        id_number = parsed.errors.get("q") == [ID_NUMBER_MESSAGE]
+        raise ValidationError("查询参数有误", code="id_number_in_query" if id_number else None, fields=parsed.errors)
+    rows, more = listing.list_reports(ctx, user.id, parsed.filter, limit=limit_arg(), before_id=cursor_arg())
+    listing.record_read(ctx, user.id, Actor(user.username, None, user.id), rows, parsed.filter, via="api")
+    return jsonify({"items": [_issued(row) for row in rows], "next_cursor": None if more is None else str(more)})
+
+
+def _issued(row: listing.ReportRow) -> dict[str, Any]:
+    return {**row.state.to_json(), "agency": row.agency_name, "issued_by": row.report.issued_by,
+            "applicant_name": row.applicant_name, "applicant_id_masked": row.applicant_id}
 
 
 @bp.get("/api/v1/reports/<int:report_id>.pdf")
@@ -90,3 +125,28 @@ operation("get", "/reports/{report_id}.pdf", summary="核对报告 PDF（带查�
                              "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
                      "403": {"description": "在本案件中没有需要完整身份证号码的职责（duty_required）"},
                      "404": {"description": "不存在或不在辖区"}})
+_ISSUED = {"type": "object", "required": [*_REPORT["required"], "status", "applicant_id_masked"],
+           "properties": {**_REPORT["properties"],
+                          "agency": {"type": "string", "description": "出具报告的核对机构名称"},
+                          "issued_by": {"type": "string", "description": "出具人（用户名）"},
+                          "applicant_name": {"type": ["string", "null"], "description": "申请人姓名"},
+                          "applicant_id_masked": {"type": ["string", "null"],
+                                                  "description": "申请人身份证号码（已隐藏中间位）"}}}
+operation("get", "/reports", summary="辖区内已出具的核对报告和复核报告（最新在前；"
+          "报告出具人员、科室负责人、审计监督员；审计监督员的查阅记入访问记录）", security=_AUTH, parameters=[
+              {"name": "issued_from", "in": "query", "schema": {"type": "string", "format": "date"}},
+              {"name": "issued_to", "in": "query", "schema": {"type": "string", "format": "date"},
+               "description": "出具日期（北京时间，含两端）"},
+              {"name": "state", "in": "query", "schema": {"enum": list(listing.STATE_NAMES)},
+               "description": "valid 有效、expired 已过期、superseded 已被替代（已出具更正报告）"},
+              {"name": "kind", "in": "query", "schema": {"enum": list(KIND_NAMES)},
+               "description": "verification 核对报告、reverification 复核报告"},
+              {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": listing.TEXT_MAX},
+               "description": "报告编号、案件编号或申请人姓名的一部分（不得为身份证号码：id_number_in_query）"},
+              *PAGE_PARAMETERS],
+          responses={"200": {"description": "items 与 next_cursor", "content": {"application/json": {"schema": {
+              "type": "object", "properties": {"items": {"type": "array", "items": _ISSUED},
+                                               "next_cursor": {"type": ["string", "null"]}}}}}},
+                     "403": {"description": "须为报告出具人员、科室负责人或审计监督员（role_required）"},
+                     "422": {"description": "日期、状态、类别或文字有误（validation_error），"
+                                            "按身份证号码查询（id_number_in_query），limit 或 cursor 有误"}})

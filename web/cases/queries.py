@@ -68,6 +68,13 @@ def has_duty(session: Session, user_id: int, instance: WorkflowInstance) -> bool
     ).first() is not None
 
 
+def duty_instances(session: Session, user_id: int, instances: list[WorkflowInstance]) -> set[int]:
+    """The ids of ``instances`` on which the user has a duty (:func:`has_duty` for a list, one query)."""
+    units = set(session.execute(select(Membership.unit_id).where(
+        Membership.user_id == user_id, Membership.role_code.in_(DUTY_ROLES))).scalars())
+    return {i.id for i in instances if units & {i.agency_unit_id, i.entrusting_unit_id}}
+
+
 def case_status(ctx: EngineContext, household: Household) -> str:
     """What the case page says about the case: the household's status while its process runs, then the end it
     reached (the household row is not closed by the process, so a finished process speaks for itself)."""

@@ -45,9 +45,8 @@ from engine.models import Region
 from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
-from engine.models.case import Household
-from engine.models.case import Person
 from engine.models.org import REGION_LEVEL_NAMES
+from engine.services.cases import applicants_of
 from engine.services.org import is_registered
 from engine.sod import declared_exclusions
 from forms.ids import mask_id
@@ -264,15 +263,7 @@ def _rows(ctx: EngineContext, where: Sequence[ColumnElement[bool]], sort: str, p
 
 def _fill(ctx: EngineContext, rows: list[InboxRow], viewer: Viewer, calendar: WorkingCalendar) -> None:
     """Applicants (masked), claimant names and due texts for the page's rows: two queries in all."""
-    keys = {r.case_no for r in rows if r.case_no}
-    applicants: dict[str, tuple[str, str | None]] = {}
-    if keys:
-        found = ctx.session.execute(
-            select(Household.case_no, Person.name, Person.id_number)
-            .join(Person, and_(Person.household_id == Household.id, Person.relation == "self"))
-            .where(Household.case_no.in_(keys)).order_by(Person.position.desc())
-        ).all()
-        applicants = {key: (name, number) for key, name, number in found}  # the lowest position wins
+    applicants = applicants_of(ctx, [r.case_no for r in rows if r.case_no])
     names = {r.task.assignee for r in rows if r.task.assignee}
     display = dict(ctx.session.execute(
         select(User.username, User.display_name).where(User.username.in_(names))).all()) if names else {}
