@@ -28,11 +28,15 @@ from engine.services.org import get_unit_by_code
 from engine.services.org import grant_role
 from forms.ids import mask_id
 from tests.engine.archive_factory import seed
+from tests.engine.archive_factory import seeded
 from tests.web.demo_world import ID_NUMBER
 from tests.web.test_api_tasks import _token
 from tests.web.test_login import assert_valid_html
 from tests.web.test_login import login
 from tests.web.test_login import logout
+
+#: the demo region, the diagrams and the four demo cases, seeded once for the module
+SEED_ONCE = seed
 
 ADMIN = Actor("admin", "admin")
 
@@ -41,7 +45,7 @@ ADMIN = Actor("admin", "admin")
 def world(app: Any) -> dict[str, Any]:
     """The demo region and cases (one closed case with its report, issued by 赵丽 of 朝阳区核对中心)."""
     ctx = app.extensions["hedui"].new_context()
-    households = seed(ctx)
+    households = seeded(ctx)
     report = ctx.session.execute(select(Report)).scalar_one()
     household = next(h for h in households if h.case_no == report.case_no)
     applicant = household.applicant
