@@ -157,6 +157,7 @@ def _pages(app: Any, clients: dict[str, Any]) -> list[PageLoad]:
         PageLoad("statistics `/stats/` (this year)", "cy_assistance", "/stats/?period=year"),
         PageLoad("statistics CSV `/stats/export/volumes.csv`", "cy_assistance", "/stats/export/volumes.csv?period=year"),
         PageLoad("失信登记 list `/credit/`", "cy_assistance", "/credit/"),
+        PageLoad("核对报告 list `/reports/`", "cy_reporter", "/reports/"),
         *(PageLoad(f"admin `{path}`", "admin", path) for path in (
             "/admin/", "/admin/units", "/admin/users", "/admin/registrations", "/admin/calendar", "/admin/policy")),
     ]
