@@ -42,6 +42,7 @@ from engine.models import WorkflowInstance
 from engine.models.case import EntrustmentSource
 from engine.models.case import Household
 from engine.models.escalation import EscalationKind
+from engine.models.spending import SpendingInquiry
 from engine.stats.scope import StatsQuery
 from engine.stats.scope import case_conditions
 from engine.stats.sql import working_days
@@ -50,7 +51,7 @@ OUTCOMES = ("completed", "terminated", "returned", "cancelled", "in_progress")
 OUTCOME_NAMES = {"completed": "核对完成", "terminated": "终止核对", "returned": "退回委托单位", "cancelled": "已撤销",
                  "in_progress": "办理中"}
 #: the counters every group (agency, level, business type) carries
-COUNTERS = ("received", *OUTCOMES, "rechecks", "from_lower", "escalated", "cross_city", "on_time", "late",
+COUNTERS = ("received", *OUTCOMES, "rechecks", "from_lower", "escalated", "cross_city", "spending", "on_time", "late",
             "step_late", "overdue_open", "work_days_total", "work_days_cases")
 
 
@@ -85,11 +86,12 @@ def case_rows(ctx: EngineContext, query: StatsQuery) -> Any:
     escalated = exists().where(Escalation.origin_household_id == Household.id)
     cross_city = exists().where(Escalation.origin_household_id == Household.id,
                                 Escalation.kind == EscalationKind.CROSS_CITY)
+    spending = exists().where(SpendingInquiry.household_id == Household.id)  # 支出调查 opened (DO-9)
     return (select(wi.id.label("instance_id"), wi.agency_unit_id.label("agency_unit_id"),
                    Household.business_type.label("business_type"), outcome.label("outcome"),
                    Entrustment.source.label("source"), _flag(on_time).label("on_time"), _flag(late).label("late"),
                    step_late.label("step_late"), _flag(overdue).label("overdue"),
-                   escalated.label("escalated"), cross_city.label("cross_city"),
+                   escalated.label("escalated"), cross_city.label("cross_city"), spending.label("spending"),
                    case((report_at.is_not(None), working_days(dialect, wi.started_at, report_at)))
                    .label("work_days"))
             .join(Household, Household.instance_id == wi.id)
@@ -105,13 +107,14 @@ def _flag(condition: Any) -> Any:
 def _sums(rows: Any) -> list[Any]:
     """The aggregate columns over :func:`case_rows` (one SUM per counter)."""
     done = rows.c.outcome == "completed"
-    flag = {name: case((getattr(rows.c, name).is_(True), 1), else_=0) for name in ("escalated", "cross_city")}
+    flag = {name: case((getattr(rows.c, name).is_(True), 1), else_=0) for name in ("escalated", "cross_city", "spending")}
     return [
         func.count().label("received"),
         *[func.sum(case((rows.c.outcome == name, 1), else_=0)).label(name) for name in OUTCOMES],
         func.sum(case((rows.c.source == EntrustmentSource.RECHECK, 1), else_=0)).label("rechecks"),
         func.sum(case((rows.c.source == EntrustmentSource.UPWARD, 1), else_=0)).label("from_lower"),
         func.sum(flag["escalated"]).label("escalated"), func.sum(flag["cross_city"]).label("cross_city"),
+        func.sum(flag["spending"]).label("spending"),
         func.sum(case((and_(done, rows.c.on_time == 1), 1), else_=0)).label("on_time"),
         func.sum(case((and_(done, rows.c.late == 1), 1), else_=0)).label("late"),
         func.sum(case((and_(done, rows.c.step_late.is_(True)), 1), else_=0)).label("step_late"),

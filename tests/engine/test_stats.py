@@ -172,7 +172,8 @@ EXPECTED_STATEMENTS = 6
 
 def test_rechecks_and_escalations_are_counted(ctx: EngineContext) -> None:
     """The demo cases: a tiered escalation to 长春市 (its upper case entrusted by the lower agency) and two
-    re-verifications (PS-5, PS-9) entrusted to 朝阳区, counted where they belong."""
+    re-verifications (PS-5, PS-9) entrusted to 朝阳区, counted where they belong; so is the case with a
+    支出调查 (DO-9)."""
     from engine.calendar import WorkingCalendar
     from engine.services.demo import seed_demo
     from engine.services.demo_cases import seed_demo_cases
@@ -186,7 +187,7 @@ def test_rechecks_and_escalations_are_counted(ctx: EngineContext) -> None:
     seed_demo_cases(ctx, actor=ADMIN)
     query = StatsQuery(get_user(ctx, "admin").id, date(2026, 11, 1), date(2026, 11, 30))
     agencies = {row["name"][:3]: row for row in to_dict(compute(ctx, query))["agencies"]}
-    names = ("received", "rechecks", "from_lower", "escalated", "cross_city")
-    assert _counts(agencies["朝阳区"], *names) == (7, 2, 0, 1, 0)
-    assert _counts(agencies["长春市"], *names) == (1, 0, 1, 0, 0)
+    names = ("received", "rechecks", "from_lower", "escalated", "cross_city", "spending")
+    assert _counts(agencies["朝阳区"], *names) == (7, 2, 0, 1, 0, 1)  # the case in data exchange has a 支出调查 (DO-9)
+    assert _counts(agencies["长春市"], *names) == (1, 0, 1, 0, 0, 0)
     assert [row["name"] for row in to_dict(compute(ctx, query))["levels"]] == ["市（州）", "县（市、区）"]

@@ -18,7 +18,8 @@ from engine.stats.report import sharing_derived
 
 VOLUMES = [("received", "受理案件"), ("completed", "核对完成"), ("terminated", "终止核对"), ("returned", "退回委托单位"),
            ("in_progress", "办理中"), ("cancelled", "已撤销"), ("rechecks", "其中：复核"),
-           ("from_lower", "其中：下级机构委托"), ("escalated", "上报上级核对"), ("cross_city", "其中：跨地市")]
+           ("from_lower", "其中：下级机构委托"), ("escalated", "上报上级核对"), ("cross_city", "其中：跨地市"),
+           ("spending", "开展支出调查")]
 TIMELINESS = [("completed", "核对完成"), ("on_time", "按时办结"), ("late", "逾期办结"), ("on_time_rate", "按时办结率"),
               ("overdue_open", "当前逾期未办结"), ("step_late", "步骤超时"),
               ("average_work_days", "平均办结用时（工作日）"), ("median_work_days", "办结用时中位数（工作日）")]
@@ -76,7 +77,7 @@ def tables(report: StatsReport) -> list[Table]:
     received = total.values["received"]
     sharing_total = {**report.sharing_total, **sharing_derived(report.sharing_total)}
     return [
-        _case_table("volumes", "各核对机构业务量", "按受理日期统计的案件及其当前状态（AU-4）。", VOLUMES, report.agencies,
+        _case_table("volumes", "各核对机构业务量", "按受理日期统计的案件及其当前状态（AU-4）；开展支出调查：核对机构对其开展了支出调查的案件（DO-9）。", VOLUMES, report.agencies,
                     total, label="核对机构", region=True),
         _case_table("levels", "按层级汇总", "省、市、县各级核对机构的业务量合计。", VOLUMES, report.levels, total,
                     label="层级"),
