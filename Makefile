@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HEDUI_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/hedui.db
 
-.PHONY: install assets run test bench screenshots lint clean
+.PHONY: install assets run test bench screenshots lint check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hedui needs Python >= 3.11")'
@@ -90,6 +90,12 @@ lint: install
 	mkdir -p instance
 	$(BIN)/hedui db upgrade
 	$(BIN)/hedui bpmn lint --strict
+
+## make check: the Python code's static checks, configured in pyproject.toml: ruff (engine, web, forms, tests) and
+## mypy --strict on engine/ (and the forms/ it imports); separate from make lint, which checks the diagrams
+check: install
+	$(BIN)/ruff check engine web forms tests
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

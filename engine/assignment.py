@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import Select
 from sqlalchemy import false
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -24,7 +25,6 @@ from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.errors import SeparationOfDutiesError
 from engine.history import append_event
-from engine.persistence import definition_info
 from engine.history import instance_stream
 from engine.models import Escalation
 from engine.models import Household
@@ -37,7 +37,7 @@ from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
 from engine.models.escalation import CrossCityBatch
-from engine.models.escalation import Escalation
+from engine.persistence import definition_info
 from engine.services.org import is_registered
 from engine.sod import declared_exclusions
 from engine.sod import raiser_violation
@@ -137,7 +137,7 @@ def raised_by_condition(source: str | None, username: str) -> ColumnElement[bool
     return query.where(_handled_by(source) == HumanTask.instance_id, Escalation.raised_by == username).exists()
 
 
-def _raisers(source: str | None) -> Any:
+def _raisers(source: str | None) -> Select[str] | None:
     if source == "escalation":
         return select(Escalation.raised_by).join(Household, Household.id == Escalation.upper_household_id)
     if source == "cross_city_requests":
@@ -285,7 +285,8 @@ def _refuse(ctx: EngineContext, instance: WorkflowInstance, task: HumanTask, act
     if not record:  # a dry check (would_accept): say no, write nothing
         raise error
     append_event(ctx, stream=instance_stream(instance.id), kind="refused", actor=actor, instance_id=instance.id,
-                 definition_hash=definition_info(ctx, instance.definition_id).content_hash, task_id=task.id, bpmn_id=task.bpmn_id,
+                 definition_hash=definition_info(ctx, instance.definition_id).content_hash, task_id=task.id,
+                 bpmn_id=task.bpmn_id,
                  payload={"action": action, "code": error.code, "rule": rule or error.details.get("rule"),
                           "message": error.message})
     error.commit = True  # keep the record of the refusal; nothing else was changed

@@ -30,13 +30,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.calendar import WorkingCalendar
 from engine.audit_snapshot import MISSING as _MISSING
 from engine.audit_snapshot import canonical_json as _json
+from engine.audit_snapshot import differences
 from engine.audit_snapshot import flatten as _flatten
 from engine.audit_snapshot import plain as _plain
-from engine.audit_snapshot import differences
 from engine.audit_snapshot import snapshot
+from engine.calendar import WorkingCalendar
 from engine.clock import FixedClock
 from engine.context import EngineContext
 from engine.deadlines import PinnedDeadlines
@@ -260,7 +260,7 @@ class Replayer:
             self._timer(event)
 
     def _check_definition(self, event: Event) -> None:
-        expected = self.definition_hash
+        expected: str | None = self.definition_hash
         if event.kind == "migrated":
             payload = event.payload if isinstance(event.payload, dict) else {}
             expected, found = payload.get("to_hash"), payload.get("from_hash")

@@ -206,7 +206,8 @@ def _is_di(el: etree._Element) -> bool:
 
 
 def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
+    name: str = etree.QName(el).localname
+    return name
 
 
 def _is_part(tag: str) -> bool:

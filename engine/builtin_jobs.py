@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from engine import escalation as _escalation  # noqa: F401  (registers tasks.escalate_overdue)
-from engine.archives import seal as _seal  # noqa: F401  (registers archives.seal_closed)
 from engine import retention as _retention  # noqa: F401  (registers retention.purge_stale)
-from engine.services import cross_city as _cross_city  # noqa: F401  (registers cross_city.gather)
+from engine.archives import seal as _seal  # noqa: F401  (registers archives.seal_closed)
 from engine.context import EngineContext
 from engine.jobs import job
+from engine.services import cross_city as _cross_city  # noqa: F401  (registers cross_city.gather)
 from engine.services.timers import fire_due_timers
 
 

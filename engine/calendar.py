@@ -25,7 +25,6 @@ from datetime import datetime
 from datetime import time
 from datetime import timedelta
 from datetime import tzinfo
-from engine.clock import LOCAL_TZ
 
 import chinese_calendar  # type: ignore[import-untyped]
 from sqlalchemy import insert
@@ -33,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from engine.clock import LOCAL_TZ
 from engine.clock import Clock
 from engine.errors import ValidationError
 from engine.models import CalendarDay

@@ -24,7 +24,8 @@ from collections.abc import Iterable
 from datetime import date
 from datetime import datetime
 
-import holidays
+from holidays.countries.china import China
+from holidays.version import __version__ as holidays_version
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -43,7 +44,7 @@ from engine.models import CalendarYear
 logger = logging.getLogger(__name__)
 
 PROVISIONAL_PREFIX = "provisional:"
-PROVISIONAL_SOURCE = f"{PROVISIONAL_PREFIX} statutory holidays, no 调休 (holidays {holidays.__version__})"
+PROVISIONAL_SOURCE = f"{PROVISIONAL_PREFIX} statutory holidays, no 调休 (holidays {holidays_version})"
 #: the package's lunar and solar-term tables end here
 _LAST_COMPUTABLE_YEAR = 2099
 
@@ -55,13 +56,15 @@ def is_provisional(source: str | None) -> bool:
 
 def statutory_days_off(year: int) -> dict[date, str]:
     """The all-citizen holidays of ``year`` with their 补假, by the rules alone (CAL-01 art. 2, 6)."""
-    return {day: str(name) for day, name in holidays.China(years=year, language="zh_CN").items()}
+    return {day: str(name) for day, name in China(  # type: ignore[no-untyped-call]  # unannotated upstream
+        years=year, language="zh_CN").items()}
 
 
 def _check_provisional_allowed(year: int) -> None:
     if is_year_supported(year):
         raise ValidationError(
-            f"{year} 年已有国务院办公厅公布的节假日安排，请导入正式日历（hedui calendar seed {year}），不要使用临时日历。",
+            f"{year} 年已有国务院办公厅公布的节假日安排，"
+            f"请导入正式日历（hedui calendar seed {year}），不要使用临时日历。",
             code="calendar_official_available", year=year)
     if not 2000 <= year <= _LAST_COMPUTABLE_YEAR:
         raise ValidationError(f"无法推算 {year} 年的法定节假日。", code="calendar_year_unsupported", year=year)

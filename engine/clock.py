@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
-from datetime import timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,7 @@ class SystemClock:
     """The wall clock."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FixedClock:
@@ -43,7 +43,7 @@ class FixedClock:
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("FixedClock needs a timezone-aware datetime")
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -54,7 +54,7 @@ class FixedClock:
         if when.tzinfo is None:
             raise ValueError("FixedClock needs a timezone-aware datetime")
         with self._lock:
-            self._now = when.astimezone(timezone.utc)
+            self._now = when.astimezone(UTC)
 
     def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
         step = delta if delta is not None else timedelta(**kwargs)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import enum
 import json
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from typing import Annotated
 from typing import Any
 
@@ -46,19 +46,22 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; use the engine clock")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class CanonicalJSON(TypeDecorator[Any]):
-    """JSON stored as TEXT with a stable encoding (not a binary JSON type: key order matters to hashes and the serializer)."""
+    """JSON stored as TEXT with a stable encoding.
+
+    Not a binary JSON type: key order matters to hashes and the serializer.
+    """
 
     impl = Text
     cache_ok = True

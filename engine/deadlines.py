@@ -10,15 +10,14 @@ recorded before this existed fall back to the calendar as it is now.
 
 from __future__ import annotations
 
+from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import time
-from datetime import timezone
 from typing import Any
 
 from engine.clock import LOCAL_TZ
 from engine.clock import local_date
-
 from engine.runtime import Workflow
 from engine.runtime.core import DeadlineFn
 
@@ -73,7 +72,7 @@ def recorded(payload: Any) -> dict[Key, str]:
     return out
 
 
-def instance_due_at(value: Any) -> datetime | None:
+def instance_due_at(value: object) -> datetime | None:
     """The instance deadline a diagram variable holds, as an aware UTC datetime (None if unset or unreadable).
 
     ``add_working_days`` stores an ISO string with its offset; start data may carry a ``datetime``.
@@ -91,4 +90,4 @@ def instance_due_at(value: Any) -> datetime | None:
         return None
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=LOCAL_TZ)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)

@@ -121,6 +121,7 @@ def list_overdue(ctx: EngineContext, unit_id: int, *, limit: int = 100) -> list[
         OverdueTask(task.id, task.instance_id, business_key, task.bpmn_id, task.name, task.role_code, task.unit_id,
                     task.assignee, task.due_at, escalated_at)
         for task, business_key, escalated_at in rows
+        if task.due_at is not None  # always (the query's due_at < now), for the type
     ]
 
 

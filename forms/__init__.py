@@ -70,11 +70,11 @@ def validate(form_key: str, data: Mapping[str, Any], *, context: Mapping[str, An
     """
     _load_all()
     cls = _REGISTRY[form_key]
-    cache = _instances.__dict__.setdefault("schemas", {})
+    cache: dict[type[FormSchema], FormSchema] = _instances.__dict__.setdefault("schemas", {})
     schema = cache.get(cls)
     if schema is None:
         schema = cache[cls] = cls()
-    schema.context_properties = dict(context or {})  # type: ignore[attr-defined]
+    schema.context_properties = dict(context or {})
     try:
         return dict(schema.load(dict(data)))
     except _MarshmallowError as exc:

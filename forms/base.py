@@ -16,7 +16,7 @@ FIELD_MESSAGES = {
     "invalid": "格式不正确",
     "validator_failed": "取值不正确",
 }
-TYPE_MESSAGES: dict[type[fields.Field], dict[str, str]] = {
+TYPE_MESSAGES: dict[type[fields.Field[Any]], dict[str, str]] = {
     fields.String: {"invalid": "应为文本"},
     fields.Integer: {"invalid": "应为整数"},
     fields.Boolean: {"invalid": "应为是或否"},
@@ -52,6 +52,8 @@ class FormSchema(Schema):
 
     form_key: str = ""
     title: str = ""
+    #: the task's properties for context-dependent rules, set before each load (forms.validate)
+    context_properties: dict[str, Any]
 
     class Meta:
         unknown = RAISE
@@ -64,7 +66,7 @@ class FormSchema(Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            messages = dict(FIELD_MESSAGES)
+            messages: dict[str, str | list[Any] | dict[Any, Any]] = dict(FIELD_MESSAGES)
             for cls, extra in TYPE_MESSAGES.items():
                 if isinstance(field, cls):
                     messages.update(extra)
@@ -73,6 +75,6 @@ class FormSchema(Schema):
             field.error_messages = messages
 
 
-def _is_default(message: str) -> bool:
+def _is_default(message: str | list[Any] | dict[Any, Any]) -> bool:
     """marshmallow's own default messages are English; ours are Chinese."""
-    return message.isascii()
+    return isinstance(message, str) and message.isascii()

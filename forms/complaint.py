@@ -47,8 +47,9 @@ class ComplaintForm(FormSchema):
                             metadata={"label": "举报渠道", "choices": CHANNELS},
                             error_messages={"required": "请选择举报渠道"})
     channel_detail = _text(100, "渠道说明", help_text="如：12345 热线、微信公众号、来信地址")
-    received_at = fields.DateTime(required=True, metadata={"label": "收到时间", "help": "北京时间（未注明时区的按北京时间）"},
-                                       error_messages={"required": "请填写收到时间", "invalid": "应为日期时间"})
+    received_at = fields.DateTime(required=True,
+                                  metadata={"label": "收到时间", "help": "北京时间（未注明时区的按北京时间）"},
+                                  error_messages={"required": "请填写收到时间", "invalid": "应为日期时间"})
     complainant_name = _text(50, "举报人", help_text="不愿透露姓名的填写「匿名」或留空")
     complainant_contact = _text(100, "联系方式")
     case_no = _text(60, "被举报家庭的核对业务编号")

@@ -40,7 +40,8 @@ class CrossCityReviewForm(FormSchema):
     refused = fields.List(
         fields.String(validate=validate.Length(max=MAX_REASON + 60, error="每行不超过 560 字")),
         load_default=list,
-        metadata={"label": "不同意的请求", "help": "每行一项：请求编号 + 空格 + 不同意的理由；未列出的请求均同意并委托省级核对机构"},
+        metadata={"label": "不同意的请求",
+                  "help": "每行一项：请求编号 + 空格 + 不同意的理由；未列出的请求均同意并委托省级核对机构"},
     )
     note = fields.String(
         load_default=None,

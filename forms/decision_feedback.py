@@ -52,7 +52,8 @@ class DecisionFeedbackForm(FormSchema):
     #: optional (absent when not given): when the household was told the result (PS-13); an objection
     #: is accepted within the policy's window from this date (engine.services.rechecks)
     notified_on = fields.Date(
-        metadata={"label": "告知核对对象日期", "help": "告知家庭审批及核对结果的日期；家庭可在告知之日起 30 日内提出异议"},
+        metadata={"label": "告知核对对象日期",
+                  "help": "告知家庭审批及核对结果的日期；家庭可在告知之日起 30 日内提出异议"},
     )
 
     @validates_schema

@@ -61,7 +61,7 @@ NO_CAPACITY_BELOW = 8
 #: a phone number as the paper forms take it (landline with area code, mobile, extension)
 PHONE_PATTERN = r"^[0-9+\- ]{5,30}$"
 
-_TEXT = {"validate": validate.Length(max=255, error="不超过 255 字")}
+_TEXT = validate.Length(max=255, error="不超过 255 字")
 
 
 def _choice(choices: Mapping[str, Any], error: str) -> validate.OneOf:
@@ -75,14 +75,14 @@ class PersonSchema(FormSchema):
                          metadata={"label": "姓名"})
     id_number = fields.String(load_default=None, validate=validate.Length(max=20, error="身份证号码应为 18 位"),
                               metadata={"label": "居民身份证号", "personal": True})
-    residence_address = fields.String(required=True, **_TEXT, metadata={"label": "家庭居住地址（门牌号）"})
-    hukou_location = fields.String(required=True, **_TEXT, metadata={"label": "户籍所在地"})
+    residence_address = fields.String(required=True, validate=_TEXT, metadata={"label": "家庭居住地址（门牌号）"})
+    hukou_location = fields.String(required=True, validate=_TEXT, metadata={"label": "户籍所在地"})
     signature = fields.String(required=True, validate=_choice(SIGNATURES, "请选择签名情况"),
                               metadata={"label": "签名及指模", "choices": SIGNATURES})
     signed_by = fields.String(load_default=None, validate=validate.Length(max=50, error="不超过 50 字"),
                               metadata={"label": "代签人姓名", "help": "监护人代签时填写监护人姓名"})
     member_informed = fields.Boolean(load_default=False, metadata={"label": "申请人已告知本人授权事宜"})
-    signature_note = fields.String(load_default=None, **_TEXT,
+    signature_note = fields.String(load_default=None, validate=_TEXT,
                                    metadata={"label": "代签说明", "help": "如在外上学、务工，短期内无法到场"})
 
 
@@ -239,7 +239,7 @@ def validate_entrustment(data: Mapping[str, Any], *, today: date) -> dict[str, A
 
 
 def _load(schema: FormSchema, data: Mapping[str, Any], today: date) -> dict[str, Any]:
-    schema.context_properties = {"today": today}  # type: ignore[attr-defined]
+    schema.context_properties = {"today": today}
     try:
         return dict(schema.load(_plain(data)))
     except ValidationError as exc:

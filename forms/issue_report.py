@@ -13,8 +13,8 @@ import re
 from typing import Any
 
 from marshmallow import fields
-from marshmallow import validate
 from marshmallow import pre_load
+from marshmallow import validate
 from marshmallow import validates_schema
 
 from forms import register

@@ -16,7 +16,7 @@ from marshmallow import fields
 
 from forms import get_schema
 
-EMPTY = (None, "", [], {})
+EMPTY: tuple[object, ...] = (None, "", [], {})
 
 
 def describe(form_key: str | None, data: Mapping[str, Any], *, limit: int = 6) -> str:
@@ -33,14 +33,14 @@ def describe(form_key: str | None, data: Mapping[str, Any], *, limit: int = 6) -
 
 
 @functools.cache
-def _fields(form_key: str) -> dict[str, fields.Field]:
+def _fields(form_key: str) -> dict[str, fields.Field[Any]]:
     try:
         return dict(get_schema(form_key).fields) if form_key else {}
     except KeyError:
         return {}
 
 
-def _value(value: Any, field: fields.Field | None) -> str:
+def _value(value: Any, field: fields.Field[Any] | None) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, list):

@@ -23,6 +23,7 @@ from marshmallow import validates_schema
 from forms import register
 from forms.review import ReviewForm
 
+
 def _code() -> fields.String:
     return fields.String(validate=validate.Length(min=1, max=40, error="单位代码为 1–40 个字符"))
 
@@ -34,11 +35,13 @@ class VerificationReviewForm(ReviewForm):
 
     upper_items = fields.List(
         _code(), load_default=None, allow_none=True,
-        metadata={"label": "由上级核对机构核对的事项", "help": "未勾选的上级事项本案不再核对；不填写时按本案配置全部委托上级"},
+        metadata={"label": "由上级核对机构核对的事项",
+                  "help": "未勾选的上级事项本案不再核对；不填写时按本案配置全部委托上级"},
     )
     cross_city_items = fields.List(
         _code(), load_default=list,
-        metadata={"label": "跨地市核对事项", "help": "需由其他地市信息共享单位提供的数据，经市级核对机构汇总后委托省级核对机构"},
+        metadata={"label": "跨地市核对事项",
+                  "help": "需由其他地市信息共享单位提供的数据，经市级核对机构汇总后委托省级核对机构"},
     )
     cross_city_reason = fields.String(
         load_default=None,

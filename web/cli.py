@@ -179,7 +179,8 @@ def bpmn_list() -> None:
         ).scalars().all()
         for d in rows:
             mark = "*" if d.id in current else " "
-            click.echo(f"{mark} {d.process_id} v{d.version} {d.content_hash[:12]} {d.deployed_at:%Y-%m-%d %H:%M} {d.name}")
+            click.echo(f"{mark} {d.process_id} v{d.version} {d.content_hash[:12]} "
+                       f"{d.deployed_at:%Y-%m-%d %H:%M} {d.name}")
 
 
 timers_cli = AppGroup("timers", help="定时器")

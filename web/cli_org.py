@@ -127,7 +127,8 @@ def units_list() -> None:
 @click.option("--parent", "parent_code", default=None, help="上级区划代码")
 def regions_create(code: str, name: str, level: str, parent_code: str | None) -> None:
     """Create an administrative region (GB/T 2260-style code)."""
-    _run(lambda ctx: org.create_region(ctx, code, name, level, parent_code, actor=CLI_ACTOR), f"已创建区划 {code} {name}")
+    _run(lambda ctx: org.create_region(ctx, code, name, level, parent_code, actor=CLI_ACTOR),
+         f"已创建区划 {code} {name}")
 
 
 @regions_cli.command("list")

@@ -25,7 +25,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "BROKER_URL": ("redis://127.0.0.1:6379/0", "Celery broker when JOBS=celery (redis:// or amqp://)"),
     "TIMER_INTERVAL": (30, "seconds between due-timer sweeps (in-process ticker and celery beat)"),
     "SCRIPT_TIME_LIMIT": (2.0, "seconds a diagram script or expression may run"),
-    "BPMN_DIR": (str(Path(__file__).resolve().parent.parent / "bpmn"), "directory `hedui bpmn deploy` reads by default"),
+    "BPMN_DIR": (str(Path(__file__).resolve().parent.parent / "bpmn"),
+                 "directory `hedui bpmn deploy` reads by default"),
     "LOG_LEVEL": ("INFO", "root log level"),
     "SESSION_IDLE_MINUTES": (30, "minutes without a request after which a browser session ends (server-side check)"),
     "EXCHANGE_SIMULATOR": ("off", "on: simulated sharing units answer in process (demo); refused in production"),
@@ -50,7 +51,7 @@ _INT = {"TIMER_INTERVAL", "SESSION_IDLE_MINUTES", "TRUSTED_PROXIES", "MAX_UPLOAD
         "PACKAGE_RETENTION_DAYS", "RETENTION_INTERVAL", "RECHECK_BATCH_STALE_MINUTES", "CROSS_CITY_GATHER_INTERVAL",
         "MIGRATION_RUN_STALE_MINUTES"}
 _FLOAT = {"SCRIPT_TIME_LIMIT"}
-_DEV_SECRET = "dev-only-not-secret"  # a default that production refuses (validate_config)
+_DEV_SECRET = "dev-only-not-secret"  # noqa: S105 -- a default that production refuses (validate_config)
 
 
 def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

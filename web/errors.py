@@ -101,7 +101,7 @@ def handle_unexpected(exc: Exception) -> Response | tuple[str, int]:
 
     if current_app.testing:
         raise exc
-    logger.exception("unhandled error on %s %s", request.method, request.path)
+    logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     return _respond(500, {"error": "internal_error", "message": HTTP_MESSAGES[500]})
 
 

@@ -40,8 +40,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from engine.models import Role
 from engine.models import User
 from engine.reports.listing import REPORT_READERS
-from engine.services.org import memberships_of
 from engine.services.definitions import DEFINITION_READERS
+from engine.services.org import memberships_of
 from engine.services.register_scope import REGISTER_READERS
 from engine.services.security import LoginThrottledError
 from engine.stats.access import STATS_ROLES

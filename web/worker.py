@@ -249,7 +249,8 @@ def require_celery_mode(app: Flask, what: str) -> None:
     mode = app.config["JOBS"]
     if mode != "celery":
         raise ConfigurationError(
-            f"当前 HEDUI_JOBS={mode}，后台任务在 Web 进程内执行；请设置 HEDUI_JOBS=celery（并配置 HEDUI_BROKER_URL）后再启动 {what}",
+            f"当前 HEDUI_JOBS={mode}，后台任务在 Web 进程内执行；"
+            f"请设置 HEDUI_JOBS=celery（并配置 HEDUI_BROKER_URL）后再启动 {what}",
             jobs=mode,
         )
 

@@ -152,7 +152,8 @@ def _sealed_digests(session: Session) -> dict[int, str]:
 
 
 def _issued_digests(session: Session) -> dict[int, str]:
-    """report id -> snapshot digest, as the hash-chained ``report_issued`` / ``report_superseded`` events recorded it."""
+    """report id -> snapshot digest, as the hash-chained ``report_issued`` / ``report_superseded`` events
+    recorded it."""
     out: dict[int, str] = {}
     for payload in session.execute(select(Event.payload).where(
             Event.kind.in_(("report_issued", "report_superseded")))).scalars():

@@ -1,1 +1,4 @@
-"""Printable documents (授权书, 委托书) rendered as PDF, engine-side (no web imports); the 核对报告 is in engine/reports/."""
+"""Printable documents (授权书, 委托书) rendered as PDF, engine-side (no web imports).
+
+The 核对报告 is in engine/reports/.
+"""

@@ -83,7 +83,8 @@ def story(session: Session, household: Household) -> list[Flowable]:
         para("3. 授权书", pdf.HEADING),
         para("本人（第一申请人，下同）具有完全民事行为能力，是全家共同推举的申请人，本人已向家庭全体成员（包括法定赡养人、"
              "抚养人、扶养人，下同）告知了本《授权书》的内容，本人的申请行为代表家庭全体成员意愿，现申请（"
-             + _ticks(ticked, other, sep="；") + "），本人及家庭全体成员一致同意并作出如下声明、承诺和经济状况核对法律授权：",
+             + _ticks(ticked, other, sep="；")
+             + "），本人及家庭全体成员一致同意并作出如下声明、承诺和经济状况核对法律授权：",
              pdf.BODY_INDENT),
         *[para(t, pdf.BODY_INDENT) for t in DECLARATIONS],
         para("四、第一申请人抄写、确认以下内容：", pdf.HEADING), para(CONFIRMATION, pdf.BODY_INDENT),

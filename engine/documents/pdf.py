@@ -33,8 +33,10 @@ from engine.calendar import SHANGHAI
 
 FONT = "STSong-Light"
 RESTRICTION = "仅供本行政区域内社会救助审核使用"
-PAGE_WIDTH, PAGE_HEIGHT = A4
-MARGIN = 18 * mm
+# reportlab ships no types
+PAGE_WIDTH: float = A4[0]
+PAGE_HEIGHT: float = A4[1]
+MARGIN: float = 18 * mm
 
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
@@ -122,7 +124,7 @@ def content_width() -> float:
 def _numbered_canvas(header: str, stamp: Stamp) -> Any:
     """A canvas class that defers page decoration until the page count is known (第 x 页 共 y 页)."""
 
-    class NumberedCanvas(Canvas):
+    class NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no types
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []

@@ -26,8 +26,8 @@ from engine.documents.render import entrustment_pdf
 from engine.documents.render import recheck_entrustment_pdf
 from engine.documents.render import recheck_form_pdf
 from engine.errors import NotFoundError
-from engine.models.archive import PrintCounter
 from engine.models import WorkflowInstance
+from engine.models.archive import PrintCounter
 from engine.models.case import Household
 from engine.models.recheck import Recheck
 

@@ -41,4 +41,5 @@ def unit_name(session: Session, unit_id: int | None) -> str:
 def latest_authorisation(household: Household) -> Authorisation | None:
     """The authorisation the form shows: the newest one not superseded (a re-signed form replaces it)."""
     current = [a for a in household.authorisations if a.superseded_by_id is None]
-    return (current or household.authorisations or [None])[-1]
+    newest = current or household.authorisations
+    return newest[-1] if newest else None

@@ -19,7 +19,7 @@ from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
-from engine.exchange.registry import CATEGORIES as REGISTRY_CATEGORIES
+from engine.exchange.categories import CATEGORIES as REGISTRY_CATEGORIES
 from engine.exchange.registry import DEMO_UNIT_OFFICERS
 from engine.history import SYSTEM_STREAM
 from engine.history import append_event

@@ -7,7 +7,6 @@ person who did the first).
 
 from __future__ import annotations
 
-
 from sqlalchemy import select
 
 from engine.context import Actor
@@ -19,6 +18,7 @@ from engine.models import ExchangeSide
 from engine.models import Unit
 from engine.services.org import is_registered
 from engine.sod import RULE_TEXT
+
 
 def require_registered(ctx: EngineContext, actor: Actor, unit: Unit) -> None:
     """Only an agency-side officer registered (备案) for ``unit`` and valid today may exchange data with it (SD-3).

@@ -45,8 +45,6 @@ are in :mod:`engine.exchange.media_format` (re-exported here, the names callers 
 
 from __future__ import annotations
 
-from __future__ import annotations
-
 import base64
 import hashlib
 import hmac
@@ -57,10 +55,11 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from typing import Any
 from typing import BinaryIO
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 
@@ -71,14 +70,16 @@ from engine.exchange.media_format import FORMAT_VERSION
 from engine.exchange.media_format import FRAME
 from engine.exchange.media_format import KEY_BYTES
 from engine.exchange.media_format import KINDS
-from engine.exchange.media_format import KeyLookup
 from engine.exchange.media_format import MAGIC
 from engine.exchange.media_format import MAX_FRAME_BYTES
 from engine.exchange.media_format import MAX_HEADER_BYTES
-from engine.exchange.media_format import Manifest
-from engine.exchange.media_format import MediaKey
 from engine.exchange.media_format import NONCE_BYTES
 from engine.exchange.media_format import PREAMBLE
+from engine.exchange.media_format import SM4_GCM_AVAILABLE
+from engine.exchange.media_format import TAG_BYTES
+from engine.exchange.media_format import KeyLookup
+from engine.exchange.media_format import Manifest
+from engine.exchange.media_format import MediaKey
 from engine.exchange.media_format import PackageError
 from engine.exchange.media_format import PackageForeignError
 from engine.exchange.media_format import PackageTamperedError
@@ -86,8 +87,6 @@ from engine.exchange.media_format import PackageTruncatedError
 from engine.exchange.media_format import PackageUnsupportedVersionError
 from engine.exchange.media_format import PackageWrongBatchError
 from engine.exchange.media_format import PackageWrongKindError
-from engine.exchange.media_format import SM4_GCM_AVAILABLE
-from engine.exchange.media_format import TAG_BYTES
 from engine.exchange.media_format import derive_key
 from engine.exchange.media_format import frame_aad
 from engine.exchange.media_format import frame_cipher
@@ -126,10 +125,16 @@ __all__ = [
 ]
 
 
+class BinaryWriter(Protocol):
+    """What the writer needs of its output (a file, ``BytesIO``, a hashing pass-through)."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class PackageWriter:
     """Streams records into an encrypted package; ``close()`` writes the trailer."""
 
-    def __init__(self, fileobj: BinaryIO, *, key: MediaKey, kind: str, batch_id: str | int, sender_unit: str,
+    def __init__(self, fileobj: BinaryWriter, *, key: MediaKey, kind: str, batch_id: str | int, sender_unit: str,
                  receiver_unit: str, created_at: datetime, extra: Mapping[str, Any] | None = None,
                  algorithm: str | None = None, chunk_records: int = 500, chunk_bytes: int = 1024 * 1024) -> None:
         algorithm = algorithm or DEFAULT_ALGORITHM
@@ -148,7 +153,7 @@ class PackageWriter:
         header: dict[str, Any] = {
             "format_version": FORMAT_VERSION, "package_id": uuid.uuid4().hex, "kind": kind,
             "batch_id": str(batch_id), "sender_unit": sender_unit, "receiver_unit": receiver_unit,
-            "created_at": created_at.astimezone(timezone.utc).isoformat(), "algorithm": algorithm,
+            "created_at": created_at.astimezone(UTC).isoformat(), "algorithm": algorithm,
             "key_unit": key.unit_code, "key_id": key.key_id, "extra": dict(extra or {}),
             "salt": base64.b64encode(salt).decode(),
         }
@@ -209,7 +214,7 @@ class PackageWriter:
             self.close()
 
 
-def write_package(fileobj: BinaryIO, records: Iterable[Mapping[str, Any]], **kwargs: Any) -> Manifest:
+def write_package(fileobj: BinaryWriter, records: Iterable[Mapping[str, Any]], **kwargs: Any) -> Manifest:
     """Write every record of ``records`` (consumed lazily) as one package; see :class:`PackageWriter`."""
     writer = PackageWriter(fileobj, **kwargs)
     for record in records:

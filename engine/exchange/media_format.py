@@ -136,7 +136,7 @@ def key_check(secret: bytes, salt: bytes, header: Mapping[str, Any]) -> str:
     return hmac.new(check_key, b"hedui key check", hashlib.sha256).hexdigest()[:32]
 
 
-def frame_cipher(algorithm: str, key: bytes, nonce: bytes, tag: bytes | None = None) -> Cipher:
+def frame_cipher(algorithm: str, key: bytes, nonce: bytes, tag: bytes | None = None) -> Cipher[modes.GCM]:
     algo = algorithms.SM4(key) if algorithm == "SM4-GCM" else algorithms.AES(key)
     return Cipher(algo, modes.GCM(nonce, tag))
 

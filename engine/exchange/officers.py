@@ -20,11 +20,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
-from engine.clock import local_date
 from typing import NoReturn
 
 from sqlalchemy import select
 
+from engine.clock import local_date
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import HeduiError

@@ -17,8 +17,8 @@ API contract (stable; the simulator service and tests code against it)::
     registry.officer(unit_code) -> str                     # the unit-side officer who releases answers (SD-3)
     engine.exchange.normalise.normalise_records(category, records) -> Normalised(incomes=[...], properties=[...])
 
-- :data:`CATEGORIES`: the DX-8 category codes with Chinese labels and the providing department
-  (the demo units' codes in ``engine/services/demo.py`` are among them). Unknown codes answer
+- :data:`engine.exchange.categories.CATEGORIES`: the DX-8 category codes with Chinese labels and the
+  providing department (the demo units' codes in ``engine/services/demo.py`` are among them). Unknown codes answer
   ``no_record``.
 - :class:`UnitBehaviour`: ``answer_after`` (working days after receipt, 0 = at once; None = never),
   ``notice_after`` and ``extension_days`` for a written delay notice (at most 5, DX-5/PS-10).
@@ -40,11 +40,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from engine.exchange.categories import CATEGORIES
-from engine.exchange.categories import INCOME_CATEGORIES  # noqa: F401 - re-exported (engine/reports reads it here)
-from engine.exchange.categories import PROPERTY_CLASSES  # noqa: F401 - re-exported (engine/reports reads it here)
+from engine.exchange.categories import CATEGORIES as CATEGORIES  # re-exported: callers read it here
 from engine.exchange.categories import STATUS_LABELS
-
 
 
 @dataclass(frozen=True)

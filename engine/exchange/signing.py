@@ -49,9 +49,9 @@ import threading
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from datetime import timezone
 from typing import Any
 from typing import Protocol
 
@@ -72,7 +72,7 @@ HEADERS = (HEADER_UNIT, HEADER_KEY_ID, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_AL
 SCHEME = "HEDUI-SIG-1"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 DEFAULT_MAX_SKEW = timedelta(minutes=5)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _sm3_available() -> bool:
@@ -219,7 +219,7 @@ def canonical_json(obj: Any) -> bytes:
 def format_timestamp(when: datetime) -> str:
     if when.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return when.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
+    return when.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def string_to_sign(algorithm: str, method: str, path: str, unit_code: str, key_id: str, timestamp: str,
@@ -279,7 +279,7 @@ def verify(headers: Mapping[str, str], method: str, path: str, body: bytes, *, k
     if not (8 <= len(nonce) <= 128) or not nonce.isascii():
         raise BadSignatureError("随机数格式不正确")
     try:
-        timestamp = datetime.strptime(stamp, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+        timestamp = datetime.strptime(stamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise BadSignatureError("时间戳格式不正确") from None
     now = clock.now()

@@ -17,13 +17,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from engine.clock import local_date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from engine.calendar import WorkingCalendar
+from engine.clock import local_date
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.exchange.batches import batch_lines

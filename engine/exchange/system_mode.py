@@ -15,9 +15,11 @@ import base64
 import json
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sized
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -217,7 +219,7 @@ def _json(body: bytes, fields: dict[str, tuple[type, int | None, bool]]) -> dict
                 errors[name] = ["此项为必填项"]
         elif not isinstance(value, kind) or isinstance(value, bool):
             errors[name] = [f"应为{_TYPE_NAMES[kind]}"]
-        elif limit is not None and len(value) > limit:
+        elif limit is not None and len(cast(Sized, value)) > limit:  # only str and list fields have a limit
             errors[name] = [f"不超过 {limit} 字"]
     errors |= {where: [CONTROL_MESSAGE] for where in control_characters(data)}
     if errors:

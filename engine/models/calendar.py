@@ -12,8 +12,8 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from engine.db import Base
-from engine.db import str_enum
 from engine.db import str_100
+from engine.db import str_enum
 
 
 class CalendarDayKind(enum.StrEnum):

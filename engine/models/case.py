@@ -23,12 +23,11 @@ from sqlalchemy.orm import relationship
 
 from engine.clock import within
 from engine.db import Base
-from engine.db import str_enum
 from engine.db import CanonicalJSON
+from engine.db import str_enum
 from engine.models.instance import WorkflowInstance
 from engine.models.org import Unit
 from forms.ids import mask_id
-
 
 
 class EntrustmentSource(enum.StrEnum):

@@ -16,12 +16,11 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from engine.db import Base
-from engine.db import str_enum
 from engine.db import CanonicalJSON
 from engine.db import str_100
 from engine.db import str_255
+from engine.db import str_enum
 from engine.models.definition import ProcessDefinition
-
 
 
 class InstanceStatus(enum.StrEnum):

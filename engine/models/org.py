@@ -20,9 +20,8 @@ from sqlalchemy.orm import relationship
 
 from engine.clock import within
 from engine.db import Base
-from engine.db import str_enum
 from engine.db import str_100
-
+from engine.db import str_enum
 
 
 class RegionLevel(enum.StrEnum):
@@ -146,7 +145,8 @@ class ExchangeRegistration(Base):
         """Whether the registration is in force on ``day`` (a Beijing date); also usable in queries."""
         return within(day, self.valid_from, self.valid_to)
 
-    @is_valid_on.inplace.expression
+    # hybrid_method.expression modifies in place like .inplace.expression (which mypy cannot type)
+    @is_valid_on.expression
     @classmethod
     def _is_valid_on(cls, day: date) -> ColumnElement[bool]:
         return and_(cls.valid_from <= day, or_(cls.valid_to.is_(None), cls.valid_to >= day))

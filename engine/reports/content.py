@@ -39,8 +39,8 @@ from sqlalchemy import select
 from engine.calendar import SHANGHAI
 from engine.context import EngineContext
 from engine.exchange.catalogue import CATEGORIES
-from engine.exchange.registry import INCOME_CATEGORIES
-from engine.exchange.registry import PROPERTY_CLASSES
+from engine.exchange.categories import INCOME_CATEGORIES
+from engine.exchange.categories import PROPERTY_CLASSES
 from engine.models import Unit
 from engine.models.case import Household
 from engine.models.case import PersonRole
@@ -197,7 +197,8 @@ def differences(original: dict[str, Any], new: dict[str, Any], *,
 def _describe_source(s: dict[str, Any] | None) -> str:
     if s is None:
         return "（未核对）"
-    return s["status_name"] + (f"（{len(s['records'])} 条记录）" if s["records"] else "")
+    status_name: str = s["status_name"]
+    return status_name + (f"（{len(s['records'])} 条记录）" if s["records"] else "")
 
 
 def _sources(ctx: EngineContext, household: Household, at: datetime) -> list[dict[str, Any]]:

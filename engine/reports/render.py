@@ -109,7 +109,8 @@ def _persons(content: dict[str, Any]) -> list[Flowable]:
     rows = [["序号", "姓名", "居民身份证号", "类别", "与第一申请人关系", "计入家庭人口"]]
     for n, p in enumerate(content["persons"], start=1):
         kind = ROLE_SHORT[p["role"]] + (f"（{p['duty']}）" if p.get("duty") else "")
-        rows.append([str(n), p["name"], p["id_number"] or "（无）", kind, p["relation"], "计入" if p["counted"] else "不计入"])
+        counted = "计入" if p["counted"] else "不计入"
+        rows.append([str(n), p["name"], p["id_number"] or "（无）", kind, p["relation"], counted])
     return [para("附表一　核对对象", pdf.HEADING),
             pdf.grid(rows, [w * 0.07, w * 0.13, w * 0.24, w * 0.24, w * 0.18, w * 0.14]), Spacer(1, 12)]
 
@@ -157,7 +158,8 @@ def _summary(content: dict[str, Any]) -> list[Flowable]:
              "同一人同一收入类别有多个来源反馈的，按较高的来源计，不重复计算；法定赡养、扶养、抚养义务人的收入和财产单列，"
              "不计入家庭合计。"]
     if s["unanswered_sources"]:
-        lines.append("以下信息共享单位未反馈或超期未反馈，相应数据未纳入汇总：" + "、".join(s["unanswered_sources"]) + "。")
+        lines.append("以下信息共享单位未反馈或超期未反馈，相应数据未纳入汇总："
+                     + "、".join(s["unanswered_sources"]) + "。")
     return [PageBreak(), para("附表三　收入和财产汇总", pdf.HEADING),
             pdf.grid(income, [w * 0.4, w * 0.6]), Spacer(1, 8), pdf.grid(prop, [w * 0.4, w * 0.6]), Spacer(1, 8),
             pdf.grid(persons, [w * 0.16, w * 0.24, w * 0.2, w * 0.4]),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
@@ -73,7 +74,7 @@ def contents(report: Report) -> dict[str, Any]:
     return dict(json.loads(report.content))
 
 
-def issue_for_instance(ctx: EngineContext, instance: WorkflowInstance, data: dict[str, Any], *,
+def issue_for_instance(ctx: EngineContext, instance: WorkflowInstance, data: Mapping[str, Any], *,
                        actor: Actor) -> Report | None:
     """Issue the report of the case whose 出具核对报告 task was just completed (None: no household to report on).
 

@@ -2,7 +2,6 @@
 
 from engine.runtime.core import BpmnRuntime
 from engine.runtime.core import DefinitionInfo
-from engine.runtime.core import Workflow
 from engine.runtime.parsing import parse_bundle
 from engine.runtime.types import DeployProblem
 from engine.runtime.types import ParsedProcess
@@ -12,6 +11,7 @@ from engine.runtime.types import ThrownMessage
 from engine.runtime.types import UserTaskInfo
 from engine.runtime.types import WaitingMessage
 from engine.runtime.types import WaitingTimer
+from engine.runtime.workflow import Workflow
 
 __all__ = [
     "BpmnRuntime",

@@ -48,7 +48,7 @@ def clock_scope(clock: Clock) -> Iterator[None]:
 
 def install() -> None:
     """Rebind the timer module's clock (idempotent)."""
-    _timer_module.datetime = _EngineDatetime  # type: ignore[misc]
+    _timer_module.datetime = _EngineDatetime
 
 
 install()

@@ -73,11 +73,11 @@ def _text(source: SpecSource) -> str:
     return source if isinstance(source, str) else source()
 
 
-class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]  # SpiffWorkflow ships no types
     """Serialize a top-level workflow without ``spec``/``subprocess_specs`` (stored per definition)."""
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct: dict[str, Any] = super(BpmnWorkflowConverter, self).to_dict(workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
@@ -135,7 +135,7 @@ class BpmnRuntime:
         script_time_limit: float = 2.0,
     ) -> None:
         self.clock = clock
-        self._functions = {
+        self._functions: dict[str, Callable[..., Any]] = {
             "now": lambda: self.clock.now().isoformat(),
             "add_working_days": _add_working_days,
             **dict(functions or {}),
@@ -175,7 +175,8 @@ class BpmnRuntime:
 
     @property
     def serializer_version(self) -> str:
-        return self._state().serializer.VERSION
+        version: str = self._state().serializer.VERSION
+        return version
 
     def _state(self) -> Any:
         local = self._local
@@ -187,7 +188,7 @@ class BpmnRuntime:
 
     def _specs(self, definition_key: str, spec_source: SpecSource) -> tuple[Any, dict[str, Any]]:
         state = self._state()
-        cached = state.specs.get(definition_key)
+        cached: tuple[Any, dict[str, Any]] | None = state.specs.get(definition_key)
         if cached is not None:
             state.specs.move_to_end(definition_key)
             return cached
@@ -260,7 +261,8 @@ class BpmnRuntime:
         with self._guard():
             if not isinstance(wf, HeduiBpmnWorkflow) or self.saved_limit <= 0:
                 # without the workflow cache the object is dropped after this save: nothing to reuse
-                return serializer.serialize_json(wf)
+                text: str = serializer.serialize_json(wf)
+                return text
             text = dump_json(serializer, wf, wf.fragments)
             if self.verify_dumps and text != serializer.serialize_json(wf):
                 raise AssertionError("incremental dump differs from a full dump")

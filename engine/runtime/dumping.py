@@ -64,6 +64,22 @@ class _Entry:
     __slots__ = ("state", "changed", "triggered", "parent_id", "children", "parent", "data", "parent_data",
                  "internal", "data_copy", "parent_copy", "internal_copy", "piece")
 
+    # SpiffWorkflow's task fields (untyped: Any); the copies are _snapshot()s
+    state: Any
+    changed: Any
+    triggered: Any
+    parent_id: Any
+    children: list[Any]
+    parent: Any
+    data: dict[str, Any]
+    parent_data: dict[str, Any] | None
+    internal: dict[str, Any]
+    data_copy: dict[str, Any]
+    parent_copy: dict[str, Any] | None
+    internal_copy: dict[str, Any]
+    #: the ``"<task id>": <task JSON>`` text
+    piece: str
+
     def fresh(self, task: Any) -> bool:
         parent = self.parent
         return (task._state == self.state and task.last_state_change == self.changed

@@ -236,11 +236,11 @@ def _task_blockers(task: Any, diff: Any, reset: list[Any], retimed: list[str], s
         return [Blocker(spec.bpmn_id or spec.name, _name(spec), state, reason)]
     if not task.has_state(_CURRENT):
         return []
-    reason = _changed_current(spec, target, same)
-    if reason == "retimed":
+    change = _changed_current(spec, target, same)
+    if change == "retimed":
         retimed.append(spec.bpmn_id or spec.name)
         return []
-    return [Blocker(spec.bpmn_id or spec.name, _name(spec), state, reason)] if reason else []
+    return [Blocker(spec.bpmn_id or spec.name, _name(spec), state, change)] if change else []
 
 
 def _changed_current(spec: Any, target: Any, same: _Same) -> str | None:

@@ -28,10 +28,10 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
 from engine.runtime.sandbox import source_problems
-from engine.sod import RAISER_SOURCES
 from engine.runtime.types import DeployProblem
 from engine.runtime.types import ParsedProcess
 from engine.runtime.types import UserTaskInfo
+from engine.sod import RAISER_SOURCES
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -256,7 +256,8 @@ def _check_process_properties(f: _File, process: Any) -> list[DeployProblem]:
     return out
 
 
-def _check_user_task(f: _File, task: Any, lane: str | None, forms: set[str], user_task_ids: set[str]) -> list[DeployProblem]:
+def _check_user_task(
+        f: _File, task: Any, lane: str | None, forms: set[str], user_task_ids: set[str]) -> list[DeployProblem]:
     tid = task.get("id")
     props = {p.get("name"): p.get("value") for p in task.iter(f"{{{SPIFF_NS}}}property")}
     out = []

@@ -88,13 +88,14 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from types import CodeType
 from typing import Any
+from typing import cast
 
-from RestrictedPython import compile_restricted_eval
-from RestrictedPython import compile_restricted_exec
-from RestrictedPython import safe_builtins
+from RestrictedPython.compile import compile_restricted_eval
+from RestrictedPython.compile import compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence
 from RestrictedPython.Guards import guarded_unpack_sequence
 from RestrictedPython.Guards import raise_
+from RestrictedPython.Guards import safe_builtins
 from RestrictedPython.Guards import safer_getattr
 from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
@@ -152,17 +153,17 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         return node
 
     def visit_While(self, node: ast.While) -> Any:  # noqa: N802
-        node = super().visit_While(node)
+        node = cast(ast.While, super().visit_While(node))
         node.body.insert(0, _tick_statement(node))
         return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:  # noqa: N802
-        node = super().visit_FunctionDef(node)
+        node = cast(ast.FunctionDef, super().visit_FunctionDef(node))
         node.body.insert(0, _tick_statement(node))
         return node
 
     def visit_Lambda(self, node: ast.Lambda) -> Any:  # noqa: N802
-        node = super().visit_Lambda(node)
+        node = cast(ast.Lambda, super().visit_Lambda(node))
         tick = ast.Call(func=ast.Name("_tick_", ast.Load()), args=[], keywords=[])
         body = ast.BoolOp(op=ast.Or(), values=[tick, node.body])
         copy_locations(tick, node.body)
@@ -171,7 +172,7 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:  # noqa: N802
-        node = super().visit_BinOp(node)
+        node = cast(ast.BinOp, super().visit_BinOp(node))
         guard = self._GUARDED_OPS.get(type(node.op))
         if guard is None:
             return node
@@ -201,7 +202,7 @@ def source_problems(source: str, mode: str = "eval") -> list[str]:
     try:
         _compile(source, mode)
     except SyntaxError as exc:
-        return ["Line %s: SyntaxError: %s" % (exc.lineno, exc.msg)]
+        return [f"Line {exc.lineno}: SyntaxError: {exc.msg}"]
     except ScriptSecurityError as exc:
         return list(exc.details.get("problems", [exc.message]))
     return []
@@ -211,9 +212,10 @@ def source_problems(source: str, mode: str = "eval") -> list[str]:
 def _compile(source: str, mode: str) -> CodeType:
     """Compile restricted code once per (source, mode); syntax errors propagate as ``SyntaxError``."""
     if not isinstance(source, str):
-        raise TypeError("diagram code must be a string, not %s" % type(source).__name__)
+        raise TypeError(f"diagram code must be a string, not {type(source).__name__}")
     text = source.strip() if mode == "eval" else source
-    tree = ast.parse(text, filename=_FILENAME, mode=mode)
+    # what ast.parse returns for the modes "exec" / "eval" ("single")
+    tree = cast("ast.Module | ast.Expression | ast.Interactive", ast.parse(text, filename=_FILENAME, mode=mode))
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
     result = compiler(tree, filename=_FILENAME, policy=_SandboxPolicy)
     if result.errors or result.code is None:
@@ -241,7 +243,7 @@ def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
     ):
         raise _refuse("str.format is not allowed", attribute=name, type=type(obj).__name__)
     try:
-        return safer_getattr(obj, name, *(default or (raise_,)))
+        return safer_getattr(obj, name, *(default or (raise_,)))  # type: ignore[no-untyped-call]  # unannotated upstream
     except NotImplementedError as exc:  # safer_getattr's own refusals (string.Formatter)
         raise _refuse("restricted attribute", attribute=name, type=type(obj).__name__) from exc
 
@@ -420,7 +422,7 @@ class _Budget:
 # --------------------------------------------------------------------------- environment
 
 
-class RestrictedEnvironment(TaskDataEnvironment):
+class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]  # SpiffWorkflow ships no types
     """A ``TaskDataEnvironment`` that compiles with RestrictedPython and enforces a time limit.
 
     ``functions`` are trusted helpers callable by name from diagram code. Like
@@ -432,9 +434,9 @@ class RestrictedEnvironment(TaskDataEnvironment):
         helpers = dict(functions or {})
         for name, func in helpers.items():
             if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
-                raise ValueError("helper name %r must be an identifier not starting with '_'" % (name,))
+                raise ValueError(f"helper name {name!r} must be an identifier not starting with '_'")
             if not callable(func):
-                raise TypeError("helper %r is not callable" % (name,))
+                raise TypeError(f"helper {name!r} is not callable")
         if not time_limit > 0:
             raise ValueError("time_limit must be positive")
         super().__init__(helpers)
@@ -503,23 +505,24 @@ def _run(budget: _Budget, runner: Callable[..., Any], code: CodeType, namespace:
 # --------------------------------------------------------------------------- engine
 
 
-class SandboxScriptEngine(PythonScriptEngine):
+class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # SpiffWorkflow ships no types
     """``PythonScriptEngine`` that chains wrapped exceptions (``__cause__``) and formats them safely."""
 
     def evaluate(self, task: Any, expression: str, external_context: Mapping[str, Any] | None = None) -> Any:
         try:
             return self.environment.evaluate(expression, task.data, external_context)
         except SpiffWorkflowException as exc:
-            exc.add_note("Error evaluating expression '%s'" % expression)
+            exc.add_note(f"Error evaluating expression '{expression}'")
             raise
         except Exception as exc:
             raise WorkflowTaskException(
-                "Error evaluating expression '%s'" % expression, task=task, exception=exc
+                f"Error evaluating expression '{expression}'", task=task, exception=exc
             ) from exc
 
     def execute(self, task: Any, script: str, external_context: Mapping[str, Any] | None = None) -> bool:
         try:
-            return self.environment.execute(script, task.data, external_context or {})
+            done: bool = self.environment.execute(script, task.data, external_context or {})
+            return done
         except Exception as exc:
             wrapped = self.create_task_exec_exception(task, script, exc)
             if wrapped is exc:
@@ -528,12 +531,15 @@ class SandboxScriptEngine(PythonScriptEngine):
 
     def create_task_exec_exception(self, task: Any, script: str, err: Exception) -> Exception:
         if isinstance(err, SpiffWorkflowException):
-            return super().create_task_exec_exception(task, script, err)
+            stock: Exception = super().create_task_exec_exception(task, script, err)
+            return stock
         line_number, error_line = self.get_error_line_number_and_content(script, err)
         detail = err.__class__.__name__
         if err.args:
             detail += ":" + str(err.args[0])
-        return WorkflowTaskException(detail, task=task, exception=err, line_number=line_number, error_line=error_line)
+        wrapped: Exception = WorkflowTaskException(detail, task=task, exception=err, line_number=line_number,
+                                                   error_line=error_line)
+        return wrapped
 
 
 def build_script_engine(

@@ -36,10 +36,10 @@ _DEFAULT_MAX_DEPTH = 1000  # TaskIterator's default
 def _min_state(state_mask: int) -> int:
     """The state below which a task's children are not visited (as ``TaskIterator.__init__``)."""
     if state_mask & TaskState.PREDICTED_MASK:
-        return TaskState.MAYBE
+        return int(TaskState.MAYBE)
     if state_mask & TaskState.DEFINITE_MASK:
-        return TaskState.FUTURE
-    return TaskState.COMPLETED
+        return int(TaskState.FUTURE)
+    return int(TaskState.COMPLETED)
 
 
 def walk(
@@ -101,18 +101,24 @@ def walk(
 
 def _filter(kwargs: dict[str, Any], bpmn: bool) -> tuple[Any, dict[str, Any]]:
     """Split iterator options from filter options, as the stock constructors do."""
-    options = {k: kwargs.pop(k) for k in ("end_at_spec", "max_depth", "skip_subprocesses") if k in kwargs}
+    options: dict[str, Any] = {
+        k: kwargs.pop(k) for k in ("end_at_spec", "max_depth", "skip_subprocesses") if k in kwargs}
     task_filter = kwargs.pop("task_filter", None)
     if task_filter is None:
         task_filter = BpmnTaskFilter(**kwargs) if bpmn else TaskFilter(**kwargs)
     return task_filter, options
 
 
-class HeduiBpmnWorkflow(BpmnWorkflow):
+class HeduiBpmnWorkflow(BpmnWorkflow):  # type: ignore[misc]  # SpiffWorkflow ships no types: its classes are Any
     """``BpmnWorkflow`` whose whole-tree walks use :func:`walk` (same results, fewer instructions).
 
     Serialized under the stock type name (``BpmnWorkflow``), so stored states are unchanged.
     """
+
+    #: Workflow.completed (set in Workflow.__init__, restored by the deserializer)
+    completed: bool
+    __fragments: FragmentCache
+    __kids: dict[Any, tuple[list[Any], list[Any]]]
 
     @property
     def fragments(self) -> FragmentCache:
@@ -129,7 +135,7 @@ class HeduiBpmnWorkflow(BpmnWorkflow):
         try:
             return self.__kids
         except AttributeError:
-            self.__kids: dict[Any, tuple[list[Any], list[Any]]] = {}
+            self.__kids = {}
             return self.__kids
 
     #: compare every walk with SpiffWorkflow's own iterator first (tests; makes walks slower)
@@ -137,7 +143,8 @@ class HeduiBpmnWorkflow(BpmnWorkflow):
 
     def get_tasks_iterator(self, first_task: Any = None, **kwargs: Any) -> Iterator[Any]:
         if kwargs.get("depth_first", True) is False:
-            return BpmnTaskIterator(first_task or self.task_tree, **kwargs)
+            stock: Iterator[Any] = BpmnTaskIterator(first_task or self.task_tree, **kwargs)
+            return stock
         if self.verify_walks:
             self._verify(first_task or self.task_tree, True, dict(kwargs))
         kwargs.pop("depth_first", None)

@@ -8,8 +8,8 @@ one of the few modules allowed to import SpiffWorkflow.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from typing import TYPE_CHECKING
 from typing import Any
 from uuid import UUID
@@ -85,7 +85,7 @@ class Workflow:
         event = BpmnEvent(MessageEventDefinition(message_name), payload=payload)
         with self._guard(task):
             if task.state != TaskState.WAITING or not task.task_spec.catches(task, event):
-                raise InvalidStateError("该流程当前未在等待此消息", message=message_name)
+                raise InvalidStateError("该流程当前未在等待此消息", message_name=message_name)
             task.task_spec.catch(task, event)
             task.task_spec._update(task)
             self._steps()
@@ -230,4 +230,4 @@ def _due_at(value: Any) -> datetime | None:
     except ValueError:
         return None
     # a plain datetime (not the clock-aware subclass the timer module now uses)
-    return datetime.fromtimestamp(when.timestamp(), timezone.utc)
+    return datetime.fromtimestamp(when.timestamp(), UTC)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -78,10 +79,12 @@ def assert_authorised(ctx: EngineContext, person_ids: Sequence[int], on_date: da
         return
     known = {row[0]: row[1] for row in ctx.session.execute(
         select(Person.id, Person.id_number).where(Person.id.in_(missing)))}
-    listed = [{"person_id": pid, "id_number": mask_id(known[pid]) if pid in known else None} for pid in missing]
+    listed: list[dict[str, Any]] = [
+        {"person_id": pid, "id_number": mask_id(known[pid]) if pid in known else None} for pid in missing]
     shown = "、".join(p["id_number"] or f"人员#{p['person_id']}（不存在）" for p in listed)
     logger.warning("Authorisation missing for %s person(s) on %s", len(missing), on_date)
-    raise PermissionDeniedError(f"以下核对对象在 {on_date.isoformat()} 没有有效的授权书，不能核对（先授权，后核对）：{shown}",
+    raise PermissionDeniedError(f"以下核对对象在 {on_date.isoformat()} 没有有效的授权书，"
+                                f"不能核对（先授权，后核对）：{shown}",
                                 code="authorisation_missing", persons=listed, on_date=on_date.isoformat())
 
 

@@ -128,7 +128,8 @@ def create_entrustment(
                          tiering=tiering)
     year = today.year
     entrustment = Entrustment(
-        number=letter["number"] or f"WT-{agency.code}-{year}-{next_counter_value(ctx, agency.id, year, 'entrustment'):06d}",
+        number=letter["number"]
+        or f"WT-{agency.code}-{year}-{next_counter_value(ctx, agency.id, year, 'entrustment'):06d}",
         entrusting_unit_id=entrusting.id, agency_unit_id=agency.id, contact_name=letter["contact_name"],
         contact_phone=letter["contact_phone"], entrusted_on=letter["entrusted_on"],
         household_count=len(letter["households"]),
@@ -259,8 +260,8 @@ def _create_case(ctx: EngineContext, entrustment: Entrustment, data: dict[str, A
     ctx.session.flush()
     by_number = {p.id_number: p for p in persons if p.id_number}
     for doc in docs:
-        person = by_number.get((doc.person_id_number or "").strip().upper())
-        attach_document(ctx, doc, actor=actor, household=household, person=person,
+        owner = by_number.get((doc.person_id_number or "").strip().upper())
+        attach_document(ctx, doc, actor=actor, household=household, person=owner,
                         authorisation=authorisation if doc.kind == DocumentKind.AUTHORISATION else None)
     subjects = [p.id for p in persons if p.is_subject]
     assert_authorised(ctx, subjects, today)  # PR-1, checked against what was stored

@@ -23,11 +23,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
+from typing import cast
 
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import true
 from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
 
 from engine.context import Actor
 from engine.context import EngineContext
@@ -132,11 +134,11 @@ def _open_batch(ctx: EngineContext, city_id: int, province_id: int, requests: li
                            province_agency_unit_id=province_id, created_at=ctx.now(), created_by=actor.username)
     ctx.session.add(batch)
     ctx.session.flush()
-    claimed = ctx.session.execute(
+    claimed = cast(CursorResult[Any], ctx.session.execute(
         update(Escalation)
         .where(Escalation.id.in_([e.id for e in requests]), Escalation.batch_id.is_(None),
                Escalation.status == EscalationStatus.REQUESTED)
-        .values(batch_id=batch.id).execution_options(synchronize_session=False))
+        .values(batch_id=batch.id).execution_options(synchronize_session=False)))
     if claimed.rowcount != len(requests):
         raise ConflictError("跨地市核对请求正由另一汇总任务处理，请稍后重试", code="gather_conflict")
     for escalation in requests:

@@ -210,7 +210,8 @@ def list_processes(ctx: EngineContext) -> list[ProcessSummary]:
         total = [counts.get(r.id, Counts()) for r in versions]
         out.append(ProcessSummary(
             process_id, shown.name, shown.version if shown.id == current.get(process_id) else None, len(versions),
-            last.deployed_at, last.deployed_by, names.get(last.deployed_by or ""), Counts(sum(c.running for c in total), sum(c.ended for c in total))))
+            last.deployed_at, last.deployed_by, names.get(last.deployed_by or ""),
+            Counts(sum(c.running for c in total), sum(c.ended for c in total))))
     return out
 
 
@@ -352,7 +353,7 @@ def activate_version(ctx: EngineContext, process_id: str, version: int, *, actor
     definition = get_definition(ctx, process_id, version)
     # lock first (make_current locks the same row again), so "previous" is the version replaced
     before = ctx.session.get(CurrentDefinition, process_id, with_for_update=True)
-    previous = ctx.session.get(ProcessDefinition, before.definition_id).version if before is not None else None
+    previous = ctx.session.get_one(ProcessDefinition, before.definition_id).version if before is not None else None
     if not make_current(ctx, definition):
         raise InvalidStateError(f"第 {version} 版已经是当前版本", code="definition_already_current",
                                 process_id=process_id, version=version)

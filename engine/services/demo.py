@@ -27,7 +27,7 @@ from engine.services.org import register_exchange_officer
 from engine.services.org import set_unit_phone
 from engine.services.users import create_user
 
-DEMO_PASSWORD = "hedui-demo"
+DEMO_PASSWORD = "hedui-demo"  # noqa: S105 -- the synthetic demo accounts' published password (README)
 
 REGIONS = [
     ("220000", "吉林省", "province", None),

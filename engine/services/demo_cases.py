@@ -200,10 +200,11 @@ def _finished_recheck(ctx: EngineContext, household: Household) -> None:
 
 
 #: step, data, who (``{agency}`` is the demo staff prefix of the case's agency: cy, cc or jl)
-STEPS = [("intake_check", INTAKE_OK, "{agency}_intake"), ("review", {"decision": "accept"}, "{agency}_reviewer"),
-         ("prepare_exchange", {"batch_checked": True}, "{agency}_exchange_1"),
-         ("confirm_exchange", {"statuses_checked": True}, "{agency}_exchange_2"),
-         ("issue_report", {"report_no": "朝核报〔2026〕1号"}, "{agency}_reporter"), ("feedback", {}, "hq_street_clerk")]
+STEPS: list[tuple[str, dict[str, Any], str]] = [
+    ("intake_check", INTAKE_OK, "{agency}_intake"), ("review", {"decision": "accept"}, "{agency}_reviewer"),
+    ("prepare_exchange", {"batch_checked": True}, "{agency}_exchange_1"),
+    ("confirm_exchange", {"statuses_checked": True}, "{agency}_exchange_2"),
+    ("issue_report", {"report_no": "朝核报〔2026〕1号"}, "{agency}_reporter"), ("feedback", {}, "hq_street_clerk")]
 
 
 def _spending_inquiry(ctx: EngineContext, household: Household) -> None:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
 
 import forms
+from engine.assignment import check_task_action
+from engine.assignment import holds
+from engine.assignment import refuse_auditor
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.deadlines import deadlines_of
@@ -18,9 +23,6 @@ from engine.errors import FormValidationError
 from engine.errors import InvalidStateError
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
-from engine.assignment import check_task_action
-from engine.assignment import holds
-from engine.assignment import refuse_auditor
 from engine.history import append_event
 from engine.history import instance_stream
 from engine.models import HumanTask
@@ -118,12 +120,12 @@ def claim_task(ctx: EngineContext, task_id: str, *, actor: Actor) -> HumanTask:
     check_task_action(ctx, task, instance, actor, "claim")
     if task.assignee == actor.username:
         return task
-    result = ctx.session.execute(
+    result = cast(CursorResult[Any], ctx.session.execute(
         update(HumanTask)
         .where(HumanTask.id == task_id, HumanTask.status == HumanTaskStatus.OPEN, HumanTask.assignee.is_(None))
         .values(assignee=actor.username, claimed_at=ctx.now())
         .execution_options(synchronize_session=False)
-    )
+    ))
     if result.rowcount != 1:
         raise ConflictError("该任务已被他人认领", task_id=task_id)
     ctx.session.refresh(task)
@@ -206,7 +208,8 @@ def complete_task(ctx: EngineContext, task_id: str, data: Mapping[str, Any], *, 
     from engine.services.followups import on_task_completed
 
     on_task_completed(ctx, instance, task, values, actor)
-    if instance.status == InstanceStatus.COMPLETED:
+    # save_workflow() updated the status mypy narrowed to RUNNING above
+    if instance.status == InstanceStatus.COMPLETED:  # type: ignore[comparison-overlap]
         on_instance_completed(ctx, instance, wf)
     return task
 

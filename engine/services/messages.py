@@ -11,9 +11,9 @@ from engine.context import EngineContext
 from engine.deadlines import deadlines_of
 from engine.errors import NotFoundError
 from engine.history import append_event
-from engine.persistence import definition_info
 from engine.history import instance_stream
 from engine.models import MessageSubscription
+from engine.persistence import definition_info
 from engine.persistence import load_workflow
 from engine.persistence import lock_instance
 from engine.persistence import save_workflow

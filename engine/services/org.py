@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Literal
+from typing import overload
 
 from sqlalchemy import select
 
@@ -110,6 +112,10 @@ def _phone(value: str | None) -> str | None:
     return value
 
 
+@overload
+def get_unit_by_code(ctx: EngineContext, code: str, *, required: Literal[True] = ...) -> Unit: ...
+@overload
+def get_unit_by_code(ctx: EngineContext, code: str, *, required: bool) -> Unit | None: ...
 def get_unit_by_code(ctx: EngineContext, code: str, *, required: bool = True) -> Unit | None:
     unit = ctx.session.execute(select(Unit).where(Unit.code == code)).scalar_one_or_none()
     if unit is None and required:

@@ -63,7 +63,8 @@ def import_package(ctx: EngineContext, zip_bytes: bytes, *, entrusting_unit: Uni
     fatal = list(package.problems)
     declared = package.manifest.get("entrusting_unit")
     if package.manifest and declared != entrusting.code:
-        fatal.append(Problem("manifest.json", None, "entrusting_unit", f"数据包的委托单位（{declared}）与实际委托单位不符"))
+        fatal.append(Problem("manifest.json", None, "entrusting_unit",
+                             f"数据包的委托单位（{declared}）与实际委托单位不符"))
     if ctx.session.execute(select(Entrustment.number).where(
             Entrustment.agency_unit_id == agency.id, Entrustment.package_sha256 == package.sha256)).first():
         fatal.append(Problem("manifest.json", None, None, "该数据包已经导入过"))

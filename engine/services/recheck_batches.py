@@ -4,10 +4,11 @@
   the households of an imported data package's 委托书 — checks every row (unknown, duplicate,
   outside the agency's region: a failed row with its reason), issues one numbered 复核委托书
   and queues the rows. Nothing is started yet.
-- :func:`run_batch` (job ``rechecks.run_batch``, registered by the web layer, which owns commits) starts the pending rows in chunks and commits
-  after each chunk: a crash loses at most the uncommitted chunk, whose rows are still pending,
-  so running it again resumes without duplicates (a row turns ``started`` in the same
-  transaction as its case; ``(batch, household)`` is unique). A row that cannot start (e.g.
+- :func:`run_batch` (job ``rechecks.run_batch``, registered by the web layer, which owns commits)
+  starts the pending rows in chunks and commits after each chunk: a crash loses at most the
+  uncommitted chunk, whose rows are still pending, so running it again resumes without
+  duplicates (a row turns ``started`` in the same transaction as its case;
+  ``(batch, household)`` is unique). A row that cannot start (e.g.
   the authorisation ended) fails alone, with its reason. Between chunks the job re-reads the
   batch: :func:`pause_batch` stops it there, :func:`resume_batch` queues it again.
 - :func:`batch_status` counts the batch's cases per stage, overdue and finished, from the
@@ -43,7 +44,6 @@ from engine.errors import ValidationError
 from engine.history import SYSTEM_STREAM
 from engine.history import append_event
 from engine.models import Authorisation
-from engine.models.recheck import BatchStatus
 from engine.models import Entrustment
 from engine.models import Household
 from engine.models import HumanTask
@@ -56,6 +56,7 @@ from engine.models import Region
 from engine.models import Unit
 from engine.models import UnitKind
 from engine.models import WorkflowInstance
+from engine.models.recheck import BatchStatus
 from engine.services.cases import next_counter_value
 from engine.services.reverify import Reverification
 from engine.services.reverify import count_subjects
@@ -106,7 +107,8 @@ def create_batch(ctx: EngineContext, *, entrusting_unit: Unit, agency_unit: Unit
     today = ctx.today()
     failed = sum(1 for r in rows if r["status"] == ItemStatus.FAILED)
     batch = RecheckBatch(
-        number=f"PL-{entrusting_unit.code}-{today.year}-{next_counter_value(ctx, entrusting_unit.id, today.year, 'batch'):06d}",
+        number=f"PL-{entrusting_unit.code}-{today.year}-"
+               f"{next_counter_value(ctx, entrusting_unit.id, today.year, 'batch'):06d}",
         title=title, source="list" if case_nos is not None else "package", status=BatchStatus.PENDING,
         entrusting_unit_id=entrusting_unit.id, agency_unit_id=agency_unit.id, entrustment_id=entrustment.id,
         total=len(rows), started=0, failed=failed, created_at=ctx.now(), created_by=actor.username)
@@ -137,7 +139,8 @@ def _package_refs(ctx: EngineContext, agency: Unit, number: str | None) -> list[
     entrustment = ctx.session.execute(select(Entrustment).where(
         Entrustment.agency_unit_id == agency.id, Entrustment.number == (number or ""))).scalar_one_or_none()
     if entrustment is None:
-        raise ValidationError("委托书不存在", code="batch_invalid", fields={"entrustment_number": ["该核对机构没有此委托书"]})
+        raise ValidationError("委托书不存在", code="batch_invalid",
+                              fields={"entrustment_number": ["该核对机构没有此委托书"]})
     return list(ctx.session.execute(select(Household.case_no).where(Household.entrustment_id == entrustment.id)
                                     .order_by(Household.id)).scalars())
 
@@ -164,7 +167,8 @@ def _resolve(ctx: EngineContext, refs: list[str], agency: Unit) -> list[dict[str
             reason = "与前面的行重复"
         if reason is None:
             seen.add(hit[0])  # type: ignore[index]
-        rows.append({"row": index, "ref": ref or "（空）", "status": ItemStatus.FAILED if reason else ItemStatus.PENDING,
+        rows.append({"row": index, "ref": ref or "（空）",
+                     "status": ItemStatus.FAILED if reason else ItemStatus.PENDING,
                      "reason": reason, "original_household_id": None if reason else hit[0]})  # type: ignore[index]
     return rows
 

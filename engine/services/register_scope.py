@@ -13,6 +13,7 @@ from typing import Any
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import SQLColumnExpression
 from sqlalchemy import false
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -40,8 +41,8 @@ def readers_memberships(ctx: EngineContext, user_id: int) -> Memberships:
     return Memberships(tuple(row for row in held.rows if row[1] in REGISTER_READERS))
 
 
-def register_visibility(ctx: EngineContext, user_id: int, unit_id: ColumnElement[int],
-                        household_id: ColumnElement[int | None]) -> ColumnElement[bool]:
+def register_visibility(ctx: EngineContext, user_id: int, unit_id: SQLColumnExpression[int],
+                        household_id: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
     """SQL: the entry's unit is one the user reads for, or that unit or the entry's case lies in a region
     such a membership covers; nothing for users without a reading role."""
     held = readers_memberships(ctx, user_id)
@@ -72,7 +73,7 @@ def entry_by_number(ctx: EngineContext, model: type[E], number: str, *, lock: bo
     entry = ctx.session.execute(query).scalar_one_or_none()
     if entry is None:
         raise NotFoundError(missing, **details)
-    return entry  # type: ignore[no-any-return]
+    return entry
 
 
 def department_case(ctx: EngineContext, case_no: str, unit: Unit) -> Household:

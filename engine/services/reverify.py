@@ -103,7 +103,8 @@ def new_recheck_entrustment(ctx: EngineContext, *, entrusting: Unit, agency: Uni
     if agency.kind is not UnitKind.VERIFICATION_AGENCY:
         raise ValidationError("受托单位须为核对机构", code="recheck_invalid", fields={"agency_unit": ["须为核对机构"]})
     today = ctx.today()
-    number = f"FHWT-{entrusting.code}-{today.year}-{next_counter_value(ctx, entrusting.id, today.year, 'recheck_wt'):06d}"
+    counter = next_counter_value(ctx, entrusting.id, today.year, 'recheck_wt')
+    number = f"FHWT-{entrusting.code}-{today.year}-{counter:06d}"
     entrustment = Entrustment(
         number=number, entrusting_unit_id=entrusting.id, agency_unit_id=agency.id, contact_name=contact_name[:50],
         contact_phone="", entrusted_on=today, household_count=households, person_count=persons,
@@ -128,7 +129,8 @@ def start_reverification(ctx: EngineContext, original: Household, prepared: Reve
     today = ctx.today()
     source = _authorisation_in_force(ctx, original, today)
     agency_id = entrustment.agency_unit_id
-    case_no = f"HD-{entrustment.agency_unit.code}-{today.year}-{next_counter_value(ctx, agency_id, today.year, 'case'):06d}"
+    counter = next_counter_value(ctx, agency_id, today.year, 'case')
+    case_no = f"HD-{entrustment.agency_unit.code}-{today.year}-{counter:06d}"
     # by id, not ``entrustment=``: the back-reference would load the letter's whole household list and
     # cascade over it at every flush, which makes a batch quadratic in its size
     household = Household(

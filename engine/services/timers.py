@@ -10,11 +10,11 @@ from engine.context import Actor
 from engine.context import EngineContext
 from engine.deadlines import deadlines_of
 from engine.history import append_event
-from engine.persistence import definition_info
 from engine.history import instance_stream
 from engine.models import Timer
 from engine.models import TimerStatus
 from engine.models import WorkflowInstance
+from engine.persistence import definition_info
 from engine.persistence import load_workflow
 from engine.persistence import save_workflow
 

@@ -107,7 +107,8 @@ def _flag(condition: Any) -> Any:
 def _sums(rows: Any) -> list[Any]:
     """The aggregate columns over :func:`case_rows` (one SUM per counter)."""
     done = rows.c.outcome == "completed"
-    flag = {name: case((getattr(rows.c, name).is_(True), 1), else_=0) for name in ("escalated", "cross_city", "spending")}
+    flag = {name: case((getattr(rows.c, name).is_(True), 1), else_=0)
+            for name in ("escalated", "cross_city", "spending")}
     return [
         func.count().label("received"),
         *[func.sum(case((rows.c.outcome == name, 1), else_=0)).label(name) for name in OUTCOMES],

@@ -45,7 +45,8 @@ class UnitCreateSchema(HtmlFormSchema):
     region_code = fields.String(required=True)
     categories = fields.String(load_default=None, validate=validate.Regexp(
         r"^[a-z][a-z_]*(\s*[,，、]\s*[a-z][a-z_]*)*$", error="数据类别应为以逗号分隔的英文代码，如 tax, real_estate"))
-    contact_phone = fields.String(load_default=None, validate=validate.Regexp(PHONE_PATTERN, error="联系电话格式不正确"))
+    contact_phone = fields.String(load_default=None,
+                                  validate=validate.Regexp(PHONE_PATTERN, error="联系电话格式不正确"))
 
     @validates_schema
     def _categories_only_for_sharing_units(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -103,4 +104,5 @@ class RegistrationEndSchema(HtmlFormSchema):
 class UnitPhoneSchema(HtmlFormSchema):
     """Changing an existing unit's contact phone; empty clears it."""
 
-    contact_phone = fields.String(load_default=None, validate=validate.Regexp(PHONE_PATTERN, error="联系电话格式不正确"))
+    contact_phone = fields.String(load_default=None,
+                                  validate=validate.Regexp(PHONE_PATTERN, error="联系电话格式不正确"))

@@ -120,8 +120,8 @@ def set_calendar_day(value: str) -> ResponseReturnValue:
         "day": day.isoformat(), "kind": updated.kind.value, "is_workday": updated.is_workday, "name": updated.name,
         "previous": previous})
     _invalidate_calendar(day.year)
-    flash(f"已将 {day.isoformat()} 设为{queries.KIND_NAMES[updated.kind.value]}，按工作日计算的期限自即日起按新日历计算",
-          "success")
+    flash(f"已将 {day.isoformat()} 设为{queries.KIND_NAMES[updated.kind.value]}，"
+          "按工作日计算的期限自即日起按新日历计算", "success")
     return redirect(url_for("admin_extra.calendar", year=day.year, _anchor=f"m{day.month}"))
 
 

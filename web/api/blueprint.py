@@ -12,6 +12,8 @@ def _check_url() -> None:
     check_url()
 
 
+# kept in this order: the modules register their operations in the API document (openapi) as they load
+# isort: off
 from web.api import tasks  # noqa: E402,F401  (routes register on the blueprint)
 from web.api import views  # noqa: E402,F401
 from web.api import calendar  # noqa: E402,F401
@@ -26,3 +28,4 @@ from web.api import credit  # noqa: E402,F401
 from web.api import complaints  # noqa: E402,F401
 from web.api import definitions  # noqa: E402,F401
 from web.api import definition_deploy  # noqa: E402,F401
+# isort: on

@@ -98,7 +98,8 @@ def create_entrustment() -> tuple[Response, int]:
         person_count=body.get("person_count"), source="api")
     return jsonify({"entrustment": entrustment.number, "households": entrustment.household_count,
                     "persons": entrustment.person_count,
-                    "cases": [{"case_no": h.case_no, "instance_id": h.instance_id} for h in entrustment.households]}), 201
+                    "cases": [{"case_no": h.case_no, "instance_id": h.instance_id}
+                              for h in entrustment.households]}), 201
 
 
 def _case(case_no: str) -> tuple[Household, WorkflowInstance]:
@@ -197,7 +198,8 @@ def _entrustment_schema() -> dict[str, Any]:
     return letter
 
 
-operation("post", "/entrustments", summary="委托核对：提交委托书与各户资料（含授权书扫描件，base64），每户生成一个核对案件",
+operation("post", "/entrustments",
+          summary="委托核对：提交委托书与各户资料（含授权书扫描件，base64），每户生成一个核对案件",
           security=_AUTH, requestBody=json_request(_entrustment_schema()),
           responses={"201": {"description": "委托书编号与案件编号", "content": _JSON},
                      "403": {"description": "不是委托单位经办人员"},
@@ -212,7 +214,8 @@ _CASE = {"application/json": {"schema": {"type": "object", "properties": {
     "credit_warnings": {"type": "array", "items": {"type": "object"}},
     "spending_inquiry": {"type": ["object", "null"], "description": "支出调查（DO-9）：status open/concluded，"
                          "outcome explained/unexplained/inconclusive，items 有效支出项数，total 合计（元）"}}}}}
-operation("get", "/cases/{case_no}", summary="案件概况（证件号脱敏）、核对期限（due_at、overdue，PS-10）、当前待办与有效失信登记提示"
+operation("get", "/cases/{case_no}",
+          summary="案件概况（证件号脱敏）、核对期限（due_at、overdue，PS-10）、当前待办与有效失信登记提示"
           "（credit_warnings，AU-3）、支出调查（spending_inquiry，DO-9）；查看将被记录", security=_AUTH,
           responses={"200": {"description": "案件", "content": _CASE}, "404": {"description": "不存在或不在辖区"}})
 operation("post", "/cases/{case_no}/decision", summary="委托单位反馈救助审批结果（PS-12）", security=_AUTH,

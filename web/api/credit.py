@@ -1,8 +1,9 @@
 """Dishonesty records (失信登记, AU-3) through the API: the cross-region lookup, the list and one record.
 
-``POST /api/v1/credit-records/lookup`` (the number in the body, never in a URL) is the linkage of JL 第二十条: callers who register or
-accept cases (``engine.services.credit_queries.LOOKUP_ROLES``) learn whether a record is in force
-for exactly that person, in any region; the search is recorded with a keyed hash of the number.
+``POST /api/v1/credit-records/lookup`` (the number in the body, never in a URL) is the linkage of
+JL 第二十条: callers who register or accept cases (``engine.services.credit_queries.LOOKUP_ROLES``)
+learn whether a record is in force for exactly that person, in any region; the search is recorded
+with a keyed hash of the number.
 ``GET /api/v1/credit-records`` follows jurisdiction and masks ID numbers; one record shows the full
 number and its view is recorded like a case view (SEC-12). ``POST …/{number}/decision`` (予以登记 /
 不予登记, a second person of the registering department: rule SD-CR) and ``POST …/{number}/revoke``
@@ -160,7 +161,8 @@ operation("get", "/credit-records", summary="失信登记（AU-3）：辖区内�
           responses={"200": {"description": "items 与 next_cursor", "content": _JSON},
                      "422": {"description": "状态或日期无效；查询串中带身份证号码（id_number_in_query）"}})
 operation("post", "/credit-records/lookup",
-          summary="失信登记跨地区查询（JL 第二十条）：按身份证号码返回该人当前有效的登记，不限辖区（受理、登记案件的人员；查询留痕）",
+          summary="失信登记跨地区查询（JL 第二十条）：按身份证号码返回该人当前有效的登记，"
+                  "不限辖区（受理、登记案件的人员；查询留痕）",
           security=_AUTH,
           requestBody={"required": True, "content": {"application/json": {"schema": {
               "type": "object", "required": ["id_number"],

@@ -75,7 +75,8 @@ def get_definition_version(process_id: str, version: int) -> Response:
     return jsonify({
         "process_id": v.process_id, "version": v.version, "name": v.name, "content_hash": v.content_hash,
         "deployed_at": _iso(v.deployed_at), "deployed_by": v.deployed_by, "deployed_by_name": v.deployed_by_name,
-        "is_current": v.is_current, "previous_version": v.previous_version, "running": v.counts.running, "ended": v.counts.ended,
+        "is_current": v.is_current, "previous_version": v.previous_version,
+        "running": v.counts.running, "ended": v.counts.ended,
         "process_properties": v.process_properties,
         "files": [asdict(f) for f in v.files],
         "user_tasks": [asdict(t) for t in v.user_tasks]})
@@ -127,7 +128,8 @@ operation("get", "/process-definitions/{process_id}/versions/{version}",
           responses={"200": {"description": "版本详情", "content": _JSON}, "403": _403, "404": _404})
 operation("get", "/process-definitions/{process_id}/versions/{version}/files/{filename}",
           summary="下载一个版本部署的文件原文（BPMN/DMN XML）", security=_AUTH,
-          parameters=[_PID, _VERSION, {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}],
+          parameters=[_PID, _VERSION,
+                      {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}],
           responses={"200": {"description": "文件原文", "content": {"application/xml": {"schema": {"type": "string"}}}},
                      "403": _403, "404": {"description": "没有该版本或该文件（definition_file_not_found）"}})
 operation("get", "/process-definitions/{process_id}/diff",

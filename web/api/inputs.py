@@ -68,7 +68,8 @@ def actor_in(unit_id: int, roles: tuple[str, ...], *, refusal: str = "您不是�
     """The caller acting for ``unit_id`` in one of ``roles`` (403 ``role_required`` otherwise)."""
     user = current_api_user()
     held = get_ctx().session.execute(select(Membership.role_code).where(
-        Membership.user_id == user.id, Membership.unit_id == unit_id, Membership.role_code.in_(roles))).scalars().first()
+        Membership.user_id == user.id, Membership.unit_id == unit_id,
+        Membership.role_code.in_(roles))).scalars().first()
     if held is None:
         raise PermissionDeniedError(refusal, code="role_required", roles=list(roles))
     return Actor(user.username, held, user.id)

@@ -91,7 +91,8 @@ def report_pdf(report_id: int) -> Response:
     state = next(s for s in case_reports(ctx, report.case_no) if s.report.id == report.id)
     response = file_response(rendered.content, f"report-{report.id}.pdf")
     response.headers["X-Hedui-Report-Expired"] = "true" if state.expired else "false"
-    response.headers["X-Hedui-Report-Status"] = {"有效": "valid", "已过期": "expired", "已被替代": "superseded"}[state.label]
+    status = {"有效": "valid", "已过期": "expired", "已被替代": "superseded"}[state.label]
+    response.headers["X-Hedui-Report-Status"] = status
     return response
 
 
@@ -107,12 +108,16 @@ _REPORT = {"type": "object", "required": ["id", "number", "issued_at", "valid_un
                           "supersedes_id": {"type": ["integer", "null"]},
                           "status": {"type": "string", "enum": ["有效", "已过期", "已被替代"]},
                           "sha256": {"type": "string"},
-                          "level": {"type": "string", "enum": ["县级", "市级", "省级"], "description": "出具机构的层级"},
+                          "level": {"type": "string", "enum": ["县级", "市级", "省级"],
+                                    "description": "出具机构的层级"},
                           "agency": {"type": "object", "description": "出具报告的核对机构（code、name）"},
-                          "own": {"type": "boolean", "description": "本案件自己出具的报告（否：上级核对机构为本案出具）"},
+                          "own": {"type": "boolean",
+                                  "description": "本案件自己出具的报告（否：上级核对机构为本案出具）"},
                           "escalation_no": {"type": ["string", "null"], "description": "上级核对编号（PS-5、PS-7）"}}}
-operation("get", "/cases/{case_no}/reports", summary="案件的核对报告列表（编号、出具时间、有效期、是否过期、被哪份更正报告替代；"
-          "含本户个案复核出具的复核报告（kind=reverification，case_no 为复核核对案件）及上级核对机构为本案出具的报告和各自层级）",
+operation("get", "/cases/{case_no}/reports",
+          summary="案件的核对报告列表（编号、出具时间、有效期、是否过期、被哪份更正报告替代；"
+          "含本户个案复核出具的复核报告（kind=reverification，case_no 为复核核对案件）"
+          "及上级核对机构为本案出具的报告和各自层级）",
           security=_AUTH,
           responses={"200": {"description": "报告列表", "content": {"application/json": {"schema": {
               "type": "object", "properties": {"case_no": {"type": "string"},

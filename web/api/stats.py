@@ -56,7 +56,8 @@ _SHARING = {"type": "object", "properties": {
     **{name: _COUNTS for name in ("requests", "sent", "answered", "answered_in_time", "delay_notices", "overdue",
                                   "waiting")},
     "in_time_rate": {"type": ["number", "null"]}, "average_answer_work_days": {"type": ["number", "null"]}}}
-operation("get", "/stats", summary="统计分析：本辖区各核对机构业务量与办理时效、按业务类别与核对结果、各信息共享单位反馈情况"
+operation("get", "/stats",
+          summary="统计分析：本辖区各核对机构业务量与办理时效、按业务类别与核对结果、各信息共享单位反馈情况"
           "（只含汇总数字；查阅留痕）", security=[{"bearer": []}],
           parameters=[
               {"name": "period", "in": "query", "schema": {"type": "string", "enum": list(PERIODS),
@@ -67,7 +68,8 @@ operation("get", "/stats", summary="统计分析：本辖区各核对机构业�
               {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
                "description": "自定义期间的结束日期（含）"},
               {"name": "region", "in": "query", "schema": {"type": "string"}, "description": "辖区内的地区代码"},
-              {"name": "agency", "in": "query", "schema": {"type": "integer"}, "description": "辖区内核对机构的单位 id"},
+              {"name": "agency", "in": "query", "schema": {"type": "integer"},
+               "description": "辖区内核对机构的单位 id"},
               {"name": "business_type", "in": "query", "schema": {"type": "string", "enum": list(BUSINESS_TYPES)}},
           ],
           responses={"200": {"description": "统计结果", "content": {"application/json": {"schema": {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import jsonify
 from flask import Response
+from flask import jsonify
 from sqlalchemy import text
 
 from web.api.blueprint import bp

@@ -24,7 +24,6 @@ from engine.audit import assert_can_audit
 from engine.audit import record_access
 from engine.context import Actor
 from engine.documents.printing import DOCUMENTS
-from engine.documents.printing import Rendered
 from engine.documents.printing import next_print_no
 from engine.documents.printing import print_counts
 from engine.documents.printing import render_case_document

@@ -26,8 +26,8 @@ from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
 from web.audit.display import DataLine
-from web.audit.display import data_lines
 from web.audit.display import containers
+from web.audit.display import data_lines
 from web.audit.display import element_names
 from web.inbox.diagram import definition_xml
 
@@ -76,7 +76,8 @@ class StepView:
     def diagram(self, xml: str | None, definition: ProcessDefinition) -> dict[str, Any]:
         """What ``web/static/diagram.js`` draws for this step."""
         return {"process_id": definition.process_id, "version": definition.version, "xml": xml,
-                "completed": self.completed, "active": self.active, "waiting": self.waiting_ids, "running": self.running,
+                "completed": self.completed, "active": self.active, "waiting": self.waiting_ids,
+                "running": self.running,
                 "current": self.step.bpmn_id, "step": self.number}
 
 

@@ -51,11 +51,11 @@ from web.cases import access
 from web.cases.schemas import SEARCH_PURPOSES
 from web.cases.schemas import UNMASK_PURPOSES
 from web.db import get_ctx
+from web.downloads import file_response
 from web.home.schemas import field_errors
 from web.home.schemas import load_form
 from web.inbox.diagram import definition_xml
 from web.inbox.views import local_time
-from web.downloads import file_response
 
 PER_PAGE = 25
 LOG_PER_PAGE = 50

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from engine.models import Escalation
 from engine.models import Unit
 from engine.models import User
+from engine.models.case import Household
 from engine.models.escalation import ESCALATION_KIND_NAMES
 from engine.models.escalation import ESCALATION_STATUS_NAMES
-from engine.models.case import Household
 from engine.services.escalations import PENDING
 from engine.services.escalations import escalations_of
 from web.db import get_ctx

@@ -42,10 +42,10 @@ from web.cases import queries
 from web.cases.blueprint import bp
 from web.cases.schemas import ImportRunSchema
 from web.db import get_ctx
+from web.downloads import file_response
 from web.home.schemas import load_form
 from web.inbox.views import local_time
 from web.intake.queries import county_agency
-from web.downloads import file_response
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,8 @@ def run_import(job_id: int) -> ResponseReturnValue:
 def _flash_result(import_job: ImportJob) -> None:
     report = import_job.report or {}
     if import_job.status is ImportJobStatus.IMPORTED:
-        flash(f"已导入 {len(report.get('case_nos') or [])} 户，委托书编号 {report.get('entrustment_number')}", "success")
+        imported = len(report.get("case_nos") or [])
+        flash(f"已导入 {imported} 户，委托书编号 {report.get('entrustment_number')}", "success")
     else:
         flash("数据包未导入，请查看问题清单", "error")
 

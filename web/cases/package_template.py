@@ -31,7 +31,8 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "households.csv": {
         "household": ("家庭编号（包内）", "包内唯一，如 H001"),
-        "business_type": ("本次核对的业务类别", "dibao 城乡低保、tekun 特困供养、low_income 低收入认定、temporary 临时救助、"
+        "business_type": ("本次核对的业务类别",
+                          "dibao 城乡低保、tekun 特困供养、low_income 低收入认定、temporary 临时救助、"
                           "education 教育救助、housing 住房救助、medical 医疗救助、other 其它"),
         "business_other": ("其它业务类别名称", "业务类别为 other 时填写"),
         "rule_set": ("家庭成员认定规则", "baoji_2020（默认）或 national_2021"),
@@ -51,7 +52,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "role": ("人员类别", "member 共同生活家庭成员、obligor 法定赡养/扶养/抚养义务人"),
         "name": ("姓名", "1–50 字"),
         "id_number": ("居民身份证号", "18 位，末位校验码（可为 X）"),
-        "relation": ("成员关系 / 与第一申请人关系", "self 本人、spouse 配偶、son 儿子、daughter 女儿 等；每户恰有一名 self"),
+        "relation": ("成员关系 / 与第一申请人关系",
+                     "self 本人、spouse 配偶、son 儿子、daughter 女儿 等；每户恰有一名 self"),
         "rule": ("计入或不计入依据", "家庭成员必填，如 BJ9-APPLICANT、BJ9-IN-1、BJ9-EX-1；义务人不填"),
         "included": ("计入共同生活家庭成员", "是 / 否，须与依据一致"),
         "duty": ("义务类别", "义务人：elder_support 赡养、child_support 抚养、mutual_support 扶养"),
@@ -65,7 +67,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "documents.csv": {
         "household": ("家庭编号", "委托书扫描件（kind = entrustment）可为空"),
-        "kind": ("材料类别", "authorisation 授权书、id_card 居民身份证、hukou 户口簿、entrustment 委托书、evidence 证明材料、other 其他"),
+        "kind": ("材料类别", "authorisation 授权书、id_card 居民身份证、hukou 户口簿、entrustment 委托书、"
+                             "evidence 证明材料、other 其他"),
         "file": ("文件路径", "数据包内路径，如 scans/H001/authorisation.pdf；PDF、JPEG、PNG，不超过 10 MB"),
         "id_number": ("对应人员身份证号", "居民身份证等个人材料：本户人员的身份证号"),
     },

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from engine.clock import local_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import contains_eager
@@ -17,6 +16,7 @@ from engine.case_due import case_due
 from engine.case_due import finished_at
 from engine.case_due import finished_at_many
 from engine.case_due import overdue_condition
+from engine.clock import local_date
 from engine.context import EngineContext
 from engine.errors import HeduiError
 from engine.errors import NotFoundError

@@ -62,8 +62,8 @@ from web.spending.views import case_spending
 
 logger = logging.getLogger(__name__)
 
-SOURCE_NAMES = {"paper": "纸质材料录入", "package": "电子数据包导入", "api": "救助审批系统推送", "upward": "下级核对机构委托",
-                "recheck": "复核委托书"}
+SOURCE_NAMES = {"paper": "纸质材料录入", "package": "电子数据包导入", "api": "救助审批系统推送",
+                "upward": "下级核对机构委托", "recheck": "复核委托书"}
 
 
 def _actor() -> Actor:

@@ -81,7 +81,8 @@ def index() -> str:
     ctx = get_ctx()
     status, channel = request.args.get("status", ""), request.args.get("channel", "")
     errors: dict[str, list[str]] = {}
-    period = {name: optional_date(request.args.get(name, ""), name, errors) for name in ("received_from", "received_to")}
+    period = {name: optional_date(request.args.get(name, ""), name, errors)
+              for name in ("received_from", "received_to")}
     cursor = request.args.get("before", "")
     rows, more = complaint_queries.list_complaints(
         ctx, user_id=current_user.id, status=status if status in STATUS_NAMES else None,

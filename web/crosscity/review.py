@@ -46,7 +46,7 @@ def review_task(batch: CrossCityBatch) -> HumanTask | None:
         HumanTask.status == HumanTaskStatus.OPEN)).scalar_one_or_none()
 
 
-class _Refused(Exception):
+class _RefusedError(Exception):
     """The user may not review this batch (role, SD-1): the task page's 403 with the reason."""
 
     def __init__(self, task: HumanTask, message: str) -> None:
@@ -54,8 +54,8 @@ class _Refused(Exception):
         self.task, self.message = task, message
 
 
-@bp.errorhandler(_Refused)
-def _refused(exc: _Refused) -> ResponseReturnValue:
+@bp.errorhandler(_RefusedError)
+def _refused(exc: _RefusedError) -> ResponseReturnValue:
     return render_template("inbox/forbidden.html", task=exc.task, message=exc.message), 403
 
 
@@ -72,7 +72,7 @@ def _batch_and_task(number: str) -> tuple[CrossCityBatch, HumanTask]:
         abort(404)
     refused = refusal(ctx, task, current_user.id, current_user.username)
     if refused:
-        raise _Refused(task, refused)
+        raise _RefusedError(task, refused)
     return batch, task
 
 

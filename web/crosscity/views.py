@@ -21,9 +21,9 @@ from engine.errors import NotFoundError
 from engine.models import Unit
 from engine.models import User
 from engine.models import WorkflowInstance
-from engine.models.escalation import CrossCityBatch
 from engine.models.escalation import CROSS_CITY_BATCH_STATUS_NAMES
 from engine.models.escalation import ESCALATION_STATUS_NAMES
+from engine.models.escalation import CrossCityBatch
 from engine.models.escalation import EscalationStatus
 from engine.services import cross_city
 from engine.services import cross_city_queries as queries
@@ -31,7 +31,6 @@ from web.crosscity.blueprint import bp
 from web.db import get_ctx
 from web.inbox.casefacts import openable
 from web.inbox.views import local_time
-
 
 
 def item_names(codes: list[str]) -> str:

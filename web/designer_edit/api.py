@@ -37,7 +37,8 @@ def deploy_json() -> ResponseReturnValue:
     if not isinstance(checked_hash, str) or not isinstance(reason, str):
         message = "缺少 checked_hash 或 reason"
         raise ValidationError(message, code="invalid_request",
-                              fields={k: "必填" for k in ("checked_hash", "reason") if not isinstance(body.get(k), str)})
+                              fields={k: "必填" for k in ("checked_hash", "reason")
+                                      if not isinstance(body.get(k), str)})
     results = flow.deploy(files, checked_hash, reason)
     deployed = [{"process_id": r.process_id, "version": r.version, "content_hash": r.content_hash,
                  "created": r.created} for r in results]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from datetime import datetime
-from engine.clock import local_date
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -35,6 +34,7 @@ from sqlalchemy.orm import aliased
 from engine.assignment import raised_by_condition
 from engine.calendar import SHANGHAI
 from engine.calendar import WorkingCalendar
+from engine.clock import local_date
 from engine.context import EngineContext
 from engine.errors import ValidationError
 from engine.models import HumanTask

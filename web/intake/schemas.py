@@ -42,16 +42,18 @@ PERSON_FIELDS = {
 TABLE_NAMES = {"members": "家庭成员", "obligors": "义务人"}
 #: wizard field name -> Chinese label (the error list of the letter page)
 FIELD_LABELS = {
-    "contact_name": "经办人", "contact_phone": "联系电话", "number": "委托书编号", "business_type": "本次核对的业务类别",
-    "business_other": "其它业务类别名称", "rule_set": "家庭成员认定规则", "region_code": "所在区划", "address": "家庭住址",
+    "contact_name": "经办人", "contact_phone": "联系电话", "number": "委托书编号",
+    "business_type": "本次核对的业务类别", "business_other": "其它业务类别名称", "rule_set": "家庭成员认定规则",
+    "region_code": "所在区划", "address": "家庭住址",
     "applicant_phone": "申请人移动电话", "note": "备注", "auth_business_types": "授权书勾选的业务类别",
     "auth_business_other": "授权书「其它」业务名称", "signed_on": "授权书签署日期", "valid_until": "授权截止日期",
     "handler_name": "镇（街）经办人", "statement_copied": "授权声明", "persons": "家庭成员", "documents": "扫描件",
     "_schema": "委托书",
 }
 PERSON_LABELS = {
-    "name": "姓名", "id_number": "身份证号码", "relation": "关系", "rule": "计入或不计入依据", "evidence": "证明材料说明",
-    "residence_address": "家庭居住地址", "hukou_location": "户籍所在地", "signature": "签名及指模", "signed_by": "代签人姓名",
+    "name": "姓名", "id_number": "身份证号码", "relation": "关系", "rule": "计入或不计入依据",
+    "evidence": "证明材料说明", "residence_address": "家庭居住地址", "hukou_location": "户籍所在地",
+    "signature": "签名及指模", "signed_by": "代签人姓名",
     "member_informed": "已告知本人", "signature_note": "代签说明", "duty": "义务类别",
 }
 MAX_PERSONS = 30

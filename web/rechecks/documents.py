@@ -14,8 +14,8 @@ from flask_login import current_user
 from engine.context import Actor
 from engine.documents.printing import render_recheck_document
 from web.cases.queries import viewer_unit
-from web.downloads import rendered_response
 from web.db import get_ctx
+from web.downloads import rendered_response
 from web.rechecks.access import recheck_for_document
 from web.rechecks.blueprint import bp
 

@@ -39,9 +39,9 @@ from web.cases import queries
 from web.db import get_ctx
 from web.home.schemas import field_errors
 from web.inbox.views import local_time
-from web.rechecks.blueprint import bp
 from web.rechecks.access import has_recheck_duty
 from web.rechecks.access import visible_recheck
+from web.rechecks.blueprint import bp
 
 FORM_FIELDS = ("trigger", "requester_name", "requested_on", "reason", "notified_on")
 
