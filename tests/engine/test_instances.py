@@ -178,6 +178,18 @@ def test_thrown_message_lands_in_outbox_and_reply_is_correlated(ctx, deploy) -> 
         deliver_message(ctx, "exchange_result", "REQ-7", {"status": "has_data"}, actor=Actor("bank_a"))
 
 
+
+def test_a_message_the_waiting_task_does_not_catch_is_refused_with_409(ctx, deploy) -> None:  # type: ignore[no-untyped-def]
+    """The runtime's own check, behind the subscription rows: a task waiting for ``exchange_result`` refuses
+    another message as an invalid state (409 in the API), naming the message; the subscription stays."""
+    instance = _start_wait_reply(ctx, deploy)
+    [sub] = ctx.session.execute(select(MessageSubscription)).scalars().all()
+    wf = load_workflow(ctx, instance)
+    with pytest.raises(InvalidStateError) as refused:
+        wf.deliver_message(sub.task_id, "complaint_result", {"status": "ok"})
+    assert refused.value.code == "invalid_state" and refused.value.details == {"message_name": "complaint_result"}
+    assert ctx.session.execute(select(MessageSubscription.task_id)).scalars().all() == [sub.task_id]
+
 # --- timers -----------------------------------------------------------------------------
 
 
