@@ -33,9 +33,9 @@ from engine.services.deploy import deploy_files
 from engine.services.instances import complete_task
 from engine.services.instances import list_open_tasks
 from engine.services.org import get_unit_by_code
+from engine.services.packages import DocumentIn
 from engine.services.rechecks import file_recheck
 from engine.services.timers import fire_due_timers
-from engine.services.packages import DocumentIn
 from engine.services.users import get_user
 
 BPMN_DIR = Path(__file__).parents[2] / "bpmn"
@@ -53,6 +53,15 @@ def prepare(ctx: EngineContext) -> EngineContext:
     files = {p.name: p.read_bytes() for p in sorted(BPMN_DIR.glob("*.bpmn"))}
     deploy_files(ctx, files, actor=Actor("designer", "process_designer"))
     seed_demo_catalogue(ctx, actor=ADMIN, valid_from=date(2025, 1, 1))  # the sharing units answer the cases
+    return ctx
+
+
+def prepared_once(ctx: EngineContext) -> EngineContext:
+    """What :func:`prepare` made, in a module that seeds once per module (``SEED_ONCE = prepare``).
+
+    Only the ctx's own attributes are set again (the seed's ctx does not carry over to the test's).
+    """
+    ctx.deadline = WorkingCalendar(ctx.session).deadline
     return ctx
 
 

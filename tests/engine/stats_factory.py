@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.calendar import WorkingCalendar
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.exchange.batches import confirm_batch
@@ -37,6 +38,7 @@ from engine.exchange.results import confirm_import
 from engine.exchange.results import mark_overdue
 from engine.exchange.simulate import post_results
 from engine.exchange.system_mode import send_due_batches
+from engine.models import Household
 from engine.models import WorkflowInstance
 from engine.models.exchange import ExchangeBatch
 from engine.models.exchange import ExchangeImport
@@ -58,6 +60,8 @@ from tests.engine.package_factory import synthetic_household
 NOTICE = b"%PDF-1.4\n% delay notice\n%%EOF\n"
 #: the period the tests ask about: December 2026
 FIRST, LAST = date(2026, 12, 1), date(2026, 12, 31)
+#: where :func:`build` leaves the clock: Monday 28 December 2026
+END = datetime(2026, 12, 28, 9, 0, tzinfo=SHANGHAI)
 
 
 def _as(ctx: EngineContext, username: str, role: str) -> Actor:
@@ -104,9 +108,23 @@ def build(ctx: EngineContext, clock: Any) -> dict[str, WorkflowInstance]:
     answer_units(ctx, ["CC-BANK"], first=officer(ctx, "cy_exchange_1"), second=officer(ctx, "cy_exchange_2"))
     _advance(ctx, cases["A"], stop_after="issue_report")
     _exchange_b(ctx, clock, cases["B"])
-    clock.set(datetime(2026, 12, 28, 9, 0, tzinfo=SHANGHAI))  # Monday: 确认数据交换结果 of B is late
+    clock.set(END)  # Monday: 确认数据交换结果 of B is late
     _advance(ctx, cases["B"], stop_after="issue_report")
     return cases
+
+
+def seed(ctx: EngineContext) -> None:
+    """:func:`build` on the ctx's own clock, for a module that seeds once per module (``SEED_ONCE = seed``)."""
+    build(ctx, ctx.clock)
+
+
+def built_cases(ctx: EngineContext, clock: Any) -> dict[str, WorkflowInstance]:
+    """What :func:`seed` made, keyed A–F; the clock and the deadlines set as :func:`build` leaves them."""
+    clock.set(END)
+    ctx.deadline = WorkingCalendar(ctx.session).deadline
+    households = ctx.session.execute(select(Household).order_by(Household.id)).scalars().all()
+    assert len(households) == 6, "built_cases needs SEED_ONCE = seed and nothing else seeded"
+    return {key: household.instance for key, household in zip("ABCDEF", households, strict=True)}
 
 
 def _exchange_b(ctx: EngineContext, clock: Any, case: WorkflowInstance) -> None:

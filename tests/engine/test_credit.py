@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete
-from sqlalchemy import select
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
 
+from engine.audit_verify import verify_all
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import FormValidationError
@@ -23,7 +24,6 @@ from engine.errors import InvalidStateError
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.errors import SeparationOfDutiesError
-from engine.audit_verify import verify_all
 from engine.history import verify_chain
 from engine.models import Event
 from engine.models.credit import CreditRecord
@@ -32,8 +32,8 @@ from engine.reports.service import current_report
 from engine.services.credit import credit_stream
 from engine.services.credit import decide_record
 from engine.services.credit import is_ended
-from engine.services.credit import propose_record
 from engine.services.credit import proposal_defaults
+from engine.services.credit import propose_record
 from engine.services.credit import revoke_record
 from engine.services.credit_queries import case_warnings
 from engine.services.credit_queries import list_records
@@ -49,13 +49,17 @@ from tests.engine.credit_factory import registered
 from tests.engine.recheck_factory import as_user
 from tests.engine.recheck_factory import enrol
 from tests.engine.recheck_factory import prepare
+from tests.engine.recheck_factory import prepared_once
 from tests.engine.recheck_factory import reverify
 from tests.engine.report_factory import southern_case
+
+#: the demo region at every level, every diagram and the demo sharing catalogue, seeded once for the module
+SEED_ONCE = prepare
 
 
 @pytest.fixture
 def prepared(ctx: EngineContext) -> EngineContext:
-    prepare(ctx)
+    prepared_once(ctx)
     return ctx
 
 

@@ -57,7 +57,11 @@ from tests.engine.escalation_factory import upper_instance
 from tests.engine.recheck_factory import as_user
 from tests.engine.recheck_factory import enrol
 from tests.engine.recheck_factory import prepare
+from tests.engine.recheck_factory import prepared_once
 from tests.engine.test_street_intake import check_diagram_interchange
+
+#: the demo region at every level, every diagram and the demo sharing catalogue, seeded once for the module
+SEED_ONCE = prepare
 
 
 BPMN = Path(__file__).parents[2] / "bpmn" / "cross_city_batch.bpmn"
@@ -69,7 +73,7 @@ GATHERER = Actor.system("job:cross_city_gather")
 @pytest.fixture(params=["jilin", "baoji"])
 def prepared(request: pytest.FixtureRequest, ctx: EngineContext) -> EngineContext:
     ctx.policy_profile = request.param
-    return prepare(ctx)
+    return prepared_once(ctx)
 
 
 def _gather(ctx: EngineContext, **kwargs: Any) -> list[CrossCityBatch]:

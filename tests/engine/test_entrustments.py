@@ -39,11 +39,11 @@ from engine.services.cases import assert_authorised
 from engine.services.cases import create_entrustment
 from engine.services.cases import end_authorisation
 from engine.services.cases import exchange_subjects
-from engine.services.package_import import import_package
 from engine.services.demo import seed_demo
 from engine.services.deploy import deploy_files
 from engine.services.instances import list_open_tasks
 from engine.services.org import get_unit_by_code
+from engine.services.package_import import import_package
 from engine.services.packages import DocumentIn
 from tests.engine.package_factory import JPEG
 from tests.engine.package_factory import PDF
@@ -60,11 +60,23 @@ TODAY = date(2026, 11, 23)
 SHARING = ["CC-BANK", "CC-BDC", "CC-GA", "CC-GJJ", "CC-SCJG", "CC-SW", "CY-CLH", "JL-SBJ"]
 
 
-@pytest.fixture
-def intake(ctx: EngineContext) -> EngineContext:
+def seed(ctx: EngineContext) -> None:
+    """The demo organisation and the standard verification diagram."""
     seed_demo(ctx, actor=ADMIN)
-    ctx.deadline = WorkingCalendar(ctx.session).deadline
     deploy_files(ctx, {BPMN.name: BPMN.read_bytes()}, actor=Actor("designer", "process_designer"))
+
+
+#: seeded once for the module; every test runs in a savepoint on top (concurrency: test_entrustments_commits.py)
+SEED_ONCE = seed
+
+
+@pytest.fixture
+def intake(request: pytest.FixtureRequest, ctx: EngineContext) -> EngineContext:
+    """The seeded demo organisation and diagram; seeded per test in a module that imports this fixture
+    without seeding once itself (tests/engine/test_exchange_guard.py)."""
+    if getattr(request.module, "SEED_ONCE", None) is not seed:
+        seed(ctx)
+    ctx.deadline = WorkingCalendar(ctx.session).deadline
     return ctx
 
 
@@ -443,47 +455,3 @@ def _rezip(spec: Any, replace: dict[str, bytes]) -> bytes:
                 archive.writestr(name, content)
         archive.writestr("manifest.json", json.dumps(manifest))
     return buffer.getvalue()
-
-
-# --- concurrency: case numbers never collide -----------------------------------------------------
-
-
-def test_concurrent_intakes_get_distinct_case_numbers(committing_url: str) -> None:
-    """Two intakes at the same agency at once (first counter row included): both succeed, numbers differ."""
-    import threading
-
-    from sqlalchemy.orm import Session
-
-    from engine.clock import FixedClock
-    from engine.db import make_engine
-    from engine.runtime import BpmnRuntime
-    from tests.conftest import T0
-
-    db = make_engine(committing_url)
-    clock = FixedClock(T0)
-    runtime = BpmnRuntime(clock)
-
-    def run(fn: Any) -> Any:
-        with Session(db, expire_on_commit=False) as session:
-            ctx = EngineContext(session, runtime, clock, deadline=WorkingCalendar(session).deadline)
-            result = fn(ctx)
-            session.commit()
-            return result
-
-    run(lambda ctx: (seed_demo(ctx, actor=ADMIN), deploy_files(ctx, {BPMN.name: BPMN.read_bytes()}, actor=ADMIN)))
-    barrier, results = threading.Barrier(2), [None, None]
-
-    def worker(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = run(lambda ctx: [h.case_no for h in _entrust(ctx, [synthetic_household(i)]).households])
-        except Exception as exc:  # noqa: BLE001 - inspected below
-            results[i] = exc
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    db.dispose()
-    assert sorted(r[0] for r in results) == ["HD-CY-HDZX-2026-000001", "HD-CY-HDZX-2026-000002"], results

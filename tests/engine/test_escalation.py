@@ -7,14 +7,12 @@ the unit holding it, whose supervisors see it in :func:`list_overdue`. Nothing i
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from datetime import timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func
 from sqlalchemy import select
 
 from engine.calendar import WorkingCalendar
@@ -34,7 +32,6 @@ from engine.services.instances import complete_task
 from engine.services.instances import list_open_tasks
 from engine.services.instances import start_instance
 from engine.services.org import get_unit_by_code
-from tests.conftest import T0
 from tests.conftest import read_files
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -45,11 +42,19 @@ DUE = datetime(2026, 11, 26, 23, 59, 59, 999999, tzinfo=SHANGHAI)
 JUST_AFTER = datetime(2026, 11, 27, 0, 0, 1, tzinfo=SHANGHAI)
 
 
+def seed(ctx: EngineContext) -> None:
+    """The demo organisation and the test diagram (受理初审 due in 3 working days -> 审核复审)."""
+    seed_demo(ctx, actor=ADMIN)
+    deploy_files(ctx, read_files("linear_review.bpmn"), actor=ADMIN)
+
+
+#: seeded once for the module; every test runs in a savepoint on top (concurrency: test_escalation_commits.py)
+SEED_ONCE = seed
+
+
 @pytest.fixture
 def units(ctx: EngineContext) -> dict[str, int]:
     ctx.deadline = WorkingCalendar(ctx.session).deadline
-    seed_demo(ctx, actor=ADMIN)
-    deploy_files(ctx, read_files("linear_review.bpmn"), actor=ADMIN)
     return {code: get_unit_by_code(ctx, code).id for code in ("CY-HDZX", "NG-HDZX", "CY-MZJ")}
 
 
@@ -141,44 +146,3 @@ def test_the_job_is_registered_with_the_timer_sweep() -> None:
     assert "tasks.escalate_overdue" in job_names()
     schedule = celery_settings({"TIMER_INTERVAL": 30, "BROKER_URL": "memory://"})["beat_schedule"]
     assert schedule["tasks.escalate_overdue"]["args"] == ("tasks.escalate_overdue", {})
-
-
-def test_concurrent_sweeps_escalate_each_task_once(committing_url: str) -> None:
-    """Several workers sweeping at once (real commits, both backends): one escalation and one event per task."""
-    from engine.clock import FixedClock
-    from web import create_app
-    from web.jobs import execute
-
-    clock = FixedClock(T0)
-    app = create_app({"ENV": "testing", "DATABASE_URL": committing_url, "CLOCK": clock, "SECRET_KEY": "t"})
-    state = app.extensions["hedui"]
-    with state.unit_of_work() as ctx:
-        seed_demo(ctx, actor=ADMIN)
-        deploy_files(ctx, read_files("linear_review.bpmn"), actor=ADMIN)
-        agency = get_unit_by_code(ctx, "CY-HDZX").id
-        ids = [_start(ctx, f"HD-{n}", agency).id for n in range(12)]
-    clock.set(JUST_AFTER)
-    barrier, errors, counts = threading.Barrier(3), [], []
-
-    def sweep() -> None:
-        try:
-            barrier.wait(timeout=30)
-            while (n := execute(state, "tasks.escalate_overdue", {"limit": 2})) > 0:
-                counts.append(n)
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=sweep) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == [] and sum(counts) == len(ids)
-    with state.session_factory() as session:
-        per_instance = dict(session.execute(
-            select(Event.instance_id, func.count()).where(Event.kind == "task_overdue").group_by(Event.instance_id)
-        ).all())
-        assert per_instance == {i: 1 for i in ids}
-        assert session.execute(select(func.count()).select_from(TaskEscalation)).scalar() == len(ids)
-        assert verify_chain(session) == []
-    state.db_engine.dispose()

@@ -19,9 +19,9 @@ from engine.errors import InvalidStateError
 from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.models import EntrustmentSource
-from engine.models import Event
 from engine.models import EscalationKind
 from engine.models import EscalationStatus
+from engine.models import Event
 from engine.models import Household
 from engine.models import InstanceStatus
 from engine.persistence import load_workflow
@@ -44,11 +44,15 @@ from tests.engine.escalation_factory import prepare
 from tests.engine.escalation_factory import report
 from tests.engine.escalation_factory import task_of
 from tests.engine.escalation_factory import upper_instance
+from tests.engine.recheck_factory import prepared_once
+
+#: the demo region at every level, every diagram and the demo sharing catalogue, seeded once for the module
+SEED_ONCE = prepare
 
 
 @pytest.fixture
 def prepared(ctx: EngineContext) -> EngineContext:
-    return prepare(ctx)
+    return prepared_once(ctx)
 
 
 def _history(ctx: EngineContext, instance_id: int, kind: str) -> list[dict]:

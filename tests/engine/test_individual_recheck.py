@@ -52,9 +52,13 @@ from engine.services.users import create_user
 from tests.engine.recheck_factory import as_user
 from tests.engine.recheck_factory import enrol
 from tests.engine.recheck_factory import prepare
+from tests.engine.recheck_factory import prepared_once
 from tests.engine.recheck_factory import report_decision
 from tests.engine.recheck_factory import verify
 from tests.engine.test_street_intake import check_diagram_interchange
+
+#: the demo region at every level, every diagram and the demo sharing catalogue, seeded once for the module
+SEED_ONCE = prepare
 
 BPMN = Path(__file__).parents[2] / "bpmn" / "individual_recheck.bpmn"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -69,7 +73,7 @@ def _at(year: int, month: int, day: int, hour: int = 9, minute: int = 0, second:
 
 @pytest.fixture
 def prepared(ctx: EngineContext) -> EngineContext:
-    return prepare(ctx)
+    return prepared_once(ctx)
 
 
 def _form(trigger: str, **extra: Any) -> dict[str, Any]:

@@ -42,9 +42,13 @@ from engine.services.rechecks import file_recheck
 from tests.engine.recheck_factory import as_user
 from tests.engine.recheck_factory import enrol
 from tests.engine.recheck_factory import prepare
+from tests.engine.recheck_factory import prepared_once
 from tests.engine.recheck_factory import reverify
 from tests.engine.recheck_factory import verify
 from tests.engine.test_reports import VERDICT_WORDS
+
+#: the demo region at every level, every diagram and the demo sharing catalogue, seeded once for the module
+SEED_ONCE = prepare
 
 VIEWER = Actor("cy_reporter", "report_officer")
 
@@ -58,7 +62,7 @@ def prepared(ctx: EngineContext) -> EngineContext:
     # the Baoji profile (BJ 附件4–6 define these documents); under Jilin's the decision feedback of a case
     # finished in December falls in January 2027, a year the test calendar does not hold
     ctx.policy_profile = "baoji"
-    return prepare(ctx)
+    return prepared_once(ctx)
 
 
 def test_a_recheck_walked_to_the_end_issues_a_reverification_report(prepared: EngineContext) -> None:

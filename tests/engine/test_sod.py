@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy import select
 
 from engine.context import Actor
+from engine.context import EngineContext
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.errors import SeparationOfDutiesError
@@ -36,6 +37,16 @@ REPORT = {"sodNotSameAs": "intake_check,review", "sodRule": "SD-1"}
 CONFIRM = {"sodNotSameAs": "prepare_batch", "dualControl": "true"}
 
 
+def seed(ctx: EngineContext) -> None:
+    """The demo organisation and the two test diagrams (intake_check -> review; record -> confirm a result)."""
+    seed_demo(ctx, actor=ADMIN)
+    deploy_files(ctx, read_files("linear_review.bpmn", "exchange_step.bpmn"), actor=ADMIN)
+
+
+#: seeded once for the module; every test runs in a savepoint on top
+SEED_ONCE = seed
+
+
 @pytest.mark.parametrize(("properties", "done_by", "user", "rules"), [
     (REVIEW, {"intake_check": ["a"]}, "a", ["SD-1"]),
     (REVIEW, {"intake_check": ["a"]}, "b", []),
@@ -58,9 +69,7 @@ def test_violation_table(properties, done_by, user, rules) -> None:  # type: ign
 
 @pytest.fixture
 def case(ctx):  # type: ignore[no-untyped-def]
-    """A 朝阳区 case entrusted by 红旗街道 on the test diagram (intake_check -> review)."""
-    seed_demo(ctx, actor=ADMIN)
-    deploy_files(ctx, read_files("linear_review.bpmn"), actor=ADMIN)
+    """A 朝阳区 case entrusted by 红旗街道 on the seeded test diagram (intake_check -> review)."""
     return start_instance(ctx, "linear_review", actor=ADMIN, agency_unit_id=get_unit_by_code(ctx, "CY-HDZX").id,
                           entrusting_unit_id=get_unit_by_code(ctx, "HQ-MZB").id, region_code="220104001")
 
@@ -143,7 +152,6 @@ def test_supervisor_reassigns_within_the_rules(ctx, case) -> None:  # type: igno
 
 
 def test_exchange_registrations_have_validity(ctx) -> None:  # type: ignore[no-untyped-def]
-    seed_demo(ctx, actor=ADMIN)
     officer = get_user(ctx, "cy_exchange_1")
     assert is_registered(ctx, officer.id, "CC-BANK", date(2026, 11, 23))
     assert not is_registered(ctx, officer.id, "CC-BANK", date(2024, 12, 31))  # before it took effect
@@ -164,8 +172,6 @@ def test_exchange_registrations_have_validity(ctx) -> None:  # type: ignore[no-u
     ("cy_exchange_1", "cy_exchange_2", "cy_exchange_2", "SD-3"),   # registration ended before today
 ])
 def test_exchange_steps_need_two_registered_officers(ctx, recorder, confirmer, ended_for, expected) -> None:  # type: ignore[no-untyped-def]
-    seed_demo(ctx, actor=ADMIN)
-    deploy_files(ctx, read_files("exchange_step.bpmn"), actor=ADMIN)
     case = start_instance(ctx, "exchange_step", actor=ADMIN, agency_unit_id=get_unit_by_code(ctx, "CY-HDZX").id,
                           region_code="220104", data={"unit": "CC-BANK"})
     complete_task(ctx, _task(ctx, case, "record_result").id, {}, actor=_actor(ctx, recorder, "exchange_officer"))
@@ -186,8 +192,6 @@ def test_exchange_steps_need_two_registered_officers(ctx, recorder, confirmer, e
 
 
 def test_unregistered_officer_cannot_record(ctx) -> None:  # type: ignore[no-untyped-def]
-    seed_demo(ctx, actor=ADMIN)
-    deploy_files(ctx, read_files("exchange_step.bpmn"), actor=ADMIN)
     case = start_instance(ctx, "exchange_step", actor=ADMIN, agency_unit_id=get_unit_by_code(ctx, "CY-HDZX").id,
                           region_code="220104", data={"unit": "CC-SW-UNKNOWN"})
     with pytest.raises(SeparationOfDutiesError) as info:

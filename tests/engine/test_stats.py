@@ -1,6 +1,7 @@
 """Statistics and performance assessment (AN-1, AU-4, PS-10): figures checked against cases in known states.
 
-The cases come from tests/engine/stats_factory.py (real services, real diagrams, working-day calendar).
+The cases come from tests/engine/stats_factory.py (real services, real diagrams, working-day calendar), built
+once for the module; tests that need an empty database are in test_stats_fresh.py.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from engine.context import EngineContext
 from engine.errors import ValidationError
@@ -21,11 +21,13 @@ from engine.stats.report import to_dict
 from engine.stats.scope import StatsQuery
 from engine.stats.scope import validate
 from tests.engine.exchange_factory import SHANGHAI
-from tests.engine.exchange_factory import setup_exchange
 from tests.engine.stats_factory import FIRST
 from tests.engine.stats_factory import LAST
-from tests.engine.stats_factory import build
-from tests.engine.stats_factory import entrust
+from tests.engine.stats_factory import built_cases
+from tests.engine.stats_factory import seed
+
+#: the six cases A–F of stats_factory, built once for the module (statistics only read them)
+SEED_ONCE = seed
 
 
 def _query(ctx: EngineContext, username: str, **filters: Any) -> StatsQuery:
@@ -38,7 +40,7 @@ def _counts(row: dict[str, Any], *names: str) -> tuple[int, ...]:
 
 @pytest.fixture
 def built(ctx: EngineContext, clock: Any) -> EngineContext:
-    build(ctx, clock)
+    built_cases(ctx, clock)
     return ctx
 
 
@@ -68,7 +70,7 @@ def test_timeliness_is_measured_against_the_statutory_deadline(ctx: EngineContex
     A's deadline is moved before its report (as a shorter limit would have set it): late, though every
     step was on time. E's is moved past today: not overdue, though its 受理初审 is past due.
     """
-    cases = build(ctx, clock)
+    cases = built_cases(ctx, clock)
     built = ctx
     a, e = (built.session.get(WorkflowInstance, cases[key].id) for key in ("A", "E"))
     assert a is not None and e is not None
@@ -142,52 +144,3 @@ def test_a_reversed_or_too_long_period_is_refused(built: EngineContext) -> None:
     assert reversed_.value.details["fields"] == {"to": ["结束日期不能早于开始日期"]}
     with pytest.raises(ValidationError):
         validate(built, StatsQuery(user, FIRST.replace(year=2020), LAST))
-
-
-@pytest.mark.parametrize("count", [3, 30])
-def test_statements_do_not_grow_with_the_cases(ctx: EngineContext, clock: Any, count: int) -> None:
-    """The figures are GROUP BY queries: as many statements for 30 cases as for 3."""
-    setup_exchange(ctx, clock)
-    for i in range(count):
-        entrust(ctx, i, "dibao" if i % 2 else "tekun", ["CC-BANK"])
-    query = _query(ctx, "admin")
-    connection = ctx.session.connection()
-    statements: list[str] = []
-
-    def _count(*_args: Any) -> None:
-        statements.append(_args[2])
-
-    event.listen(connection, "before_cursor_execute", _count)
-    try:
-        body = to_dict(compute(ctx, query))
-    finally:
-        event.remove(connection, "before_cursor_execute", _count)
-    assert body["total"]["received"] == count
-    assert len(statements) == EXPECTED_STATEMENTS, statements
-
-
-#: the viewer's memberships, sums and histogram per (agency, business type), unit names, sharing units
-EXPECTED_STATEMENTS = 6
-
-
-def test_rechecks_and_escalations_are_counted(ctx: EngineContext) -> None:
-    """The demo cases: a tiered escalation to 长春市 (its upper case entrusted by the lower agency) and two
-    re-verifications (PS-5, PS-9) entrusted to 朝阳区, counted where they belong; so is the case with a
-    支出调查 (DO-9)."""
-    from engine.calendar import WorkingCalendar
-    from engine.services.demo import seed_demo
-    from engine.services.demo_cases import seed_demo_cases
-    from engine.services.deploy import deploy_files
-    from tests.engine.exchange_factory import ADMIN
-    from tests.engine.exchange_factory import BPMN
-
-    ctx.deadline = WorkingCalendar(ctx.session).deadline
-    seed_demo(ctx, actor=ADMIN)
-    deploy_files(ctx, {p.name: p.read_bytes() for p in BPMN.glob("*.bpmn")}, actor=ADMIN)
-    seed_demo_cases(ctx, actor=ADMIN)
-    query = StatsQuery(get_user(ctx, "admin").id, date(2026, 11, 1), date(2026, 11, 30))
-    agencies = {row["name"][:3]: row for row in to_dict(compute(ctx, query))["agencies"]}
-    names = ("received", "rechecks", "from_lower", "escalated", "cross_city", "spending")
-    assert _counts(agencies["朝阳区"], *names) == (7, 2, 0, 1, 0, 1)  # the case in data exchange has a 支出调查 (DO-9)
-    assert _counts(agencies["长春市"], *names) == (1, 0, 1, 0, 0, 0)
-    assert [row["name"] for row in to_dict(compute(ctx, query))["levels"]] == ["市（州）", "县（市、区）"]

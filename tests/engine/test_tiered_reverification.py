@@ -54,7 +54,11 @@ from tests.engine.escalation_factory import task_of
 from tests.engine.escalation_factory import upper_instance
 from tests.engine.escalation_factory import upper_walk
 from tests.engine.recheck_factory import as_user
+from tests.engine.recheck_factory import prepared_once
 from tests.engine.recheck_factory import verify
+
+#: the demo region at every level, every diagram and the demo sharing catalogue, seeded once for the module
+SEED_ONCE = prepare
 
 CITY_UNITS = ["CC-BANK", "CC-BDC", "CC-GA", "CC-GJJ", "CC-SCJG", "CC-SW"]
 ALL_UNITS = [*CITY_UNITS, "CY-CLH", "JL-SBJ"]
@@ -64,7 +68,7 @@ ALL_UNITS = [*CITY_UNITS, "CY-CLH", "JL-SBJ"]
 def original(ctx: EngineContext, request: pytest.FixtureRequest) -> Household:
     """A household verified to its report under ``single``; then the policy turns to ``tiered``."""
     ctx.policy_profile = request.param
-    prepare(ctx)
+    prepared_once(ctx)
     [household] = enrol(ctx)
     verify(ctx, household)
     ctx.session.expire_all()

@@ -18,15 +18,15 @@ import pytest
 from sqlalchemy import select
 
 from engine.assignment import candidates
+from engine.audit import replay_instance
 from engine.context import EngineContext
 from engine.errors import FormValidationError
 from engine.errors import NotFoundError
 from engine.errors import PermissionDeniedError
 from engine.errors import SeparationOfDutiesError
-from engine.audit import replay_instance
 from engine.history import verify_chain
-from engine.models import Event
 from engine.models import EscalationStatus
+from engine.models import Event
 from engine.models import Household
 from engine.models import HumanTask
 from engine.models import InstanceStatus
@@ -58,6 +58,10 @@ from tests.engine.escalation_factory import start_data
 from tests.engine.escalation_factory import task_of
 from tests.engine.escalation_factory import upper_instance
 from tests.engine.escalation_factory import upper_walk
+from tests.engine.recheck_factory import prepared_once
+
+#: the demo region at every level, every diagram and the demo sharing catalogue, seeded once for the module
+SEED_ONCE = prepare
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CITY_UNITS = ["CC-BANK", "CC-BDC", "CC-GA", "CC-GJJ", "CC-SCJG", "CC-SW"]
@@ -73,7 +77,7 @@ UPPER_PATH = ["start", "apply_defaults", "gw_entry", "review", "gw_review", "pla
 @pytest.fixture(params=["jilin", "baoji"])
 def prepared(ctx: EngineContext, request: pytest.FixtureRequest) -> EngineContext:
     ctx.policy_profile = request.param
-    prepare(ctx)
+    prepared_once(ctx)
     set_tiering(ctx, "tiered")
     return ctx
 
