@@ -21,12 +21,12 @@ from engine.calendar import set_day
 from engine.deadlines import PinnedDeadlines
 from engine.deadlines import recorded
 from engine.models import Event
+from tests.conftest import T0
 from tests.engine.test_audit import _deliver
 from tests.engine.test_audit import _finish_standard
 from tests.engine.test_audit import _standard_case
 from tests.engine.test_audit import standard  # noqa: F401  (fixture)
 from tests.engine.test_history import _disable_guards
-from tests.conftest import T0
 
 
 def _events(ctx: Any, instance_id: int) -> list[Event]:
@@ -96,14 +96,14 @@ def test_the_pinned_answer_wins_over_the_calendar() -> None:
 def test_task_events_record_the_unit_the_actor_acted_for(ctx, deploy) -> None:  # type: ignore[no-untyped-def]
     """The timeline shows the recorded unit, even after the person's memberships changed."""
     from engine.context import Actor
+    from engine.models import Membership
+    from engine.models import User
     from engine.services.demo import seed_demo
     from engine.services.instances import claim_task
     from engine.services.instances import complete_task
     from engine.services.instances import list_open_tasks
     from engine.services.instances import start_instance
     from engine.services.org import get_unit_by_code
-    from engine.models import Membership
-    from engine.models import User
 
     seed_demo(ctx, actor=Actor("admin", "admin"))
     deploy("linear_review.bpmn")

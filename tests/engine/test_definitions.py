@@ -15,10 +15,10 @@ from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.history import verify_chain
 from engine.models import Event
-from engine.services import definitions as d
-from engine.services.instances import start_instance
 from engine.models import User
+from engine.services import definitions as d
 from engine.services.demo import seed_demo
+from engine.services.instances import start_instance
 from tests.engine.definitions_factory import DESIGNER
 from tests.engine.definitions_factory import INTAKE
 from tests.engine.definitions_factory import PROCESS

@@ -8,6 +8,7 @@ viewer's watermark; a printed copy carries "第N次打印" and the counter is ke
 from __future__ import annotations
 
 import io
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
@@ -53,7 +54,7 @@ def test_a_long_document_has_numbered_pages_the_restriction_and_the_watermark_on
 
 
 def test_a_printed_copy_carries_its_print_number_on_every_page() -> None:
-    stamp = pdf.Stamp(viewer="周敏", unit="红旗街道民政办", at=AT.astimezone(timezone.utc), print_no=3)
+    stamp = pdf.Stamp(viewer="周敏", unit="红旗街道民政办", at=AT.astimezone(UTC), print_no=3)
     texts = pages(pdf.render(title="t", header="h", story=[para("内容" * 2000)], stamp=stamp))
     assert len(texts) >= 2
     assert all("由 周敏 进行了第3次打印" in t and "2026-11-23 09:30" in t for t in texts)

@@ -7,8 +7,8 @@ the unit holding it, whose supervisors see it in :func:`list_overdue`. Nothing i
 
 from __future__ import annotations
 
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -85,7 +85,7 @@ def test_an_open_task_past_its_due_time_is_escalated_once(ctx: EngineContext, cl
     [event] = _overdue_events(ctx)
     assert (event.stream, event.instance_id, event.task_id, event.bpmn_id, event.actor) == (
         f"instance:{instance.id}", instance.id, task.id, "intake_check", "job:escalation")
-    assert event.payload == {"due_at": DUE.astimezone(timezone.utc).isoformat(), "role": "intake_officer",
+    assert event.payload == {"due_at": DUE.astimezone(UTC).isoformat(), "role": "intake_officer",
                              "unit_id": units["CY-HDZX"], "assignee": None, "notified_unit_id": units["CY-HDZX"]}
     [overdue] = list_overdue(ctx, units["CY-HDZX"])
     assert (overdue.task_id, overdue.business_key, overdue.bpmn_id, overdue.name, overdue.role_code) == (

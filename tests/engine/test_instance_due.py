@@ -9,9 +9,9 @@ the stored state JSON.
 from __future__ import annotations
 
 import importlib.util
+from datetime import UTC
 from datetime import date
 from datetime import datetime
-from datetime import timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -88,7 +88,7 @@ def test_a_county_case_gets_10_working_days_across_the_holiday(deployed: EngineC
     expected = _eod(2026, 10, 16)
     assert calendar.deadline(MONDAY, 10) == expected
     stored = _stored_due(ctx, instance.id)
-    assert stored == expected and stored is not None and stored.tzinfo == timezone.utc
+    assert stored == expected and stored is not None and stored.tzinfo == UTC
     data = load_workflow(ctx, instance).task_data(list_open_tasks(ctx, instance_id=instance.id)[0].id)
     assert isinstance(data["verification_due"], str)  # the script stores an ISO string with its offset
     assert instance_due_at(data["verification_due"]) == expected
@@ -128,11 +128,11 @@ def test_a_diagram_without_the_property_leaves_the_column_empty(ctx: EngineConte
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("2026-10-16T23:59:59.999999+08:00", datetime(2026, 10, 16, 15, 59, 59, 999999, tzinfo=timezone.utc)),
-    (_eod(2026, 10, 16), datetime(2026, 10, 16, 15, 59, 59, 999999, tzinfo=timezone.utc)),
-    (datetime(2026, 10, 16, 12, 0), datetime(2026, 10, 16, 4, 0, tzinfo=timezone.utc)),  # naive: Beijing time
-    (date(2026, 10, 16), datetime(2026, 10, 16, 15, 59, 59, 999999, tzinfo=timezone.utc)),
-    ("2026-10-16", datetime(2026, 10, 16, 15, 59, 59, 999999, tzinfo=timezone.utc)),
+    ("2026-10-16T23:59:59.999999+08:00", datetime(2026, 10, 16, 15, 59, 59, 999999, tzinfo=UTC)),
+    (_eod(2026, 10, 16), datetime(2026, 10, 16, 15, 59, 59, 999999, tzinfo=UTC)),
+    (datetime(2026, 10, 16, 12, 0), datetime(2026, 10, 16, 4, 0, tzinfo=UTC)),  # naive: Beijing time
+    (date(2026, 10, 16), datetime(2026, 10, 16, 15, 59, 59, 999999, tzinfo=UTC)),
+    ("2026-10-16", datetime(2026, 10, 16, 15, 59, 59, 999999, tzinfo=UTC)),
     ("not a date", None), (None, None), (17, None),
 ])
 def test_the_variable_may_be_a_string_a_datetime_or_a_date(value: Any, expected: datetime | None) -> None:

@@ -241,8 +241,8 @@ def test_only_the_chosen_cases_move(linear) -> None:  # type: ignore[no-untyped-
 
 
 def test_a_reason_is_required_and_only_designers_may_migrate(linear, session) -> None:  # type: ignore[no-untyped-def]
-    from engine.services.demo import seed_demo
     from engine.models import User
+    from engine.services.demo import seed_demo
 
     _start(linear, "HD-M-11")
     deploy_text(linear, ADDED_STEP)

@@ -131,9 +131,9 @@ def test_unknown_process_and_task(ctx) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_instances_stay_pinned_to_their_definition(ctx, deploy) -> None:  # type: ignore[no-untyped-def]
-    from tests.engine.test_deploy import _variant
-    from tests.conftest import read_files
     from engine.services.deploy import deploy_files
+    from tests.conftest import read_files
+    from tests.engine.test_deploy import _variant
 
     deploy("linear_review.bpmn")
     old = start_instance(ctx, "linear_review", actor=INTAKE)

@@ -7,9 +7,9 @@ of the next month; Baoji: 10 working days, an assumption) and the member list.
 
 from __future__ import annotations
 
+from datetime import UTC
 from datetime import date
 from datetime import datetime
-from datetime import timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -217,7 +217,7 @@ def test_an_override_for_a_retired_key_is_ignored(ctx: EngineContext) -> None:
 
 @pytest.mark.parametrize(("delivered", "due", "why"), [
     (datetime(2026, 11, 23, 9, tzinfo=SHANGHAI), _eod(2026, 12, 10), "day 10 of the next month"),
-    (datetime(2026, 10, 31, 17, tzinfo=timezone.utc), _eod(2026, 12, 10), "1 Nov 01:00 in Beijing: November's report"),
+    (datetime(2026, 10, 31, 17, tzinfo=UTC), _eod(2026, 12, 10), "1 Nov 01:00 in Beijing: November's report"),
     (datetime(2026, 4, 15, 9, tzinfo=SHANGHAI), _eod(2026, 5, 11), "Sun 10 May is a day off: next working day"),
     (datetime(2026, 9, 15, 9, tzinfo=SHANGHAI), _eod(2026, 10, 10), "Sat 10 Oct is a make-up working day"),
     (datetime(2026, 1, 31, 9, tzinfo=SHANGHAI), _eod(2026, 2, 10), "February"),

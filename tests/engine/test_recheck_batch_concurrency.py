@@ -38,7 +38,7 @@ HOUSEHOLDS = 8
 STALE = 15
 
 
-class WorkerDied(Exception):
+class WorkerDiedError(Exception):
     """The batch job's process was killed (after a committed chunk)."""
 
 
@@ -70,11 +70,11 @@ def _interrupted_batch(world: World) -> int:
             ctx.session.commit()
             commits.append(1)
             if len(commits) == 2:  # "running", then the first chunk
-                raise WorkerDied
+                raise WorkerDiedError
 
         run_batch(ctx, batch_id, commit=commit, chunk_size=2)
 
-    with pytest.raises(WorkerDied):
+    with pytest.raises(WorkerDiedError):
         world.run(dying_job)
     world.clock.advance(minutes=STALE + 1)
     assert _counts(world, batch_id)[:3] == (BatchStatus.RUNNING, 2, 0)

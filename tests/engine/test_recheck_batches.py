@@ -23,11 +23,11 @@ from engine.errors import InvalidStateError
 from engine.errors import PermissionDeniedError
 from engine.errors import ValidationError
 from engine.history import verify_chain
-from engine.models.recheck import BatchStatus
 from engine.models import Event
 from engine.models import Household
 from engine.models import ItemStatus
 from engine.models import RecheckBatchItem
+from engine.models.recheck import BatchStatus
 from engine.persistence import load_workflow
 from engine.services import recheck_batches
 from engine.services.authorisations import end_authorisation

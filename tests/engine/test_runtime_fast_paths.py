@@ -24,7 +24,6 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskFilter
 from SpiffWorkflow.util.task import TaskIterator
 from SpiffWorkflow.util.task import TaskState
-
 from sqlalchemy import select
 
 import forms

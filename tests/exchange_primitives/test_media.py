@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Iterator
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from engine.exchange.media import PackageReader
 from engine.exchange.media import read_header
 from engine.exchange.media import write_package
 
-T0 = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 SECRET = bytes(range(32))
 KEY = MediaKey("CC-BANK", "k2026", SECRET)
 KEYS = {("CC-BANK", "k2026"): SECRET}

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -33,7 +33,7 @@ from engine.exchange.signing import SignatureError
 from engine.exchange.signing import UnitKey
 from engine.exchange.signing import verify
 
-T0 = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 KEY = UnitKey("CC-BANK", "k1", b"b" * 32, algorithm="hmac-sm3")
 PAYLOAD = {"batch_id": "B-42", "requests": [{"line": 1, "name": "张三", "categories": ["deposits"]}]}
 POLICY = RetryPolicy(max_attempts=4, base_delay=1.0, multiplier=2.0, max_delay=5.0, timeout=5.0)
@@ -247,8 +247,8 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CC-BANK exchange")])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(datetime(2020, 1, 1, tzinfo=timezone.utc))
-            .not_valid_after(datetime(2100, 1, 1, tzinfo=timezone.utc))
+            .serial_number(x509.random_serial_number()).not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+            .not_valid_after(datetime(2100, 1, 1, tzinfo=UTC))
             .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                            critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)

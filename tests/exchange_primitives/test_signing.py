@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from datetime import timezone
 
 import pytest
 
@@ -20,7 +20,7 @@ from engine.exchange.signing import sign_json
 from engine.exchange.signing import sign_request
 from engine.exchange.signing import verify
 
-T0 = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 PATH = "/api/v1/exchange/results"
 PAYLOAD = {"batch_id": "B-42", "results": [{"name": "张三", "category": "deposits", "status": "has_data"}]}
 
