@@ -53,7 +53,8 @@ def test_open_the_archive_and_download_the_authorisation(page: Any, live_server:
     expect(page.get_by_role("heading", level=1)).to_contain_text(case_no)
     page.get_by_role("link", name="查看案件档案").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"案件档案 {case_no}")
-    expect(page.locator("#archive-status")).to_contain_text(re.compile(r"核验通过：全部 \d+ 个项目的 SHA-256 与清单一致"))
+    expect(page.locator("#archive-status")).to_contain_text(
+        re.compile(r"核验通过：全部 \d+ 个项目的 SHA-256 与清单一致"))
     row = page.locator("tbody tr", has_text="授权书（归档生成）")
     expect(row).to_contain_text("一致")
     expect(row.locator("code.digest")).to_have_text(re.compile(r"^[0-9a-f]{16}…$"))

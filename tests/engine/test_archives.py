@@ -55,7 +55,8 @@ def _archive(ctx: EngineContext) -> Archive:
 
 
 def test_a_closed_case_is_sealed_with_every_item_and_a_manifest(ctx) -> None:  # type: ignore[no-untyped-def]
-    """AR-1, AR-2: the 授权书 (scan and rendering), 委托书 and 核对报告 are held electronically, one archive per case."""
+    """AR-1, AR-2: the 授权书 (scan and rendering), 委托书 and 核对报告 are held electronically,
+    one archive per case."""
     households = seeded(ctx)
     [done] = closed(ctx)
     archive = _archive(ctx)

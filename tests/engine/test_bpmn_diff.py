@@ -56,7 +56,8 @@ def test_renamed_user_task() -> None:
 
 
 def test_spiffworkflow_properties_form_key_due_days_and_sod() -> None:
-    element = _only(_edit(('value="3"', 'value="5"'), ('name="formKey" value="acknowledge"', 'name="formKey" value="intake"'),
+    element = _only(_edit(('value="3"', 'value="5"'),
+                          ('name="formKey" value="acknowledge"', 'name="formKey" value="intake"'),
                           ('<spiffworkflow:property name="dueWorkingDays" value="5" />',
                            '<spiffworkflow:property name="dueWorkingDays" value="5" />'
                            '<spiffworkflow:property name="sodRule" value="SD-1" />')))
@@ -102,7 +103,8 @@ def test_rerouted_flow_changes_its_target_and_the_nodes_incoming_outgoing() -> N
 def test_condition_expression() -> None:
     element = _only(_edit(('decision == "accept"', 'decision in ("accept", "ok")')))
     assert (element.kind_name, element.element_id) == ("顺序流", "f_ok")
-    assert element.changes == (Change("condition", "条件表达式", 'decision == "accept"', 'decision in ("accept", "ok")'),)
+    assert element.changes == (
+        Change("condition", "条件表达式", 'decision == "accept"', 'decision in ("accept", "ok")'),)
 
 
 def test_default_flow_of_an_exclusive_gateway() -> None:
@@ -136,7 +138,8 @@ def test_added_and_removed_elements() -> None:
                                                    '    <bpmn:endEvent id="end_back"'))
     assert _only(added) == ElementDiff("added", "notify", "manualTask", "人工任务", "电话告知")
     removed = diff_files({NAME: added}, {NAME: BASE})
-    assert [(e.status, e.status_name, e.element_id) for e in removed.files[0].elements] == [("removed", "删除", "notify")]
+    assert [(e.status, e.status_name, e.element_id) for e in removed.files[0].elements] == [
+        ("removed", "删除", "notify")]
     assert removed.counts == {"added": 0, "removed": 1, "changed": 0}
 
 

@@ -92,7 +92,8 @@ def _race(world: World, fns: list[Callable[[EngineContext], Any]]) -> list[Any]:
     return results
 
 
-def _held_lock_race(world: World, instance_id: int, second: Callable[[EngineContext], Any], first_action: Callable[[EngineContext], Any]) -> Any:
+def _held_lock_race(world: World, instance_id: int, second: Callable[[EngineContext], Any],
+                    first_action: Callable[[EngineContext], Any]) -> Any:
     """Request 1 holds the instance lock while request 2 starts; then 1 finishes and commits."""
     started, outcome = threading.Event(), {}
 

@@ -52,7 +52,8 @@ def test_identical_files_are_a_noop(ctx) -> None:  # type: ignore[no-untyped-def
 
 def test_changed_file_is_a_new_version_and_old_one_can_be_reactivated(ctx) -> None:  # type: ignore[no-untyped-def]
     original = read_files("linear_review.bpmn")
-    changed = {"linear_review.bpmn": _variant(original["linear_review.bpmn"], 'name="审核复审"', 'name="审核复审（新）"')}
+    changed = {"linear_review.bpmn": _variant(original["linear_review.bpmn"], 'name="审核复审"',
+                                              'name="审核复审（新）"')}
     v1 = deploy_files(ctx, original, actor=DESIGNER)[0]
     v2 = deploy_files(ctx, changed, actor=DESIGNER)[0]
     assert (v1.version, v2.version) == (1, 2)
@@ -113,7 +114,8 @@ def test_file_name_must_match_process_id(ctx) -> None:  # type: ignore[no-untype
 
 def test_bare_iso_duration_in_timer_is_refused(ctx) -> None:  # type: ignore[no-untyped-def]
     files = read_files("timer_boundary.bpmn")
-    files["timer_boundary.bpmn"] = _variant(files["timer_boundary.bpmn"], "<bpmn:timeDate>materials_due</bpmn:timeDate>",
+    files["timer_boundary.bpmn"] = _variant(files["timer_boundary.bpmn"],
+                                            "<bpmn:timeDate>materials_due</bpmn:timeDate>",
                                             "<bpmn:timeDuration>P3D</bpmn:timeDuration>")
     error = _problems(ctx, files)
     assert any("须加引号" in p["message"] and p["element_id"] == "materials_overdue" for p in error.details["problems"])

@@ -73,7 +73,8 @@ def test_database_refuses_update_and_delete(ctx, statement) -> None:  # type: ig
 def test_one_changed_value_is_reported_with_stream_and_place(ctx, column, value) -> None:  # type: ignore[no-untyped-def]
     _fill(ctx)
     _disable_guards(ctx)
-    ctx.session.execute(text(f"UPDATE events SET {column} = :v WHERE stream = 'instance:900' AND seq = 2"), {"v": value})
+    ctx.session.execute(text(f"UPDATE events SET {column} = :v WHERE stream = 'instance:900' AND seq = 2"),
+                        {"v": value})
     ctx.session.expire_all()
     problems = verify_chain(ctx.session)
     assert [(p.stream, p.seq) for p in problems] == [("instance:900", 2)]

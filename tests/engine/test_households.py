@@ -270,7 +270,8 @@ def test_an_entrustment_checks_its_declared_counts_and_every_household() -> None
     broken["households"][1]["members"][2]["id_number"] = "220104202006010051"
     with pytest.raises(FormError) as info:
         validate_entrustment(broken, today=TODAY)
-    assert info.value.fields == {"households": {1: {"members": {2: {"id_number": ["身份证号码校验位不正确，请核对后重新填写"]}}}}}
+    assert info.value.fields == {
+        "households": {1: {"members": {2: {"id_number": ["身份证号码校验位不正确，请核对后重新填写"]}}}}}
 
 
 # --- PR-3: 只核对，不认定 ------------------------------------------------------------------------------

@@ -237,7 +237,8 @@ def test_objection_in_time_runs_to_a_linked_result(prepared: EngineContext, cloc
 def test_the_filer_cannot_decide_and_another_jurisdiction_cannot_file(prepared: EngineContext) -> None:
     ctx = prepared
     [household] = enrol(ctx)
-    recheck = _file(ctx, household, _form("complaint", reason="举报该户有经营性车辆"), unit="CY-MZJ", who="cy_assistance")
+    recheck = _file(ctx, household, _form("complaint", reason="举报该户有经营性车辆"),
+                    unit="CY-MZJ", who="cy_assistance")
     with pytest.raises(SeparationOfDutiesError):
         _decide(ctx, recheck, {"decision": "decline", "reason": "举报内容不实"})
     refused = ctx.session.execute(select(Event).where(Event.instance_id == recheck.instance_id,

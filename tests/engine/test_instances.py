@@ -81,7 +81,8 @@ def test_completed_task_rows_record_who_and_when(ctx, deploy, clock) -> None:  #
     clock.advance(hours=2)
     _do(ctx, instance, "intake_check", {}, INTAKE)
     row = ctx.session.execute(select(HumanTask).where(HumanTask.bpmn_id == "intake_check")).scalar_one()
-    assert (row.status, row.completed_by, row.completed_at) == (HumanTaskStatus.COMPLETED, "li_intake", T0 + timedelta(hours=2))
+    assert (row.status, row.completed_by, row.completed_at) == (
+        HumanTaskStatus.COMPLETED, "li_intake", T0 + timedelta(hours=2))
     assert row.role_code == "intake_officer" and row.form_key == "acknowledge"
 
 
@@ -165,7 +166,8 @@ def test_thrown_message_lands_in_outbox_and_reply_is_correlated(ctx, deploy) -> 
     assert ctx.session.execute(select(Timer.status)).scalars().all() == [TimerStatus.PENDING]
     with pytest.raises(NotFoundError):
         deliver_message(ctx, "exchange_result", "REQ-other", {"status": "ok"}, actor=Actor("bank_a"))
-    assert deliver_message(ctx, "exchange_result", "REQ-7", {"status": "has_data"}, actor=Actor("bank_a")) == [instance.id]
+    assert deliver_message(ctx, "exchange_result", "REQ-7", {"status": "has_data"},
+                           actor=Actor("bank_a")) == [instance.id]
     ctx.session.expire_all()
     assert _open(ctx, instance) == ["check_result"]
     # a thrown message is relayed once, not again by every later save
@@ -225,7 +227,8 @@ def test_boundary_timer_cancels_the_task(ctx, deploy, clock) -> None:  # type: i
 
 def test_completing_before_the_deadline_cancels_the_timer(ctx, deploy) -> None:  # type: ignore[no-untyped-def]
     deploy("timer_boundary.bpmn")
-    instance = start_instance(ctx, "timer_boundary", actor=CLERK, data={"materials_due": (T0 + timedelta(days=3)).isoformat()})
+    instance = start_instance(ctx, "timer_boundary", actor=CLERK,
+                              data={"materials_due": (T0 + timedelta(days=3)).isoformat()})
     [task] = list_open_tasks(ctx, instance_id=instance.id)
     complete_task(ctx, task.id, {}, actor=CLERK)
     assert ctx.session.execute(select(Timer.status)).scalars().all() == [TimerStatus.CANCELLED]

@@ -52,9 +52,9 @@ def prepared(ctx: EngineContext) -> EngineContext:
 
 
 def _create(ctx: EngineContext, refs: list[str], agency: str = "CY-HDZX", **kwargs: Any) -> int:
-    batch = create_batch(ctx, entrusting_unit=get_unit_by_code(ctx, "CY-MZJ"), agency_unit=get_unit_by_code(ctx, agency),
-                         title="2026 年度低保对象复核", actor=as_user(ctx, "cy_assistance", "assistance_officer"),
-                         case_nos=refs, **kwargs)
+    batch = create_batch(ctx, entrusting_unit=get_unit_by_code(ctx, "CY-MZJ"),
+                         agency_unit=get_unit_by_code(ctx, agency), title="2026 年度低保对象复核",
+                         actor=as_user(ctx, "cy_assistance", "assistance_officer"), case_nos=refs, **kwargs)
     ctx.session.commit()
     return batch.id
 
@@ -168,7 +168,8 @@ def test_rows_outside_the_agency_region_fail_and_the_package_source(prepared: En
                            agency_unit=get_unit_by_code(ctx, "CY-HDZX"), title="导入数据包复核",
                            actor=Actor("system"), entrustment_number=number)
     assert (package.source, package.total, package.failed) == ("package", 2, 0)
-    assert run_batch(ctx, package.id, commit=ctx.session.commit) == "completed" and get_batch(ctx, package.id).started == 2
+    assert run_batch(ctx, package.id, commit=ctx.session.commit) == "completed"
+    assert get_batch(ctx, package.id).started == 2
 
 
 def test_who_may_create_a_batch(prepared: EngineContext) -> None:
@@ -181,8 +182,9 @@ def test_who_may_create_a_batch(prepared: EngineContext) -> None:
         _create(ctx, [])
     assert empty.value.code == "batch_empty"
     with pytest.raises(ValidationError):
-        create_batch(ctx, entrusting_unit=get_unit_by_code(ctx, "CY-HDZX"), agency_unit=get_unit_by_code(ctx, "CY-HDZX"),
-                     title="复核", actor=Actor("system"), case_nos=[household.case_no])
+        create_batch(ctx, entrusting_unit=get_unit_by_code(ctx, "CY-HDZX"),
+                     agency_unit=get_unit_by_code(ctx, "CY-HDZX"), title="复核", actor=Actor("system"),
+                     case_nos=[household.case_no])
 
 
 def test_a_batch_whose_worker_died_is_interrupted_after_the_stale_time_and_resumed(

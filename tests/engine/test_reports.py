@@ -139,8 +139,8 @@ def test_summary_counts_members_only_and_one_income_once(ctx) -> None:  # type: 
     assert abs(total - float(summary["household_income_total"])) < 0.01
     assert abs(float(summary["per_capita_income"]) * 3 - float(summary["household_income_total"])) < 0.02
     assert set(summary["household_property"]) == {code for code, _ in summary["property_classes"]}
-    assert [label for _, label in summary["income_categories"]] == ["工资性收入", "经营净收入", "财产净收入", "转移净收入",
-                                                                    "其他收入"]
+    assert [label for _, label in summary["income_categories"]] == [
+        "工资性收入", "经营净收入", "财产净收入", "转移净收入", "其他收入"]
     answered = [s for s in body["sources"] if s["responded_at"]]
     assert answered and all(s["responded_at"].endswith("+08:00") for s in answered)
 
@@ -209,9 +209,11 @@ def test_pdf_has_cover_annexes_chinese_pages_and_the_print_counter(ctx) -> None:
     assert pages == contents(report)["cover"]["pages"] >= 3
     assert content.count("第2次打印") == pages and "第1次打印" not in content
     assert content.count("仅供本行政区域内社会救助审核使用") == pages
-    for expected in ("居民家庭（个人）经济状况核对报告", report.number, "红旗街道民政办", "2025年11月1日至2026年10月31日",
-                     "仅作为相关业务部门作出行政审批决定的参考，不作其他用途", "核对结果明细详见附表", "附表一", "附表二",
-                     "附表三", "人均收入", "赵丽", "文号：朝核报〔2026〕1号", done.applicant.name, done.applicant.id_number, f"共{pages}页"):
+    for expected in ("居民家庭（个人）经济状况核对报告", report.number, "红旗街道民政办",
+                     "2025年11月1日至2026年10月31日",
+                     "仅作为相关业务部门作出行政审批决定的参考，不作其他用途", "核对结果明细详见附表",
+                     "附表一", "附表二", "附表三", "人均收入", "赵丽", "文号：朝核报〔2026〕1号",
+                     done.applicant.name, done.applicant.id_number, f"共{pages}页"):
         assert expected in content, expected
     download_text, _ = _pdf_text(download.content)
     assert "次打印" not in download_text
@@ -276,7 +278,8 @@ def test_a_reverification_report_is_the_same_structure_plus_trigger_and_differen
     review = issue_report(ctx, waiting, actor=REPORTER, kind=ReportKind.REVERIFICATION, original=original,
                           trigger={"code": "objection", "label": "核对对象书面提出异议", "reason": "认为存款数据有误"})
     body = contents(review)
-    assert body["title"] == "居民家庭（个人）经济状况复核报告" and body["cover"]["annex_note"] == "复核结果明细详见附表。"
+    assert body["title"] == "居民家庭（个人）经济状况复核报告"
+    assert body["cover"]["annex_note"] == "复核结果明细详见附表。"
     assert set(contents(original)) | {"reverification"} == set(body)
     assert body["reverification"]["original"]["number"] == original.number
     changed = body["reverification"]["differences"]

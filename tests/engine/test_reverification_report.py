@@ -204,7 +204,8 @@ def test_printing_counts_and_every_copy_is_recorded(prepared: EngineContext) -> 
     records = ctx.session.execute(select(Event.kind, Event.payload).where(
         Event.kind.in_(["document_printed", "document_downloaded"])).order_by(Event.id)).all()
     assert [(k, p["document"], p["print_no"], p["recheck_no"]) for k, p in records] == [
-        ("document_printed", "recheck_form", 1, recheck.number), ("document_printed", "recheck_form", 2, recheck.number),
+        ("document_printed", "recheck_form", 1, recheck.number),
+        ("document_printed", "recheck_form", 2, recheck.number),
         ("document_downloaded", "recheck_form", None, recheck.number)]
     assert all(p["instance_id"] == recheck.instance_id for _, p in records)
     # before the department decides there is no 复核委托书 yet

@@ -293,8 +293,9 @@ def _run(args: argparse.Namespace) -> None:
         bench_all(bench)
         bench.engine.dispose()
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    print(f"total {time.perf_counter() - started:.0f} s" + (f"; load average (1, 5, 15 min) at the end: "
-                                                             f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}" if load else ""))
+    tail = (f"; load average (1, 5, 15 min) at the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}"
+            if load else "")
+    print(f"total {time.perf_counter() - started:.0f} s" + tail)
 
 
 if __name__ == "__main__":

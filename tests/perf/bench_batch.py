@@ -84,8 +84,9 @@ def _enrol(session: Session, n: int, now: datetime) -> list[str]:
         people = []
         for k, (i, hid) in enumerate(zip(chunk, ids, strict=True)):
             for position, relation in enumerate(("self", "spouse", "son")):
-                people.append({"household_id": hid, "position": position, "role": "member", "name": f"基准{i}-{position}",
-                               "id_number": _id(3 * i + position), "relation": relation, "inclusion_rule": "BJ9-IN-1",
+                people.append({"household_id": hid, "position": position, "role": "member",
+                               "name": f"基准{i}-{position}", "id_number": _id(3 * i + position),
+                               "relation": relation, "inclusion_rule": "BJ9-IN-1",
                                "is_included": True, "residence_address": "红旗街道", "hukou_location": "长春市朝阳区",
                                "_auth": auth[k]})
         person_ids = session.execute(insert(Person).returning(Person.id), [

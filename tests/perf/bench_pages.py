@@ -6,12 +6,12 @@ Run from the repository root::
     python -m tests.perf.bench_pages --repeat 100 --extra-cases 200 --out BENCHMARKS.md
 
 The database is what ``make run`` prepares (migrations, the 2025–2026 calendar, every diagram in
-``bpmn/``, ``hedui demo``: the demo region, its demo cases, rechecks, complaints and cross-city batch), plus ``--extra-cases`` more
-households entrusted to the 朝阳区 agency, on a fixed clock (a Monday in November 2026). Each page is
-requested by the user who would open it (a signed-in session, as a browser would), after warm-up
-loads; the time is the whole request through the WSGI app (routing, session, queries, template,
-commit of the access records), not the network or the browser's rendering. Goal (issue #5): each page
-under 300 ms on this machine; printed, never asserted.
+``bpmn/``, ``hedui demo``: the demo region, its demo cases, rechecks, complaints and cross-city batch),
+plus ``--extra-cases`` more households entrusted to the 朝阳区 agency, on a fixed clock (a Monday in
+November 2026). Each page is requested by the user who would open it (a signed-in session, as a browser
+would), after warm-up loads; the time is the whole request through the WSGI app (routing, session,
+queries, template, commit of the access records), not the network or the browser's rendering.
+Goal (issue #5): each page under 300 ms on this machine; printed, never asserted.
 """
 
 from __future__ import annotations
@@ -155,7 +155,8 @@ def _pages(app: Any, clients: dict[str, Any]) -> list[PageLoad]:
           for step in ("business", "members", "documents", "letter")),
         PageLoad("batch import `/cases/import`", "hq_street_clerk", "/cases/import"),
         PageLoad("statistics `/stats/` (this year)", "cy_assistance", "/stats/?period=year"),
-        PageLoad("statistics CSV `/stats/export/volumes.csv`", "cy_assistance", "/stats/export/volumes.csv?period=year"),
+        PageLoad("statistics CSV `/stats/export/volumes.csv`", "cy_assistance",
+                 "/stats/export/volumes.csv?period=year"),
         PageLoad("失信登记 list `/credit/`", "cy_assistance", "/credit/"),
         PageLoad("核对报告 list `/reports/`", "cy_reporter", "/reports/"),
         *(PageLoad(f"admin `{path}`", "admin", path) for path in (

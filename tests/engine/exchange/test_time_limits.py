@@ -64,13 +64,15 @@ def test_delay_notice_extends_and_time_out_becomes_overdue(sent: Any, clock: Any
                             actor=UNIT_SW, officer=SW_OFFICER)
     assert too_long.value.code == "delay_too_long"
     with pytest.raises(HeduiError) as no_document:
-        record_delay_notice(ctx, sw, days=3, reason="数据量大", document_name="", document=b"", actor=UNIT_SW, officer=SW_OFFICER)
+        record_delay_notice(ctx, sw, days=3, reason="数据量大", document_name="", document=b"",
+                            actor=UNIT_SW, officer=SW_OFFICER)
     assert no_document.value.code == "delay_document_missing"
     notice = record_delay_notice(ctx, sw, days=3, reason="数据量大", document_name="延期说明.pdf", document=NOTICE,
                                  actor=UNIT_SW, officer=SW_OFFICER)
     assert notice.document_sha256 and sw.extended_days == 3 and sw.reply_due > due
     with pytest.raises(HeduiError) as twice:
-        record_delay_notice(ctx, sw, days=2, reason="再延", document_name="b.pdf", document=NOTICE, actor=UNIT_SW, officer=SW_OFFICER)
+        record_delay_notice(ctx, sw, days=2, reason="再延", document_name="b.pdf", document=NOTICE,
+                            actor=UNIT_SW, officer=SW_OFFICER)
     assert twice.value.code == "delay_already_recorded"
     # the original limit runs out: CC-GA never answered, CC-SW has its extension
     clock.set(due + timedelta(hours=10))
