@@ -17,15 +17,16 @@ from engine.models import User
 from tests.web.test_login import assert_valid_html
 from tests.web.test_login import login
 from tests.web.test_login import page_token
-from tests.web.test_login import seed
+from tests.web.test_login import seed_region
 
 PAGES = ["/admin/", "/admin/regions", "/admin/regions/new", "/admin/units", "/admin/units/new", "/admin/users",
          "/admin/users/new", "/admin/users/cy_all", "/admin/registrations", "/admin/registrations/new"]
+#: the demo region, seeded once for the module
+SEED_ONCE = seed_region
 
 
 @pytest.fixture
 def admin(app, client):  # type: ignore[no-untyped-def]
-    seed(app)
     assert login(client, "admin").status_code == 302
     return client
 
@@ -52,7 +53,6 @@ def test_admin_pages_render_for_admins(admin, path: str) -> None:  # type: ignor
 
 
 def test_staff_get_403_on_every_admin_page(app, client) -> None:  # type: ignore[no-untyped-def]
-    seed(app)
     login(client, "cy_intake")
     for path in PAGES:
         response = client.get(path)

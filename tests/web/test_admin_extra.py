@@ -15,15 +15,16 @@ from tests.web.test_api_tasks import _token
 from tests.web.test_intake import post
 from tests.web.test_login import assert_valid_html
 from tests.web.test_login import login
-from tests.web.test_login import seed
+from tests.web.test_login import seed_region
 
 PAGES = ["/admin/calendar", "/admin/calendar?year=2025", "/admin/calendar?year=2031", "/admin/calendar/2026-11-24",
          "/admin/calendar/2026-11-28", "/admin/policy"]
+#: the demo region, seeded once for the module
+SEED_ONCE = seed_region
 
 
 @pytest.fixture
 def admin(app, client):  # type: ignore[no-untyped-def]
-    seed(app)
     assert login(client, "admin").status_code == 302
     return client
 
@@ -55,7 +56,6 @@ def test_the_admin_home_links_to_both_pages(admin) -> None:  # type: ignore[no-u
 
 
 def test_staff_get_403(app, client) -> None:  # type: ignore[no-untyped-def]
-    seed(app)
     login(client, "cy_intake")
     for path in PAGES:
         assert client.get(path).status_code == 403, path

@@ -9,14 +9,13 @@ from flask import request
 from sqlalchemy import func
 from sqlalchemy import select
 
-from engine.context import Actor
 from engine.errors import ValidationError
 from engine.models import CurrentDefinition
 from engine.models import Event
 from engine.models import ProcessDefinition
 from engine.services.demo import DEMO_PASSWORD
-from engine.services.demo import seed_demo
 from tests.conftest import DATA
+from tests.web.test_login import seed_region
 
 SAMPLE = (DATA / "lint_sample.bpmn").read_text(encoding="utf-8")
 NO_DOC = SAMPLE.replace("<bpmn:documentation>核对委托材料是否齐全。</bpmn:documentation>", "")
@@ -25,12 +24,12 @@ LINT = "/api/v1/process-definitions/lint"
 DEPLOY = "/api/v1/process-definitions"
 
 
+#: the demo region, seeded once for the module
+SEED_ONCE = seed_region
+
+
 @pytest.fixture
-def api(app, client):  # type: ignore[no-untyped-def]
-    ctx = app.extensions["hedui"].new_context()
-    seed_demo(ctx, actor=Actor("admin", "admin"))
-    ctx.session.commit()
-    ctx.session.close()
+def api(client):  # type: ignore[no-untyped-def]
     return client
 
 

@@ -21,14 +21,17 @@ from tests.engine.package_factory import PDF
 from tests.engine.package_factory import make_id
 from tests.engine.package_factory import synthetic_household
 from tests.engine.package_factory import synthetic_package
+from tests.web.test_intake import ensure_deployed
 from tests.web.test_intake import post
-from tests.web.test_intake import setup_demo
+from tests.web.test_intake import seed_deployed
 from tests.web.test_login import assert_valid_html
 from tests.web.test_login import login
 from tests.web.test_login import logout
 
 APPLICANT_ID = make_id(date(1970, 1, 5), 0, male=True)
 CLERK = Actor("hq_street_clerk", "street_clerk")
+#: the demo organisation and the diagrams, seeded once for the module (cases are made per test)
+SEED_ONCE = seed_deployed
 
 
 def make_case(app, index: int = 0) -> str:  # type: ignore[no-untyped-def]
@@ -45,8 +48,8 @@ def make_case(app, index: int = 0) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def case_no(app) -> str:  # type: ignore[no-untyped-def]
-    setup_demo(app)
+def case_no(request: pytest.FixtureRequest, app) -> str:  # type: ignore[no-untyped-def]
+    ensure_deployed(request, app)
     return make_case(app)
 
 
@@ -212,7 +215,6 @@ class RecordingQueue:
 
 @pytest.fixture
 def importer(app, client):  # type: ignore[no-untyped-def]
-    setup_demo(app)
     login(client, "hq_street_clerk")
     return client
 
@@ -235,7 +237,6 @@ def import_job(app, job: int) -> ImportJob:  # type: ignore[no-untyped-def]
 
 
 def test_only_entrusting_staff_import(app, client) -> None:  # type: ignore[no-untyped-def]
-    setup_demo(app)
     login(client, "cy_intake")
     assert client.get("/cases/import").status_code == 403
     assert "批量导入" not in client.get("/").get_data(as_text=True)

@@ -10,17 +10,23 @@ import logging
 import re
 from typing import Any
 
+import pytest
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from engine.context import EngineContext
 from engine.history import verify_chain
 from engine.models import Event
+from engine.models import Household
 from engine.models import Recheck
 from engine.models import RecheckTrigger
 from engine.models.complaint import Complaint
 from engine.services.complaints import complaint_stream
 from tests.engine.recheck_factory import enrol
 from tests.engine.recheck_factory import prepare
+from tests.web import open_sessions
+from tests.web.open_sessions import close_opened  # noqa: F401  (fixture)
 from tests.web.test_api_tasks import _token
 from tests.web.test_inbox import _post as post
 from tests.web.test_inbox import login
@@ -28,18 +34,24 @@ from tests.web.test_inbox import login
 CONTENT = "群众举报：该户家庭成员在外经营网店，收入未申报"
 
 
-def _setup(app: Any) -> str:
-    """The demo region and diagrams, one household of 红旗街道 entrusted to 朝阳区核对中心: its case number."""
-    ctx = app.extensions["hedui"].new_context()
+def seed(ctx: EngineContext) -> None:
+    """The demo region and diagrams, one household of 红旗街道 entrusted to 朝阳区核对中心 (the module's seed)."""
     prepare(ctx)
-    [household] = enrol(ctx)
-    case_no = household.case_no
-    ctx.session.commit()
-    return case_no
+    enrol(ctx)
 
 
-def _session(app: Any) -> Any:
-    return app.extensions["hedui"].new_context().session
+SEED_ONCE = seed
+pytestmark = pytest.mark.usefixtures("close_opened")
+
+
+def _setup(app: Any) -> str:
+    """What :func:`seed` made: the household's case number."""
+    with app.extensions["hedui"].session_factory() as session:
+        return str(session.execute(select(Household.case_no)).scalar_one())
+
+
+def _session(app: Any) -> Session:
+    return open_sessions.session(app)
 
 
 def _count(app: Any, model: Any) -> int:

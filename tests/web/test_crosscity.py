@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from engine.context import Actor
+from engine.context import EngineContext
+from engine.models import Household
+from engine.models.escalation import Escalation
 from tests.engine.cross_city_factory import raise_request
 from tests.engine.cross_city_factory import second_city
 from tests.engine.cross_city_factory import staff
@@ -17,17 +22,29 @@ from tests.web.test_inbox import login
 from tests.web.test_login import assert_valid_html
 
 
-def _setup(app: Any) -> dict[str, Any]:
-    """Two requests of 朝阳区 waiting at 长春市, and a review officer of a second city."""
-    ctx = app.extensions["hedui"].new_context()
+def seed(ctx: EngineContext) -> None:
+    """Two requests of 朝阳区 waiting at 长春市, and a review officer of a second city (seeded once for the module)."""
     prepare(ctx)
-    households = enrol(ctx, 2)
-    requests = [raise_request(ctx, h).number for h in households]
+    for household in enrol(ctx, 2):
+        raise_request(ctx, household)
     city2, _ = second_city(ctx)
     staff(ctx, "jls_reviewer", city2.code)
-    out = {"requests": requests, "cases": [h.case_no for h in households]}
-    ctx.session.commit()
-    return out
+
+
+SEED_ONCE = seed
+
+
+def _setup(app: Any) -> dict[str, Any]:
+    """What :func:`seed` made: the two requests' numbers and their cases' numbers, in the order raised."""
+    session = app.extensions["hedui"].session_factory()
+    try:
+        rows = session.execute(select(Escalation.number, Household.case_no)
+                               .join(Household, Household.id == Escalation.origin_household_id)
+                               .order_by(Escalation.id)).all()
+    finally:
+        session.close()
+    assert len(rows) == 2
+    return {"requests": [r.number for r in rows], "cases": [r.case_no for r in rows]}
 
 
 def _gather(app: Any) -> str:

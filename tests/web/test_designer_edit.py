@@ -30,15 +30,13 @@ DUE = '<spiffworkflow:property name="dueWorkingDays" value="2" />'
 CHANGED = ORIGINAL.replace(DUE, DUE.replace('"2"', '"3"'), 1)
 PAGE = "/designer/edit/"
 BOUNDARY = "hedui-designer-boundary"
+#: the demo organisation and standard_verification v1, seeded once for the module
+SEED_ONCE = prepare
 
 
 @pytest.fixture
 def designer(app, client):  # type: ignore[no-untyped-def]
-    """The demo organisation, standard_verification v1, and the demo designer signed in."""
-    ctx = app.extensions["hedui"].new_context()
-    prepare(ctx)
-    ctx.session.commit()
-    ctx.session.close()
+    """The demo designer signed in (the module's seed: the demo organisation, standard_verification v1)."""
     login(client, "designer")
     return client
 
@@ -185,10 +183,6 @@ def test_no_file_selected_is_explained(designer) -> None:  # type: ignore[no-unt
 
 @pytest.mark.parametrize("username", ["cy_intake", "auditor", "admin"])
 def test_only_process_designers_get_in(app, client, username) -> None:  # type: ignore[no-untyped-def]
-    ctx = app.extensions["hedui"].new_context()
-    prepare(ctx)
-    ctx.session.commit()
-    ctx.session.close()
     login(client, username)
     assert client.get(PAGE).status_code == 403
     assert client.get("/designer/edit/model/standard_verification").status_code == 403

@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
+from engine.calendar import WorkingCalendar
 from engine.context import Actor
+from engine.context import EngineContext
 from engine.models import Event
 from engine.models import WorkflowInstance
 from engine.services.demo import seed_demo
@@ -36,10 +38,9 @@ INTAKE = Actor("li_intake", "intake_officer")
 PLAN = "/designer/migrate/linear_review?from=1&to=2"
 
 
-@pytest.fixture
-def cases(app, client):  # type: ignore[no-untyped-def]
-    """HD-W-1 at 受理初审 (movable), HD-W-2 at 审核复审 (removed in v2: blocked)."""
-    ctx = app.extensions["hedui"].new_context()
+def seed(ctx: EngineContext) -> None:
+    """HD-W-1 at 受理初审 (movable), HD-W-2 at 审核复审 (removed in v2: blocked): the module's ``SEED_ONCE``."""
+    ctx.deadline = WorkingCalendar(ctx.session).deadline  # what the app's contexts use
     seed_demo(ctx, actor=Actor("admin", "admin"))
     deploy_text(ctx, V1)
     start_instance(ctx, "linear_review", actor=INTAKE, business_key="HD-W-1")
@@ -47,19 +48,25 @@ def cases(app, client):  # type: ignore[no-untyped-def]
     [task] = list_open_tasks(ctx, instance_id=later.id)
     complete_task(ctx, task.id, {}, actor=INTAKE)
     deploy_text(ctx, REMOVED_REVIEW)
-    ctx.session.commit()
-    ctx.session.close()
+
+
+SEED_ONCE = seed
+
+
+@pytest.fixture
+def cases(client):  # type: ignore[no-untyped-def]
+    """The test client (the cases are the module's seed)."""
     return client
 
 
 def _ids(app: Any) -> dict[str, int]:
-    session = app.extensions["hedui"].new_context().session
-    return dict(session.execute(select(WorkflowInstance.business_key, WorkflowInstance.id)).all())
+    with app.extensions["hedui"].session_factory() as session:
+        return dict(session.execute(select(WorkflowInstance.business_key, WorkflowInstance.id)).all())
 
 
 def _migrated(app: Any) -> int:
-    session = app.extensions["hedui"].new_context().session
-    return session.execute(select(func.count(Event.id)).where(Event.kind == "migrated")).scalar_one()
+    with app.extensions["hedui"].session_factory() as session:
+        return session.execute(select(func.count(Event.id)).where(Event.kind == "migrated")).scalar_one()
 
 
 def _post(client: Any, data: dict[str, Any]) -> Any:

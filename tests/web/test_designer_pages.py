@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from engine.calendar import WorkingCalendar
+from engine.context import EngineContext
 from engine.models import CurrentDefinition
 from engine.models import Event
 from tests.engine.definitions_factory import PROCESS
@@ -12,19 +14,20 @@ from tests.engine.definitions_factory import build
 from tests.web.test_login import assert_valid_html
 from tests.web.test_login import login
 from tests.web.test_login import page_token
-from tests.web.test_login import seed
+from tests.web.test_login import seed_region
 
 BASE = f"/designer/processes/{PROCESS}"
 
 
-@pytest.fixture
-def built(app) -> None:  # type: ignore[no-untyped-def]
+def seed_built(ctx: EngineContext) -> None:
     """The demo region and users, and two versions of linear_review with cases on each."""
-    seed(app)
-    ctx = app.extensions["hedui"].new_context()
+    ctx.deadline = WorkingCalendar(ctx.session).deadline  # what the app's contexts use
+    seed_region(ctx)
     build(ctx)
-    ctx.session.commit()
-    ctx.session.close()
+
+
+#: seeded once for the module
+SEED_ONCE = seed_built
 
 
 def _html(client, path: str, status: int = 200) -> str:  # type: ignore[no-untyped-def]
@@ -41,7 +44,7 @@ def _current(app) -> int:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("user", ["designer", "auditor", "admin"])
-def test_readers_see_the_nav_link_and_the_process_table(client, built, user) -> None:  # type: ignore[no-untyped-def]
+def test_readers_see_the_nav_link_and_the_process_table(client, user) -> None:  # type: ignore[no-untyped-def]
     login(client, user)
     assert 'href="/designer/">流程定义</a>' in client.get("/").get_data(as_text=True)
     html = _html(client, "/designer/")
@@ -51,7 +54,7 @@ def test_readers_see_the_nav_link_and_the_process_table(client, built, user) -> 
 
 
 @pytest.mark.parametrize("user", ["cy_intake", "cy_supervisor", "hq_street_clerk"])
-def test_other_roles_get_403_and_no_link(client, built, user) -> None:  # type: ignore[no-untyped-def]
+def test_other_roles_get_403_and_no_link(client, user) -> None:  # type: ignore[no-untyped-def]
     login(client, user)
     assert "流程定义" not in client.get("/").get_data(as_text=True)
     for path in ("/designer/", BASE, f"{BASE}/versions/1", f"{BASE}/compare?from=1&to=2"):
@@ -59,7 +62,7 @@ def test_other_roles_get_403_and_no_link(client, built, user) -> None:  # type: 
         assert response.status_code == 403 and "仅流程设计员" in response.get_data(as_text=True)
 
 
-def test_process_page_lists_versions_history_diagram_and_compare_selector(client, built) -> None:  # type: ignore[no-untyped-def]
+def test_process_page_lists_versions_history_diagram_and_compare_selector(client) -> None:  # type: ignore[no-untyped-def]
     login(client, "designer")
     html = _html(client, BASE)
     versions = html[html.index('data-table="versions"'):html.index("</table>", html.index('data-table="versions"'))]
@@ -77,7 +80,7 @@ def test_process_page_lists_versions_history_diagram_and_compare_selector(client
     assert 'href="/designer/edit/model/linear_review">在线建模' in html
 
 
-def test_auditors_read_but_are_offered_no_activation(client, built) -> None:  # type: ignore[no-untyped-def]
+def test_auditors_read_but_are_offered_no_activation(client) -> None:  # type: ignore[no-untyped-def]
     login(client, "auditor")
     assert "迁移办理中的案件" not in _html(client, BASE) and "在线建模" not in _html(client, BASE)
     assert "设为当前版本" not in _html(client, BASE) and 'id="activate"' not in _html(client, f"{BASE}/versions/1")
@@ -86,7 +89,7 @@ def test_auditors_read_but_are_offered_no_activation(client, built) -> None:  # 
     assert response.status_code == 403 and _current(client.application) == 2
 
 
-def test_version_page_shows_user_tasks_files_and_previous_link(client, built) -> None:  # type: ignore[no-untyped-def]
+def test_version_page_shows_user_tasks_files_and_previous_link(client) -> None:  # type: ignore[no-untyped-def]
     login(client, "auditor")
     html = _html(client, f"{BASE}/versions/2")
     tasks = html[html.index('data-table="user-tasks"'):]
@@ -99,7 +102,7 @@ def test_version_page_shows_user_tasks_files_and_previous_link(client, built) ->
     assert client.get("/designer/processes/nothing_here").status_code == 404
 
 
-def test_file_download_is_the_deployed_xml_as_an_attachment(client, built) -> None:  # type: ignore[no-untyped-def]
+def test_file_download_is_the_deployed_xml_as_an_attachment(client) -> None:  # type: ignore[no-untyped-def]
     login(client, "designer")
     response = client.get(f"{BASE}/versions/1/files/linear_review.bpmn")
     assert response.status_code == 200 and response.mimetype == "application/xml"
@@ -108,7 +111,7 @@ def test_file_download_is_the_deployed_xml_as_an_attachment(client, built) -> No
     assert client.get(f"{BASE}/versions/1/files/other.bpmn").status_code == 404
 
 
-def test_compare_shows_the_semantic_then_the_text_diff(client, built) -> None:  # type: ignore[no-untyped-def]
+def test_compare_shows_the_semantic_then_the_text_diff(client) -> None:  # type: ignore[no-untyped-def]
     login(client, "designer")
     html = _html(client, f"{BASE}/compare?from=1&to=2")
     semantic, text = html.index("流程内容的变化"), html.index("文本差异")
@@ -125,14 +128,14 @@ def test_compare_shows_the_semantic_then_the_text_diff(client, built) -> None:  
     ("?from=1&to=99999999999999999999", 422, "比较的目标版本应为正整数版本号"),
     ("?from=1&to=7", 404, "没有第 7 版"),
 ])
-def test_bad_compare_numbers_are_explained_not_500(client, built, query, status, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_compare_numbers_are_explained_not_500(client, query, status, message) -> None:  # type: ignore[no-untyped-def]
     login(client, "designer")
     html = _html(client, f"{BASE}/compare{query}", status)
     assert message in html and "流程内容的变化" not in html
     assert 'name="from"' in html  # the selector stays to try again
 
 
-def test_designer_rolls_back_with_a_reason(app, client, built) -> None:  # type: ignore[no-untyped-def]
+def test_designer_rolls_back_with_a_reason(app, client) -> None:  # type: ignore[no-untyped-def]
     login(client, "designer")
     html = _html(client, f"{BASE}/versions/1")
     assert 'id="activate"' in html
@@ -152,7 +155,7 @@ def test_designer_rolls_back_with_a_reason(app, client, built) -> None:  # type:
     (1, "   ", 422, "请填写切换版本的原因"),
     (1, "因" * 501, 422, "原因不能超过 500 字"),
 ])
-def test_refused_activation_keeps_the_typed_reason(app, client, built, version, reason, status, message) -> None:  # type: ignore[no-untyped-def]
+def test_refused_activation_keeps_the_typed_reason(app, client, version, reason, status, message) -> None:  # type: ignore[no-untyped-def]
     login(client, "designer")
     token = page_token(client, f"{BASE}/versions/{version}")
     response = client.post(f"{BASE}/versions/{version}/activate", data={"csrf_token": token, "reason": reason})
@@ -163,20 +166,20 @@ def test_refused_activation_keeps_the_typed_reason(app, client, built, version, 
     assert _current(app) == 2
 
 
-def test_activating_the_current_version_is_a_conflict(app, client, built) -> None:  # type: ignore[no-untyped-def]
+def test_activating_the_current_version_is_a_conflict(app, client) -> None:  # type: ignore[no-untyped-def]
     login(client, "designer")
     token = page_token(client, f"{BASE}/versions/2")
     response = client.post(f"{BASE}/versions/2/activate", data={"csrf_token": token, "reason": "再来一次"})
     assert response.status_code == 409 and "第 2 版已经是当前版本" in response.get_data(as_text=True)
 
 
-def test_activation_needs_the_csrf_token(app, client, built) -> None:  # type: ignore[no-untyped-def]
+def test_activation_needs_the_csrf_token(app, client) -> None:  # type: ignore[no-untyped-def]
     login(client, "designer")
     response = client.post(f"{BASE}/versions/1/activate", data={"reason": "回退"})
     assert response.status_code == 400 and _current(app) == 2
 
 
-def test_pages_cost_the_same_statements_with_more_cases(app, client, built) -> None:  # type: ignore[no-untyped-def]
+def test_pages_cost_the_same_statements_with_more_cases(app, client) -> None:  # type: ignore[no-untyped-def]
     """No N+1 on the pages: three more cases on version 2 add no statement to any page."""
     from sqlalchemy import event
 

@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy import select
 
+from engine.calendar import WorkingCalendar
 from engine.context import Actor
+from engine.context import EngineContext
 from engine.models import Event
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
@@ -47,9 +49,19 @@ def _seed(app, households: int = 2, plain: int = 0) -> None:  # type: ignore[no-
     ctx.session.close()
 
 
+def seed(ctx: EngineContext) -> None:
+    """What :func:`_seed` makes by default, with the app's deadlines: the module's ``SEED_ONCE``."""
+    ctx.deadline = WorkingCalendar(ctx.session).deadline
+    prepare(ctx)
+    entrust(ctx, 2)
+
+
+#: the demo organisation, standard_verification and two households at 受理初审, seeded once for the module
+SEED_ONCE = seed
+
+
 @pytest.fixture
-def cases(app, client):  # type: ignore[no-untyped-def]
-    _seed(app)
+def cases(client):  # type: ignore[no-untyped-def]
     return client
 
 
@@ -234,8 +246,7 @@ def test_without_the_role_the_task_page_is_403(app, cases) -> None:  # type: ign
 
 @pytest.fixture
 def many(app, client):  # type: ignore[no-untyped-def]
-    """2 households, 23 plain cases; the plain ones start a day later, so they are due a working day later."""
-    _seed(app, households=2)
+    """2 households (the seed), 23 plain cases; the plain ones start a day later, so are due a working day later."""
     app.extensions["hedui"].clock.advance(timedelta(days=1))
     _seed(app, households=0, plain=23)
     login(client, "cy_intake")

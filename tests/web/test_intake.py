@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.context import Actor
+from engine.context import EngineContext
 from engine.models import Document
 from engine.models import Entrustment
 from engine.models import IntakeDraft
@@ -30,18 +31,33 @@ ADMIN = Actor("admin", "admin")
 BAD_CHECK_DIGIT = "110101199001011233"
 
 
+def seed_deployed(ctx: EngineContext) -> None:
+    """The demo organisation and every diagram deployed (cases can start); a module's ``SEED_ONCE`` as well."""
+    seed_demo(ctx, actor=ADMIN)
+    deploy_files(ctx, {p.name: p.read_bytes() for p in BPMN.glob("*.bpmn")}, actor=ADMIN)
+
+
 def setup_demo(app) -> None:  # type: ignore[no-untyped-def]
     """The demo organisation and the deployed diagrams (cases can start)."""
     ctx = app.extensions["hedui"].new_context()
-    seed_demo(ctx, actor=ADMIN)
-    deploy_files(ctx, {p.name: p.read_bytes() for p in BPMN.glob("*.bpmn")}, actor=ADMIN)
+    seed_deployed(ctx)
     ctx.session.commit()
     ctx.session.close()
 
 
+#: the demo organisation and the diagrams, seeded once for the module
+SEED_ONCE = seed_deployed
+
+
+def ensure_deployed(request: pytest.FixtureRequest, app) -> None:  # type: ignore[no-untyped-def]
+    """:func:`setup_demo`, unless the test's module seeded it once already (``SEED_ONCE = seed_deployed``)."""
+    if getattr(request.module, "SEED_ONCE", None) is not seed_deployed:
+        setup_demo(app)
+
+
 @pytest.fixture
-def clerk(app, client):  # type: ignore[no-untyped-def]
-    setup_demo(app)
+def clerk(request: pytest.FixtureRequest, app, client):  # type: ignore[no-untyped-def]
+    ensure_deployed(request, app)
     assert login(client, "hq_street_clerk").status_code == 302
     return client
 
@@ -119,7 +135,6 @@ def draft_row(app, draft_id: int) -> IntakeDraft | None:  # type: ignore[no-unty
 
 @pytest.mark.parametrize("username", ["cy_intake", "admin", "cy_assistance"])
 def test_only_street_clerks_reach_the_wizard(app, client, username: str) -> None:  # type: ignore[no-untyped-def]
-    setup_demo(app)
     login(client, username)
     response = client.get("/intake/new")
     assert response.status_code == 403 and "街道（乡镇）经办人" in response.get_data(as_text=True)
@@ -127,7 +142,6 @@ def test_only_street_clerks_reach_the_wizard(app, client, username: str) -> None
 
 
 def test_signed_out_visitors_are_sent_to_login(app, client) -> None:  # type: ignore[no-untyped-def]
-    setup_demo(app)
     response = client.get("/intake/new")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 

@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from engine.context import Actor
+from engine.context import EngineContext
 from engine.errors import ConfigurationError
 from engine.models import LoginAttempt
 from engine.models import User
@@ -94,16 +95,24 @@ def logout(client, ip: str = "127.0.0.1"):  # type: ignore[no-untyped-def]
     return client.post("/logout", data={"csrf_token": page_token(client, ip=ip)}, environ_base=environ)
 
 
+def seed_region(ctx: EngineContext) -> None:
+    """The demo region, its units, users and registrations; a module's ``SEED_ONCE`` as well."""
+    seed_demo(ctx, actor=ADMIN)
+
+
 def seed(app) -> None:  # type: ignore[no-untyped-def]
     ctx = app.extensions["hedui"].new_context()
-    seed_demo(ctx, actor=ADMIN)
+    seed_region(ctx)
     ctx.session.commit()
     ctx.session.close()
 
 
+#: the demo region, seeded once for the module
+SEED_ONCE = seed_region
+
+
 @pytest.fixture
-def web(app, client):  # type: ignore[no-untyped-def]
-    seed(app)
+def web(client):  # type: ignore[no-untyped-def]
     return client
 
 
@@ -341,7 +350,6 @@ def test_behind_a_trusted_proxy_the_throttle_counts_the_forwarded_client(  # typ
     proxied = create_app({"ENV": "testing", "DATABASE_URL": str(db_engine.url.render_as_string(hide_password=False)),
                           "DB_ENGINE": db_engine, "CLOCK": clock, "SECRET_KEY": "test-secret", "TRUSTED_PROXIES": 1})
     proxied.extensions["hedui"].session_factory = session_factory
-    seed(proxied)
 
     def via_proxy(client, username: str, password: str, client_ip: str):  # type: ignore[no-untyped-def]
         environ = {"REMOTE_ADDR": "10.9.9.9", "HTTP_X_FORWARDED_FOR": client_ip}

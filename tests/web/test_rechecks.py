@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import UTC
 from datetime import date
 from datetime import datetime
 from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.models import Event
 from engine.models import Household
@@ -23,18 +26,37 @@ from tests.web.test_api_cases import _setup
 from tests.web.test_api_cases import _verify
 from tests.web.test_api_tasks import _token
 from tests.web.test_cases_pages import RecordingQueue
-from tests.web.test_inbox import login
 from tests.web.test_inbox import _post as post
+from tests.web.test_inbox import login
+from tests.web.test_intake import seed_deployed
 from web.jobs import execute
+
+T = TypeVar("T")
+
+
+#: the demo organisation and every diagram deployed (what ``_setup`` makes), seeded once for the module
+SEED_ONCE = seed_deployed
 
 
 def _case(app: Any, client: Any, verified: bool = True) -> str:
+    """A case entrusted through the API, on a fresh ``_setup`` (for modules without this module's seed)."""
     _setup(app)
+    return _new_case(app, client, verified)
+
+
+def _new_case(app: Any, client: Any, verified: bool = True) -> str:
+    """A case entrusted through the API (and verified unless told otherwise), on the seed."""
     case_no = client.post("/api/v1/entrustments", headers=_token(client, "hq_street_clerk"),
                           json=_body(1)).json["cases"][0]["case_no"]
     if verified:
         _verify(app, case_no)
     return case_no
+
+
+def _read(app: Any, read: Callable[[Session], T]) -> T:
+    """``read`` in a session of its own, closed at once (an open one would outlive the test's savepoint)."""
+    with app.extensions["hedui"].session_factory() as session:
+        return read(session)
 
 
 def _recheck(case_no: str, **extra: Any) -> dict[str, Any]:
@@ -43,7 +65,7 @@ def _recheck(case_no: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_post_rechecks_starts_one_and_the_department_decides(app, client) -> None:  # type: ignore[no-untyped-def]
-    case_no = _case(app, client)
+    case_no = _new_case(app, client)
     clerk = _token(client, "hq_street_clerk")
     decision = {"assistance_decision": "approved", "decided_on": "2026-11-23", "notified_on": "2026-11-23"}
     assert client.post(f"/api/v1/cases/{case_no}/decision", headers=clerk, json=decision).status_code == 200
@@ -70,21 +92,21 @@ def test_post_rechecks_starts_one_and_the_department_decides(app, client) -> Non
 
 
 def test_a_late_objection_is_refused_with_its_code_and_recorded(app, client) -> None:  # type: ignore[no-untyped-def]
-    case_no = _case(app, client)
+    case_no = _new_case(app, client)
     clerk = _token(client, "hq_street_clerk")
     decision = {"assistance_decision": "approved", "decided_on": "2026-10-20", "notified_on": "2026-10-20"}
     client.post(f"/api/v1/cases/{case_no}/decision", headers=clerk, json=decision)
     response = client.post("/api/v1/rechecks", headers=clerk, json=_recheck(case_no))
     assert response.status_code == 422 and response.json["error"] == "objection_late"
     assert "2026-11-19" in response.json["message"]
-    session = app.extensions["hedui"].new_context().session
-    [refused] = session.execute(select(Recheck)).scalars().all()
-    assert refused.status.value == "refused" and refused.refusal_code == "objection_late"
-    assert session.execute(select(Event).where(Event.kind == "recheck_refused")).first() is not None
+    with app.extensions["hedui"].session_factory() as session:
+        [refused] = session.execute(select(Recheck)).scalars().all()
+        assert refused.status.value == "refused" and refused.refusal_code == "objection_late"
+        assert session.execute(select(Event).where(Event.kind == "recheck_refused")).first() is not None
 
 
 def test_the_case_page_form_files_a_complaint(app, client) -> None:  # type: ignore[no-untyped-def]
-    case_no = _case(app, client, verified=False)
+    case_no = _new_case(app, client, verified=False)
     login(client, "cy_assistance")
     page = client.get(f"/cases/{case_no}").get_data(as_text=True)
     assert "发起个案复核" in page and "本户尚无复核记录" in page
@@ -92,9 +114,7 @@ def test_the_case_page_form_files_a_complaint(app, client) -> None:  # type: ign
     assert "复核表" in form and 'name="trigger"' in form
     bad = post(client, f"/rechecks/new/{case_no}", {"initiating_unit": "", "trigger": "complaint"})
     assert bad.status_code == 422
-    session = app.extensions["hedui"].new_context().session
-    from engine.models import Unit
-    unit = session.execute(select(Unit.id).where(Unit.code == "CY-MZJ")).scalar_one()
+    unit = _read(app, lambda session: session.execute(select(Unit.id).where(Unit.code == "CY-MZJ")).scalar_one())
     missing = post(client, f"/rechecks/new/{case_no}", {"initiating_unit": str(unit), "trigger": "complaint"})
     assert missing.status_code == 422 and "此项为必填项" in missing.get_data(as_text=True)
     response = post(client, f"/rechecks/new/{case_no}", {
@@ -108,7 +128,7 @@ def test_the_case_page_form_files_a_complaint(app, client) -> None:  # type: ign
 
 
 def test_batch_page_upload_progress_pause_and_resume(app, client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    case_no = _case(app, client, verified=False)
+    case_no = _new_case(app, client, verified=False)
     queue = RecordingQueue(app.extensions["hedui"])
     monkeypatch.setattr(app.extensions["hedui"], "jobs", queue)
     login(client, "cy_assistance")
@@ -116,9 +136,7 @@ def test_batch_page_upload_progress_pause_and_resume(app, client, monkeypatch) -
     assert "新建批次" in page
     assert 'value="WT-CY-HDZX-2026-000001"' in client.get(
         "/rechecks/batches?entrustment_number=WT-CY-HDZX-2026-000001").get_data(as_text=True)
-    session = app.extensions["hedui"].new_context().session
-    from engine.models import Unit
-    units = dict(session.execute(select(Unit.code, Unit.id)).all())
+    units = _read(app, lambda session: dict(session.execute(select(Unit.code, Unit.id)).all()))
     upload = io.BytesIO(f"核对业务编号\n{case_no}\nHD-NOPE-1\n".encode())
     response = post(client, "/rechecks/batches", {
         "title": "2026 年度复核", "entrusting_unit": str(units["CY-MZJ"]), "agency_unit": str(units["CY-HDZX"]),
@@ -136,13 +154,13 @@ def test_batch_page_upload_progress_pause_and_resume(app, client, monkeypatch) -
     status = client.get(f"/rechecks/batches/{batch_id}/status").json
     assert (status["status"], status["started"], status["failed"], status["progress"]) == ("completed", 1, 1, 100)
     assert "受理初审" in client.get(f"/rechecks/batches/{batch_id}").get_data(as_text=True)
-    number = app.extensions["hedui"].new_context().session.get(RecheckBatch, batch_id).number
+    number = _read(app, lambda session: session.get(RecheckBatch, batch_id).number)
     api = client.get(f"/api/v1/recheck-batches/{number}", headers=_token(client, "cy_assistance")).json
     assert api["stages"] == {"受理初审": 1} and api["failed_rows"][0]["reason"] == "核对业务编号不存在"
 
 
 def test_the_department_decides_in_its_inbox(app, client) -> None:  # type: ignore[no-untyped-def]
-    case_no = _case(app, client, verified=False)
+    case_no = _new_case(app, client, verified=False)
     created = client.post("/api/v1/rechecks", headers=_token(client, "hq_street_clerk"),
                           json=_recheck(case_no, trigger="home_visit", reason="入户发现新购车辆")).json
     task_id = created["open_task_id"]
@@ -160,13 +178,11 @@ def test_the_department_decides_in_its_inbox(app, client) -> None:  # type: igno
 
 
 def _kinds(app: Any) -> set[str]:
-    session = app.extensions["hedui"].new_context().session
-    return set(session.execute(select(Event.kind)).scalars())
+    return _read(app, lambda session: set(session.execute(select(Event.kind)).scalars()))
 
 
 def _rechecks_in_two_counties(app: Any, client: Any, chaoyang: int, nanguan: int) -> None:
     """``chaoyang`` rechecks on a 朝阳区 case, then ``nanguan`` newer ones on a case moved to 南关区."""
-    _setup(app)
     cases = client.post("/api/v1/entrustments", headers=_token(client, "hq_street_clerk"), json=_body(2)).json["cases"]
     ctx = app.extensions["hedui"].new_context()
     units = {u.code: u.id for u in ctx.session.execute(select(Unit)).scalars()}
@@ -211,18 +227,18 @@ def test_recheck_list_filters_jurisdiction_before_the_limit_and_pages(  # type: 
 def test_a_stalled_batch_shows_as_interrupted_with_resume_and_the_periodic_job_resumes_it(
         app, client, clock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """PS-8: no progress for HEDUI_RECHECK_BATCH_STALE_MINUTES (15) → 已中断 on the page and in the API, resumable."""
-    case_no = _case(app, client, verified=False)
+    case_no = _new_case(app, client, verified=False)
     state = app.extensions["hedui"]
     queue = RecordingQueue(state)
     monkeypatch.setattr(state, "jobs", queue)
     login(client, "cy_assistance")
-    units = dict(state.new_context().session.execute(select(Unit.code, Unit.id)).all())
+    units = _read(app, lambda session: dict(session.execute(select(Unit.code, Unit.id)).all()))
     response = post(client, "/rechecks/batches", {
         "title": "2026 年度复核", "entrusting_unit": str(units["CY-MZJ"]), "agency_unit": str(units["CY-HDZX"]),
         "file": (io.BytesIO(f"{case_no}\n".encode()), "名单.csv")}, content_type="multipart/form-data")
     page_url = response.headers["Location"]
     batch_id = int(page_url.rstrip("/").split("/")[-1])
-    number = state.new_context().session.get(RecheckBatch, batch_id).number
+    number = _read(app, lambda session: session.get(RecheckBatch, batch_id).number)
     assert "已中断" not in client.get(page_url).get_data(as_text=True)  # the job was lost: nobody ran it
     clock.advance(minutes=16)
     page = client.get(page_url).get_data(as_text=True)

@@ -10,16 +10,19 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from datetime import datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from engine.context import Actor
+from engine.context import EngineContext
 from engine.models import Event
 from engine.services.org import get_unit_by_code
 from engine.services.org import grant_role
 from engine.services.users import create_user
+from tests.engine.exchange_factory import SHANGHAI
 from tests.engine.stats_factory import build
 from tests.web.test_api_tasks import _token
 from tests.web.test_login import assert_valid_html
@@ -30,16 +33,26 @@ from web.stats.schemas import preset
 DECEMBER = "period=custom&from=2026-12-01&to=2026-12-31"
 
 
-@pytest.fixture
-def built(app, clock) -> None:  # type: ignore[no-untyped-def]
-    """The six cases, and a supervisor of the 南关区 agency (``ng_supervisor``)."""
-    ctx = app.extensions["hedui"].new_context()
-    build(ctx, clock)
+#: where :func:`~tests.engine.stats_factory.build` leaves the clock (Monday 28 December 2026)
+END = datetime(2026, 12, 28, 9, 0, tzinfo=SHANGHAI)
+
+
+def seed(ctx: EngineContext) -> None:
+    """The six cases, and a supervisor of the 南关区 agency (``ng_supervisor``): the module's ``SEED_ONCE``."""
+    build(ctx, ctx.clock)
+    assert ctx.now() == END
     admin = Actor("admin", "admin")
     user = create_user(ctx, "ng_supervisor", "南关区科长（测试）", "hedui-demo", actor=admin)
     grant_role(ctx, user, get_unit_by_code(ctx, "NG-HDZX"), "supervisor", actor=admin)
-    ctx.session.commit()
-    ctx.session.close()
+
+
+SEED_ONCE = seed
+
+
+@pytest.fixture
+def built(clock) -> None:  # type: ignore[no-untyped-def]
+    """The test's clock where the seed left it (the cases are the module's seed)."""
+    clock.set(END)
 
 
 def _events(app, kind: str) -> list[Event]:  # type: ignore[no-untyped-def]
