@@ -50,10 +50,10 @@ run: install assets
 	$(BIN)/hedui demo
 	HEDUI_EXCHANGE_SIMULATOR=on $(BIN)/hedui run --host $(HOST) --port $(PORT)
 
-## make test: install and run the whole suite (SQLite; PostgreSQL too when HEDUI_TEST_DATABASE_URL is set),
-## spread over the machine's cores by pytest-xdist (WORKERS=0 runs it in one process)
+## make test: install, run the static checks (make check) and the whole suite (SQLite; PostgreSQL too when
+## HEDUI_TEST_DATABASE_URL is set), spread over the machine's cores by pytest-xdist (WORKERS=0: one process)
 WORKERS ?= auto
-test: install assets
+test: install assets check
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
 	  || echo "chromium unavailable: browser tests will be skipped"
 	@fc-list :lang=zh 2>/dev/null | grep -q . || (apt-get install -y fonts-wqy-microhei) \

@@ -139,6 +139,9 @@ def connection(request: pytest.FixtureRequest, db_engine: Engine) -> Iterator[Co
         conn = request.getfixturevalue("seeded_connection")
         savepoint = conn.begin_nested()
         yield conn
+        # a session the test left open still holds a savepoint above the test's own: innermost first
+        while (inner := conn.get_nested_transaction()) is not None and inner is not savepoint:
+            inner.rollback()
         savepoint.rollback()
         return
     conn = db_engine.connect()

@@ -90,12 +90,14 @@ def test_creating_a_unit_records_an_event(admin, app) -> None:  # type: ignore[n
 
 def test_an_agency_is_created_with_its_contact_phone(admin, app) -> None:  # type: ignore[no-untyped-def]
     """DO-5: the phone the upward 委托书 prints is the agency's, set here (or by ``hedui units set-phone``)."""
-    response = _post(admin, "/admin/units/new", {"code": "LY-HDZX", "name": "绿园区核对中心", "kind": "verification_agency",
-                                                 "region_code": "220104", "contact_phone": "电话八八"})
+    response = _post(admin, "/admin/units/new", {"code": "LY-HDZX", "name": "绿园区核对中心",
+                                                 "kind": "verification_agency", "region_code": "220104",
+                                                 "contact_phone": "电话八八"})
     assert response.status_code == 422 and "联系电话格式不正确" in response.get_data(as_text=True)
     assert _get(app, Unit, code="LY-HDZX") == []
-    response = _post(admin, "/admin/units/new", {"code": "LY-HDZX", "name": "绿园区核对中心", "kind": "verification_agency",
-                                                 "region_code": "220104", "contact_phone": "0431-87654321"})
+    response = _post(admin, "/admin/units/new", {"code": "LY-HDZX", "name": "绿园区核对中心",
+                                                 "kind": "verification_agency", "region_code": "220104",
+                                                 "contact_phone": "0431-87654321"})
     assert response.status_code == 302
     [unit] = _get(app, Unit, code="LY-HDZX")
     assert unit.contact_phone == "0431-87654321"
@@ -112,7 +114,8 @@ def test_an_existing_units_phone_is_changed_and_cleared(admin, app) -> None:  # 
     before = _get(app, Unit, code="CY-HDZX")[0].contact_phone
     response = _post(admin, "/admin/units/CY-HDZX/phone", {"contact_phone": "八八八"})
     assert response.status_code == 422
-    assert "联系电话格式不正确" in response.get_data(as_text=True) and 'value="八八八"' in response.get_data(as_text=True)
+    assert "联系电话格式不正确" in response.get_data(as_text=True)
+    assert 'value="八八八"' in response.get_data(as_text=True)
     assert _get(app, Unit, code="CY-HDZX")[0].contact_phone == before
     response = _post(admin, "/admin/units/CY-HDZX/phone", {"contact_phone": "0431-85550000"})
     assert response.status_code == 302 and response.headers["Location"] == "/admin/units"

@@ -98,7 +98,8 @@ def test_decision_feedback_after_the_case_is_verified(app, client) -> None:  # t
 def _verify(app, case_no: str) -> None:  # type: ignore[no-untyped-def]
     """Walk the case to 核对完成 through the engine (SoD: different people per step)."""
     ctx = app.extensions["hedui"].new_context()
-    instance = ctx.session.execute(select(WorkflowInstance).where(WorkflowInstance.business_key == case_no)).scalar_one()
+    instance = ctx.session.execute(select(WorkflowInstance).where(
+        WorkflowInstance.business_key == case_no)).scalar_one()
     steps = [("intake_check", {"decision": "accept", "materials_complete": True, "paper_electronic_consistent": True},
               "cy_intake"), ("review", {"decision": "accept"}, "cy_reviewer"),
              ("prepare_exchange", {"batch_checked": True}, "cy_exchange_1")]
@@ -123,7 +124,8 @@ def _subscriptions(ctx, instance):  # type: ignore[no-untyped-def]
     from engine.models import MessageSubscription
 
     return ctx.session.execute(select(MessageSubscription).where(
-        MessageSubscription.instance_id == instance.id, MessageSubscription.message_name == "exchange_result")).scalars()
+        MessageSubscription.instance_id == instance.id,
+        MessageSubscription.message_name == "exchange_result")).scalars()
 
 
 def test_history_and_replay_by_case_number(app, client) -> None:  # type: ignore[no-untyped-def]

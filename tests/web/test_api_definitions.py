@@ -18,7 +18,8 @@ def test_overview(client) -> None:  # type: ignore[no-untyped-def]
     assert response.status_code == 200
     [item] = response.json["items"]
     assert item == {**item, "process_id": PROCESS, "name": "测试：受理与审核", "current_version": 2, "versions": 2,
-                    "last_deployed_by": "designer", "last_deployed_by_name": "曹宇（流程设计）", "running": 2, "ended": 1}
+                    "last_deployed_by": "designer", "last_deployed_by_name": "曹宇（流程设计）", "running": 2,
+                    "ended": 1}
     assert item["last_deployed_at"].startswith("2026-11-23T")
 
 
@@ -82,8 +83,8 @@ def test_unknown_process_and_version_are_404(client) -> None:  # type: ignore[no
     assert response.status_code == 404 and response.json["error"] == "definition_version_not_found"
 
 
-@pytest.mark.parametrize("path", ["", f"/{PROCESS}", f"/{PROCESS}/versions/1", f"/{PROCESS}/versions/1/files/linear_review.bpmn",
-                                  f"/{PROCESS}/diff?from=1&to=2"])
+@pytest.mark.parametrize("path", ["", f"/{PROCESS}", f"/{PROCESS}/versions/1",
+                                  f"/{PROCESS}/versions/1/files/linear_review.bpmn", f"/{PROCESS}/diff?from=1&to=2"])
 def test_other_roles_are_refused(client, path) -> None:  # type: ignore[no-untyped-def]
     response = client.get(f"{API}{path}", headers=_token(client, "cy_reviewer"))
     assert response.status_code == 403 and response.json["error"] == "definition_role_required"

@@ -26,8 +26,8 @@ from engine.assignment import AUDITOR_READ_ONLY
 from engine.calendar import WorkingCalendar
 from engine.context import Actor
 from engine.errors import PermissionDeniedError
-from engine.models import ExchangeRegistration
 from engine.models import Event
+from engine.models import ExchangeRegistration
 from engine.models import HumanTask
 from engine.models import HumanTaskStatus
 from engine.models import User
@@ -112,8 +112,9 @@ def world(app: Flask, client: Any) -> dict[str, Any]:
                 "item_id": 1,
                 # a background migration run (版本迁移): designers only, refused by role before any lookup
                 "run_id": 1,
-                # a deployed definition (流程定义 pages and API; rollback must refuse the auditor)
-                "process_id": "standard_verification", "version": 1, "filename": "standard_verification.bpmn"}
+                # a deployed definition (流程定义 pages and API; rollback must refuse the auditor; its
+                # process_id is above)
+                "version": 1, "filename": "standard_verification.bpmn"}
 
 
 def _exchange_scene(app: Flask) -> tuple[int, int]:

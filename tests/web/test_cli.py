@@ -102,7 +102,6 @@ def test_demo_cases_in_several_stages_replay_consistently(runner, app) -> None: 
     assert [(e.kind.value, e.status.value, e.target_agency.code) for e in escalations] == [
         ("tiered", "entrusted", "CC-HDZX"), ("cross_city", "gathered", "JL-HDZX")]
     from engine.models import Recheck
-
     from engine.models import Report
 
     finished, running = session.execute(select(Recheck).order_by(Recheck.id)).scalars().all()

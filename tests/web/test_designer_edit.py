@@ -109,7 +109,8 @@ def test_upload_check_deploy_then_identical_is_unchanged(app, designer) -> None:
         assert current.version == 2 and intake["properties"]["dueWorkingDays"] == "3"
 
     again = _upload(designer, ("standard_verification.bpmn", CHANGED.encode("utf-8")))
-    same = designer.post("/designer/edit/deploy", data={**_deploy_form(again.get_data(as_text=True)), "reason": "再次部署"})
+    same = designer.post("/designer/edit/deploy",
+                         data={**_deploy_form(again.get_data(as_text=True)), "reason": "再次部署"})
     unchanged = same.get_data(as_text=True)
     assert "未变化</span>（与 v2 相同）" in unchanged and "新版本 v" not in unchanged
     assert _versions(app) == [1, 2]

@@ -66,8 +66,8 @@ def test_delay_notice_endpoint_and_overdue_list(app: Any, client: Any, clock: An
     from engine.models.exchange import ExchangeBatch
 
     unit = ctx.session.get(ExchangeBatch, batch_id).unit
-    notice = {"case_no": number, "officer": "cc_sw_officer", "days": 6, "reason": "数据量大", "document_name": "延期说明.pdf",
-              "document_base64": base64.b64encode(b"%PDF-1.4 notice").decode()}
+    notice = {"case_no": number, "officer": "cc_sw_officer", "days": 6, "reason": "数据量大",
+              "document_name": "延期说明.pdf", "document_base64": base64.b64encode(b"%PDF-1.4 notice").decode()}
     body, headers = sign_json(unit_key(ctx, unit), "POST", DELAYS_PATH, notice, clock=clock)
     too_long = client.post(DELAYS_PATH, data=body, headers=headers)
     assert too_long.status_code == 422 and too_long.json["error"] == "delay_too_long"

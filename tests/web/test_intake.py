@@ -192,7 +192,8 @@ def test_a_new_draft_starts_with_the_applicant_row_and_the_policy_rule_set(clerk
 
 def test_every_step_is_saved_and_a_reload_shows_it(app, clerk) -> None:  # type: ignore[no-untyped-def]
     draft = start_draft(clerk)
-    response = post(clerk, f"/intake/drafts/{draft}/business", [*business_form(address="幸福小区9栋"), ("action", "save")])
+    response = post(clerk, f"/intake/drafts/{draft}/business",
+                    [*business_form(address="幸福小区9栋"), ("action", "save")])
     assert response.status_code == 302 and response.headers["Location"] == f"/intake/drafts/{draft}/business"
     html = clerk.get(f"/intake/drafts/{draft}/business").get_data(as_text=True)
     assert 'value="幸福小区9栋"' in html and 'value="0431-88886666"' in html

@@ -318,8 +318,9 @@ def test_enqueue_refuses_an_unknown_job(make_app, clock) -> None:  # type: ignor
 
 def test_celery_a_finds_the_app(monkeypatch, sqlite_template, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """``celery -A web.worker`` resolves to a configured app with the job task and the timer schedule."""
-    import web.worker
     from celery.app.utils import find_app
+
+    import web.worker
 
     shutil.copy(sqlite_template, tmp_path / "env.db")
     monkeypatch.setenv("HEDUI_JOBS", "celery")

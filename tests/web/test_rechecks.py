@@ -85,7 +85,8 @@ def test_post_rechecks_starts_one_and_the_department_decides(app, client) -> Non
     assert detail["verification_case_no"].startswith("HD-CY-HDZX-")
     listed = client.get(f"/api/v1/rechecks?case_no={case_no}", headers=assistance).json["items"]
     assert [r["recheck_no"] for r in listed] == [created["recheck_no"]]
-    assert client.get(f"/api/v1/rechecks/{created['recheck_no']}", headers=_token(client, "ng_intake")).status_code == 404
+    other = _token(client, "ng_intake")
+    assert client.get(f"/api/v1/rechecks/{created['recheck_no']}", headers=other).status_code == 404
     assert client.get("/api/v1/rechecks", headers=_token(client, "ng_intake")).json["items"] == []
     paths = client.get("/api/v1/openapi.json").json["paths"]
     assert {"/rechecks", "/rechecks/{recheck_no}", "/recheck-batches"} <= set(paths)

@@ -50,7 +50,8 @@ def _report(app) -> Report:  # type: ignore[no-untyped-def]
 
 def _kinds(app) -> list[str]:  # type: ignore[no-untyped-def]
     with app.extensions["hedui"].session_factory() as session:
-        return list(session.execute(select(Event.kind).where(Event.kind.like("report_%")).order_by(Event.seq)).scalars())
+        return list(session.execute(select(Event.kind).where(Event.kind.like("report_%"))
+                                    .order_by(Event.seq)).scalars())
 
 
 def test_case_page_lists_reports_and_the_report_page_shows_cover_and_annexes(app, client, case_no) -> None:  # type: ignore[no-untyped-def]
@@ -65,8 +66,8 @@ def test_case_page_lists_reports_and_the_report_page_shows_cover_and_annexes(app
     assert response.status_code == 200
     assert_valid_html(html)
     for expected in ("居民家庭（个人）经济状况核对报告", f"编号：{report.number}", "红旗街道民政办：",
-                     "仅作为相关业务部门作出行政审批决定的参考，不作其他用途", "核对结果明细详见附表。", "附表一", "附表二",
-                     "附表三", "有数据", "无记录", "已下载 0 次", "已打印 0 次"):
+                     "仅作为相关业务部门作出行政审批决定的参考，不作其他用途", "核对结果明细详见附表。",
+                     "附表一", "附表二", "附表三", "有数据", "无记录", "已下载 0 次", "已打印 0 次"):
         assert expected in html, expected
     with app.extensions["hedui"].session_factory() as session:
         from engine.models.case import Household

@@ -73,7 +73,8 @@ def test_the_page_shows_the_tables_with_totals(app, client, built) -> None:  # t
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert_valid_html(html)
-    for title in ("各核对机构业务量", "按层级汇总", "各核对机构办理时效（考评）", "按业务类别", "按核对结果", "各信息共享单位反馈情况"):
+    for title in ("各核对机构业务量", "按层级汇总", "各核对机构办理时效（考评）", "按业务类别", "按核对结果",
+                  "各信息共享单位反馈情况"):
         assert title in html, title
     timeliness = _rows(html, "timeliness")
     assert '<td class="num">50.0%</td>' in timeliness and '<td class="num">6.0</td>' in timeliness
