@@ -23,12 +23,16 @@ from tests.web.test_cases_pages import RecordingQueue
 from tests.web.test_designer_migrate import PLAN
 from tests.web.test_designer_migrate import _migrated
 from tests.web.test_designer_migrate import _post
-from tests.web.test_designer_migrate import cases  # noqa: F401  (fixture: HD-W-1 movable, HD-W-2 blocked)
+from tests.web.test_designer_migrate import cases  # noqa: F401  (fixture: the client on the seed below)
+from tests.web.test_designer_migrate import seed
 from tests.web.test_inbox import login
 from tests.web.test_jobs import _eventually
 from tests.web.test_jobs import make_app  # noqa: F401  (fixture: an app on its own committed SQLite file)
 from tests.web.test_login import assert_valid_html
 from tests.web.test_login import page_token
+
+#: HD-W-1 at 受理初审 (movable), HD-W-2 at 审核复审 (removed in version 2: blocked), seeded once for the module
+SEED_ONCE = seed
 
 ALL = {"from": "1", "to": "2", "scope": "all", "reason": "删除复审步骤"}
 
