@@ -44,6 +44,8 @@ from engine.persistence import lock_instance
 from engine.services.messages import deliver_message
 
 ANSWER_STATUSES = {"has_data": ResultStatus.FOUND, "no_record": ResultStatus.NONE}
+#: the fields of one result record (docs/exchange-protocol.md); each but ``records`` a text or a whole number
+RECORD_FIELDS = frozenset({"request_id", "id_number", "category", "status", "records"})
 OVERDUE_ACTOR = Actor.system("job:exchange")
 
 
@@ -60,7 +62,7 @@ def _check_records(ctx: EngineContext, batch: ExchangeBatch, records: Sequence[d
         .where(ExchangeRequest.batch_id == batch.id)).all()}
     clean = []
     for n, record in enumerate(records):
-        if not isinstance(record, dict):
+        if not _well_formed(record):
             raise ValidationError(f"第 {n + 1} 条反馈记录格式不正确", code="answer_invalid")
         key = (record.get("request_id"), record.get("id_number"))
         status = record.get("status")
@@ -109,6 +111,13 @@ def stage_answer(ctx: EngineContext, batch: ExchangeBatch, records: Sequence[dic
     log_batch(ctx, batch, "exchange_answer_staged", actor, import_id=staged.id, source=source.value,
               records=len(clean), digest=digest, officer=officer)
     return staged
+
+
+def _well_formed(record: object) -> bool:
+    """An object of the record fields only, whose keys are texts or whole numbers (or left out: then the
+    record names no request of the batch, ``answer_wrong_batch``)."""
+    return isinstance(record, dict) and set(record) <= RECORD_FIELDS and all(
+        type(record.get(name)) in (str, int, type(None)) for name in RECORD_FIELDS - {"records"})
 
 
 def _has_import(ctx: EngineContext, batch: ExchangeBatch) -> bool:

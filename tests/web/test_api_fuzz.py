@@ -9,8 +9,11 @@ or not numbers. Every GET operation gets the bad path ids too, and its documente
 
 Every answer must be a 4xx the operation documents, ``{"error": <snake_case>, "message": <Chinese>}``,
 without a traceback, the caller's token or an ID number (PR-4), and no table may have gained a row. The
-units' signed exchange endpoints (DX-7) get the same bodies, validly signed. Each valid call the
-mutations start from is shown to succeed on a copy of the world, so the refusals are the mutations' doing.
+units' signed exchange endpoints (DX-7) get the same bodies, validly signed. The world is given what the demo
+lacks (``tests/web/api_fuzz_objects.py``: a proposed and a registered 失信 record, a re-verification batch, a
+system-mode exchange batch sent and awaiting its answer), so the mutations meet real objects. Each valid call
+the mutations start from is shown to succeed on a copy of the world with the documented status and answer
+(the token revocation with a token of its own, refused afterwards), so the refusals are the mutations' doing.
 """
 
 from __future__ import annotations
@@ -28,11 +31,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from engine.exchange.registry import DEMO_UNIT_OFFICERS
 from engine.exchange.signing import sign_request
 from engine.services.demo import DEMO_PASSWORD
 from tests.conftest import BPMN_DIR
 from tests.engine.package_factory import make_id
+from tests.web.api_fuzz_objects import UNIT
+from tests.web.api_fuzz_objects import add_objects
+from tests.web.api_fuzz_objects import answer_and_notice
+from tests.web.api_fuzz_objects import credit_number
+from tests.web.api_fuzz_objects import recheck_batch_no
 from tests.web.api_probe import body_mutations
 from tests.web.api_probe import path_values
 from tests.web.api_probe import query_mutations
@@ -63,12 +70,15 @@ class Target:
     user: str | None
     params: dict[str, str]
     body: dict[str, Any] | None = None
-    #: False: no such object in the demo (or the caller cannot sign): only refusals are tried
-    real: bool = True
     #: a call that makes the valid call valid (release what was claimed)
     before: str | None = None
     #: the sharing unit whose key signs the request (system-mode exchange, ``engine.exchange.signing``)
     signer: str | None = None
+    #: the valid call signs in as this user for a token of its own, refused once the call is made (the
+    #: mutations send none: a junk body must not revoke the world's tokens)
+    signs_in: str | None = None
+    #: what the valid call's JSON answer must hold (``{}``: no body at all)
+    expect: dict[str, Any] | None = None
 
 
 def _open_task(ctx: Any, form_key: str) -> str:
@@ -104,14 +114,14 @@ def targets(app: Flask) -> dict[tuple[str, str], Target]:
     ctx = app.extensions["hedui"].new_context()
     try:
         intake, decision_case, recheckable = _open_task(ctx, "intake_check"), _decision_case(ctx), _recheckable(ctx)
+        proposed, registered = credit_number(ctx, "proposed"), credit_number(ctx, "registered")
+        batch, (answer, notice) = {"batch_no": recheck_batch_no(ctx)}, answer_and_notice(ctx)
     finally:
         ctx.session.close()
-    bank_officer = DEMO_UNIT_OFFICERS["CC-BANK"][0]
-    missing = {"credit_no": "SX-NONE-2026-000001", "batch_no": "PF-NONE-2026-000001"}
-    complaint, no_batch = {"complaint_no": "JB-CY-MZJ-2026-000001"}, {"batch_no": missing["batch_no"]}
+    complaint = {"complaint_no": "JB-CY-MZJ-2026-000001"}
     return {
         ("post", "/tokens"): Target(None, {}, {"username": "cy_intake", "password": DEMO_PASSWORD}),
-        ("delete", "/tokens/current"): Target(None, {}, real=False),
+        ("delete", "/tokens/current"): Target(None, {}, signs_in="cy_intake", expect={}),
         ("post", "/entrustments"): Target("hq_street_clerk", {}, entrustment_body(1)),
         ("post", "/cases/{case_no}/decision"): Target("hq_street_clerk", {"case_no": decision_case},
                                                        {"assistance_decision": "approved", "decided_on": "2026-11-20"}),
@@ -125,18 +135,22 @@ def targets(app: Flask) -> dict[tuple[str, str], Target]:
                                                                {"reason": "举报内容与本案无关"}),
         ("post", "/complaints/{complaint_no}/close"): Target("cy_assistance", complaint, {"reply": "已答复举报人"}),
         ("post", "/credit-records/lookup"): Target("cy_intake", {}, {"id_number": make_id_number()}),
-        ("post", "/credit-records/{number}/decision"): Target("cy_mzj_head", {"number": missing["credit_no"]},
-                                                              {"decision": "approve"}, real=False),
-        ("post", "/credit-records/{number}/revoke"): Target("cy_mzj_head", {"number": missing["credit_no"]},
-                                                            {"reason": "申诉成立"}, real=False),
+        ("post", "/credit-records/{number}/decision"): Target("cy_mzj_head", {"number": proposed},
+                                                              {"decision": "approve"},
+                                                              expect={"number": proposed, "state": "registered"}),
+        ("post", "/credit-records/{number}/revoke"): Target("cy_mzj_head", {"number": registered},
+                                                            {"reason": "申诉成立"},
+                                                            expect={"number": registered, "state": "revoked"}),
         ("post", "/cross-city/gather"): Target("cc_reviewer", {}, {"city_agency": "CC-HDZX"}),
         ("post", "/process-definitions/lint"): Target("designer", {}, {"files": {"a.bpmn": "<definitions/>"}}),
         ("post", "/process-definitions"): Target("designer", {}, {"files": {DIAGRAM.name: DIAGRAM.read_text()}}),
         ("post", "/recheck-batches"): Target("hq_street_clerk", {}, {
             "entrusting_unit": "HQ-MZB", "agency_unit": "CY-HDZX", "title": "年度复核",
             "case_nos": ["HD-CY-HDZX-2026-000004"]}),
-        ("post", "/recheck-batches/{batch_no}/pause"): Target("hq_street_clerk", no_batch, real=False),
-        ("post", "/recheck-batches/{batch_no}/resume"): Target("hq_street_clerk", no_batch, real=False),
+        ("post", "/recheck-batches/{batch_no}/pause"): Target("cy_assistance", batch, expect={"status": "paused"}),
+        ("post", "/recheck-batches/{batch_no}/resume"): Target(
+            "cy_assistance", batch, before=f"/api/v1/recheck-batches/{batch['batch_no']}/pause",
+            expect={"status": "pending"}),
         ("post", "/rechecks"): Target("hq_street_clerk", {}, {
             "case_no": recheckable, "initiating_unit": "HQ-MZB", "trigger": "home_visit",
             "requester_name": "张测试", "requested_on": "2026-11-20", "reason": "入户走访发现新增收入"}),
@@ -148,14 +162,10 @@ def targets(app: Flask) -> dict[tuple[str, str], Target]:
                                                                 "paper_electronic_consistent": True}}),
         ("post", "/tasks/{task_id}/reassign"): Target("cy_supervisor", {"task_id": intake},
                                                       {"username": "cy_all", "reason": "人员调整"}),
-        # signed by the bank (its batches are all answered: what is refused here is the body)
-        ("post", "/exchange/results"): Target(None, {}, {
-            "delivery_id": "d-fuzz-1", "batch_no": "JH-CC-BANK-20261123-0003", "officer": bank_officer,
-            "results": [{"request_id": 1, "id_number": make_id_number(), "category": "bank_deposit",
-                         "status": "no_record", "records": [{"account": "x"}]}]}, real=False, signer="CC-BANK"),
-        ("post", "/exchange/delay-notices"): Target(None, {}, {
-            "case_no": "HD-CY-HDZX-2026-000001", "officer": bank_officer, "days": 3, "reason": "数据量大",
-            "document_name": "说明.pdf", "document_base64": "JVBERi0="}, real=False, signer="CC-BANK"),
+        # signed by the unit whose sent batch awaits its answer (tests/web/api_fuzz_objects.py)
+        ("post", "/exchange/results"): Target(None, {}, answer, signer=UNIT,
+                                              expect={"status": "staged", "duplicate": False}),
+        ("post", "/exchange/delay-notices"): Target(None, {}, notice, signer=UNIT, expect={"days": 3}),
     }
 
 
@@ -196,6 +206,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(demo_app: Flask) -> World:  # noqa: F811
     spec = demo_app.test_client().get("/api/v1/openapi.json").json
+    add_objects(demo_app)
     return World(demo_app, spec, targets(demo_app), {}, demo_app.config["DATABASE_URL"].removeprefix("sqlite:///"))
 
 
@@ -323,24 +334,32 @@ def test_the_valid_calls_the_mutations_start_from_succeed(world: World, tmp_path
     from web import create_app
 
     target = world.targets[(method, doc_path)]
-    if not target.real:
-        pytest.skip("no such object in the demo: refusals only")
     copy = sqlite3.connect(tmp_path / "demo.db")
     with sqlite3.connect(world.db_path) as source:
         source.backup(copy)
     copy.close()
     app = create_app({**{k: world.app.config[k] for k in ("ENV", "CLOCK", "SECRET_KEY")},
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
-    client = app.test_client()
-    headers = {}
-    if target.user:
-        token = client.post("/api/v1/tokens", json={"username": target.user, "password": DEMO_PASSWORD}).json["token"]
+    client, headers = app.test_client(), {}
+    if target.user or target.signs_in:
+        token = client.post("/api/v1/tokens", json={"username": target.user or target.signs_in,
+                                                    "password": DEMO_PASSWORD}).json["token"]
         headers = {"Authorization": f"Bearer {token}"}
     if target.before:
         assert client.post(target.before, headers=headers).status_code == 200
-    request = {"json": target.body} if target.body is not None else {}
-    response = client.open(_url(doc_path, target.params), method=method.upper(), headers=headers, **request)
+    url, request = _url(doc_path, target.params), {"json": target.body} if target.body is not None else {}
+    if target.signer:
+        request, headers = _signed(world, target.signer, url, request, headers)
+    response = client.open(url, method=method.upper(), headers=headers, **request)
     assert 200 <= response.status_code < 300, response.get_data(as_text=True)[:300]
+    assert str(response.status_code) in world.spec["paths"][doc_path][method]["responses"]
+    if target.expect == {}:
+        assert response.get_data() == b""
+    elif target.expect:
+        answer = response.get_json(silent=True) or {}
+        assert {name: answer.get(name) for name in target.expect} == target.expect
+    if target.signs_in:  # revoked: the token opens nothing any more
+        assert client.get("/api/v1/tasks", headers=headers).status_code == 401
 
 
 def test_control_characters_and_huge_ids_never_reach_the_database(app: Flask, client: Any) -> None:

@@ -43,7 +43,7 @@ SIGNATURE_HEADERS = [
 
 RESULT_RECORD = {
     "type": "object",
-    "required": ["request_id", "id_number", "category", "status", "records"],
+    "required": ["request_id", "id_number", "category", "status", "records"], "additionalProperties": False,
     "properties": {
         "request_id": {"type": "integer", "description": "请求行中的 request_id"},
         "id_number": {"type": "string"},

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from engine.context import EngineContext
 from engine.errors import HeduiError
+from engine.errors import ValidationError
 from engine.exchange.batches import batch_lines
 from engine.exchange.batches import confirm_batch
 from engine.exchange.batches import prepare_batch
@@ -172,3 +173,24 @@ def test_a_bad_immediate_answer_is_refused_on_record_and_the_batch_stays_sent(ex
     assert ctx.session.execute(select(func.count()).select_from(ExchangeImport)).scalar_one() == 0
     refused = ctx.session.execute(select(Event.payload).where(Event.kind == "exchange_answer_refused")).scalar_one()
     assert refused["error"] == "answer_wrong_batch"
+
+
+def test_a_result_record_of_the_wrong_shape_is_refused_and_nothing_staged(exchange: EngineContext,
+                                                                          clock: Any) -> None:
+    """A record whose keys are lists or objects, a true/false request id, or a field the protocol does not list:
+    422 ``answer_invalid`` (not a server error, not silently dropped); the batch still takes its answer."""
+    ctx = exchange
+    case_in_exchange(ctx, ["CC-GA"])
+    clock.set(IN_WINDOW)
+    batch = _confirmed(ctx, "CC-GA")
+    send_due_batches(ctx, transport=FlakyTransport(set()), sleep=lambda s: None)
+    good = delivery_body(LATE, batch.batch_no, "CC-GA", batch_lines(ctx, batch))
+    first = good["results"][0]
+    for wrong in ({"id_number": [first["id_number"]]}, {"category": {}}, {"status": ["no_record"]},
+                  {"request_id": True}, {"note": "多余的字段"}):
+        with pytest.raises(HeduiError) as refused:
+            receive_results(ctx, *reversed(_signed(ctx, batch, dict(good, results=[{**first, **wrong}]))))  # type: ignore[arg-type]
+        assert isinstance(refused.value, ValidationError) and refused.value.code == "answer_invalid", wrong
+    assert ctx.session.execute(select(func.count()).select_from(ExchangeImport)).scalar_one() == 0
+    staged, new = receive_results(ctx, *reversed(_signed(ctx, batch)))  # type: ignore[arg-type]
+    assert new and staged.record_count == len(good["results"])
