@@ -1,8 +1,8 @@
 """What the seeded demo lacks for the API fuzz's valid calls (tests/web/test_api_fuzz.py), added to its world.
 
 The demo day holds no 失信 record, no re-verification batch and no system-mode exchange batch waiting for its
-answer: the builders of test_form_fuzz_more.py add a proposed and a registered record and a batch not started
-yet (``_credit_and_batch``); here a case is taken to its data exchange with 长春市公安局 (CC-GA, system mode)
+answer: ``tests.web.demo_world.credit_and_batch`` adds a proposed and a registered record and a batch not started
+yet; here a case is taken to its data exchange with 长春市公安局 (CC-GA, system mode)
 and its batch sent to a unit that accepts it without answering, as test_exchange_api.py does. So the
 mutations of decision, revoke, results and delay notices meet real objects (refused, nothing changed), and
 each valid call succeeds on a copy of this world. Requirements: AU-3, PS-8, DX-3, DX-5, DX-7.
@@ -28,12 +28,12 @@ HOUSEHOLD_INDEX = 23
 
 def add_objects(app: Flask) -> None:
     """Add the records, the batch and the sent exchange batch to ``app``'s world, committed."""
-    from tests.web.test_form_fuzz_more import _credit_and_batch
+    from tests.web.demo_world import credit_and_batch
 
     with app.app_context():
         ctx = app.extensions["hedui"].new_context()
         try:
-            _credit_and_batch(ctx)
+            credit_and_batch(ctx)
             _awaiting_answer(ctx)
             ctx.session.commit()
         finally:

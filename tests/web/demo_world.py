@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from engine.clock import FixedClock
 from engine.services.demo import USERS
@@ -196,3 +197,24 @@ def crawl(client: Any, on_page: Callable[[str, str], None] | None = None,
             shapes[shape(target)] = shapes.get(shape(target), 0) + 1
             queue.append((target, url))
     return found, visited
+
+def credit_and_batch(ctx: Any) -> None:
+    """On the demo's verified household: a registered 失信 record (revoke), a proposed one (decide); and a
+    re-verification batch of it, not started yet (pause). Objects the demo day lacks, for the form and API
+    fuzz (tests/web/test_form_fuzz_more.py, tests/web/api_fuzz_objects.py)."""
+    from engine.models import Household
+    from engine.services.credit import is_ended
+    from engine.services.org import get_unit_by_code
+    from engine.services.recheck_batches import create_batch
+    from tests.engine.credit_factory import propose
+    from tests.engine.credit_factory import registered
+    from tests.engine.recheck_factory import as_user
+
+    household = next(h for h in ctx.session.execute(select(Household).order_by(Household.id)).scalars()
+                     if h.instance is not None and is_ended(h))
+    registered(ctx, household)
+    other = next(p for p in household.persons if p.id != household.applicant.id)
+    propose(ctx, household, person_id=str(other.id))
+    create_batch(ctx, entrusting_unit=get_unit_by_code(ctx, "CY-MZJ"), agency_unit=get_unit_by_code(ctx, "CY-HDZX"),
+                 title="年度复核（测试）", actor=as_user(ctx, "cy_assistance", "assistance_officer"),
+                 case_nos=[household.case_no])

@@ -32,6 +32,7 @@ from sqlalchemy import select
 from engine.services.demo import DEMO_PASSWORD
 from tests.conftest import BPMN_DIR
 from tests.conftest import CST
+from tests.web.demo_world import credit_and_batch
 from tests.web.demo_world import moved_on
 from tests.web.form_fuzz_kit import Form
 from tests.web.form_fuzz_kit import read_forms
@@ -62,7 +63,7 @@ def more_app(demo_app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Flask
         ctx = app.extensions["hedui"].new_context()
         try:
             _exchange(ctx)
-            _credit_and_batch(ctx)
+            credit_and_batch(ctx)
             _second_version(ctx)
             ctx.session.commit()
         finally:
@@ -98,25 +99,6 @@ def _exchange(ctx: Any) -> None:
     confirm_batch(ctx, prepare_batch(ctx, "CC-BANK", actor=first, mode="media").id, actor=second)
 
 
-def _credit_and_batch(ctx: Any) -> None:
-    """On the demo's verified household: a registered 失信 record (revoke), a proposed one (decide); and a
-    re-verification batch of it, not started yet (pause)."""
-    from engine.models import Household
-    from engine.services.credit import is_ended
-    from engine.services.org import get_unit_by_code
-    from engine.services.recheck_batches import create_batch
-    from tests.engine.credit_factory import propose
-    from tests.engine.credit_factory import registered
-    from tests.engine.recheck_factory import as_user
-
-    household = next(h for h in ctx.session.execute(select(Household).order_by(Household.id)).scalars()
-                     if h.instance is not None and is_ended(h))
-    registered(ctx, household)
-    other = next(p for p in household.persons if p.id != household.applicant.id)
-    propose(ctx, household, person_id=str(other.id))
-    create_batch(ctx, entrusting_unit=get_unit_by_code(ctx, "CY-MZJ"), agency_unit=get_unit_by_code(ctx, "CY-HDZX"),
-                 title="年度复核（测试）", actor=as_user(ctx, "cy_assistance", "assistance_officer"),
-                 case_nos=[household.case_no])
 
 
 def _second_version(ctx: Any) -> None:
