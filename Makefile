@@ -92,7 +92,7 @@ lint: install
 	$(BIN)/hedui bpmn lint --strict
 
 ## make check: the Python code's static checks, configured in pyproject.toml: ruff (engine, web, forms, tests) and
-## mypy --strict on engine/ (and the forms/ it imports); separate from make lint, which checks the diagrams
+## mypy --strict on engine/ and web/ (and the forms/ they import); separate from make lint, which checks the diagrams
 check: install
 	$(BIN)/ruff check engine web forms tests
 	$(BIN)/mypy

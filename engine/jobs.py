@@ -46,7 +46,7 @@ def job_names() -> list[str]:
 class JobQueue(Protocol):
     """Where jobs go; ``enqueue`` must only be called after the enqueuing transaction committed."""
 
-    def enqueue(self, name: str, **kwargs: Any) -> None: ...
+    def enqueue(self, name: str, **kwargs: Any) -> object: ...
 
 
 def _load_builtin_jobs() -> None:

@@ -9,7 +9,7 @@ from marshmallow import validate
 
 from forms.base import FormSchema
 
-_TYPES: list[tuple[type[fields.Field], dict[str, Any]]] = [
+_TYPES: list[tuple[type[fields.Field[Any]], dict[str, Any]]] = [
     (fields.Boolean, {"type": "boolean"}),
     (fields.Integer, {"type": "integer"}),
     (fields.Float, {"type": "number"}),
@@ -31,7 +31,8 @@ def json_schema(schema: FormSchema) -> dict[str, Any]:
     return out
 
 
-def field_schema(field: fields.Field) -> dict[str, Any]:
+def field_schema(field: fields.Field[Any]) -> dict[str, Any]:
+    out: dict[str, Any]
     if isinstance(field, fields.Nested):
         nested = field.schema
         out = json_schema(nested) if isinstance(nested, FormSchema) else {"type": "object"}
@@ -53,7 +54,7 @@ def field_schema(field: fields.Field) -> dict[str, Any]:
     return out
 
 
-def _validators(field: fields.Field, out: dict[str, Any]) -> None:
+def _validators(field: fields.Field[Any], out: dict[str, Any]) -> None:
     for v in field.validators:
         if isinstance(v, validate.Length):
             if v.min is not None:

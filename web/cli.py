@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from flask import Flask
 from flask import current_app
 from flask.cli import AppGroup
 from flask.cli import FlaskGroup
@@ -268,16 +269,16 @@ def demo() -> None:
                 fg="green")
 
 
-def register_commands(app: object) -> None:
+def register_commands(app: Flask) -> None:
     from web import cli_exchange  # noqa: F401  (adds its commands to the exchange group)
     from web import cli_migrate  # noqa: F401  (adds ``bpmn migrate`` to the bpmn group)
     from web.cli_org import GROUPS
 
     for group in (db_cli, bpmn_cli, timers_cli, calendar_cli, demo, *GROUPS):
-        app.cli.add_command(group)  # type: ignore[attr-defined]
+        app.cli.add_command(group)
     from web.cli_audit import audit_cli
 
-    app.cli.add_command(audit_cli)  # type: ignore[attr-defined]
+    app.cli.add_command(audit_cli)
     from web.cli_archive import register as register_archive
 
     register_archive(app)

@@ -17,6 +17,7 @@ from engine.context import Actor
 from engine.errors import NotFoundError
 from engine.errors import ValidationError
 from engine.models import WorkflowInstance
+from web.api.openapi import BEARER
 from web.api.openapi import NO_BODY
 from web.api.openapi import operation
 from web.auth import current_api_user
@@ -103,10 +104,9 @@ def case_replay(instance_id: int) -> Response:
     return jsonify(body)
 
 
-_AUTH = [{"bearer": []}]
 _ID = {"name": "case_no", "in": "path", "required": True, "schema": {"type": "string"},
        "description": "案件编号；或流程实例号（整数，如 GET /tasks 返回的 instance_id）"}
-operation("get", "/cases/{case_no}/history", summary="案件时间线（审计；查阅与导出均留痕）", security=_AUTH,
+operation("get", "/cases/{case_no}/history", summary="案件时间线（审计；查阅与导出均留痕）", security=BEARER,
           parameters=[
               _ID,
               {"name": "kind", "in": "query", "description": "只看某些事件类型（可重复或用逗号分隔）",
@@ -120,7 +120,7 @@ operation("get", "/cases/{case_no}/history", summary="案件时间线（审计�
                                          "text/csv": {"schema": {"type": "string"}}}},
                      "403": {"description": "既非审计监督员，也非承办单位工作人员"},
                      "404": {"description": "案件不存在或不在管辖范围内"}})
-operation("post", "/cases/{case_no}/replay", summary="按事件日志重放案件并与存储状态比对", security=_AUTH,
+operation("post", "/cases/{case_no}/replay", summary="按事件日志重放案件并与存储状态比对", security=BEARER,
           requestBody=NO_BODY,
           parameters=[_ID, {"name": "steps", "in": "query", "description": "1：同时返回每一步之后的状态",
                             "schema": {"type": "string", "enum": ["1"]}}],

@@ -20,6 +20,7 @@ from engine.policy import WINDOW_KINDS
 from engine.policy import effective_policy
 from forms.base import whole_number
 from web.api.blueprint import bp
+from web.api.openapi import BEARER
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.db import get_ctx
@@ -74,10 +75,9 @@ def get_policy() -> Response:
                     "today": today.isoformat(), "windows": windows})
 
 
-_AUTH = [{"bearer": []}]
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 operation(
-    "get", "/calendar/add-working-days", summary="按工作日历计算期限（起算日不计入，自次日起算）", security=_AUTH,
+    "get", "/calendar/add-working-days", summary="按工作日历计算期限（起算日不计入，自次日起算）", security=BEARER,
     parameters=[
         {"name": "start", "in": "query", "required": True, "description": "起算日 YYYY-MM-DD",
          "schema": {"type": "string", "format": "date"}},
@@ -96,7 +96,7 @@ operation(
     },
 )
 operation(
-    "get", "/policy", summary="当前生效的政策配置（时限、每月业务时段及今日是否在时段内）", security=_AUTH,
+    "get", "/policy", summary="当前生效的政策配置（时限、每月业务时段及今日是否在时段内）", security=BEARER,
     responses={"200": {"description": "政策配置：profile、values、overridden、settings、windows", "content": _JSON},
                "401": {"description": "未登录"}},
 )

@@ -41,6 +41,7 @@ from web.api.inputs import actor_in
 from web.api.inputs import body_unit
 from web.api.inputs import json_body
 from web.api.inputs import no_body
+from web.api.openapi import BEARER
 from web.api.openapi import json_request
 from web.api.openapi import operation
 from web.auth import api_login_required
@@ -179,7 +180,6 @@ def record_decision(case_no: str) -> Response:
 
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
-_AUTH = [{"bearer": []}]
 
 
 def _entrustment_schema() -> dict[str, Any]:
@@ -200,7 +200,7 @@ def _entrustment_schema() -> dict[str, Any]:
 
 operation("post", "/entrustments",
           summary="委托核对：提交委托书与各户资料（含授权书扫描件，base64），每户生成一个核对案件",
-          security=_AUTH, requestBody=json_request(_entrustment_schema()),
+          security=BEARER, requestBody=json_request(_entrustment_schema()),
           responses={"201": {"description": "委托书编号与案件编号", "content": _JSON},
                      "403": {"description": "不是委托单位经办人员"},
                      "422": {"description": "逐户逐字段的中文校验意见；任何一户有误则全部不写入"}})
@@ -216,9 +216,9 @@ _CASE = {"application/json": {"schema": {"type": "object", "properties": {
                          "outcome explained/unexplained/inconclusive，items 有效支出项数，total 合计（元）"}}}}}
 operation("get", "/cases/{case_no}",
           summary="案件概况（证件号脱敏）、核对期限（due_at、overdue，PS-10）、当前待办与有效失信登记提示"
-          "（credit_warnings，AU-3）、支出调查（spending_inquiry，DO-9）；查看将被记录", security=_AUTH,
+          "（credit_warnings，AU-3）、支出调查（spending_inquiry，DO-9）；查看将被记录", security=BEARER,
           responses={"200": {"description": "案件", "content": _CASE}, "404": {"description": "不存在或不在辖区"}})
-operation("post", "/cases/{case_no}/decision", summary="委托单位反馈救助审批结果（PS-12）", security=_AUTH,
+operation("post", "/cases/{case_no}/decision", summary="委托单位反馈救助审批结果（PS-12）", security=BEARER,
           requestBody=json_request(json_schema(DecisionFeedbackForm())),
           responses={"200": {"description": "已记录"}, "403": {"description": "不是委托单位的救助经办人员"},
                      "409": {"description": "尚无待反馈的审批结果（no_decision_expected）"},

@@ -31,6 +31,7 @@ from web.api.inputs import cursor_arg
 from web.api.inputs import date_arg
 from web.api.inputs import json_body
 from web.api.inputs import limit_arg
+from web.api.openapi import BEARER
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -154,8 +155,7 @@ def _triage(complaint_no: str, action: str) -> Response:
 
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
-_AUTH = [{"bearer": []}]
-operation("get", "/complaints", summary="举报投诉（AU-2）：辖区内的登记（内容仅开头）", security=_AUTH, parameters=[
+operation("get", "/complaints", summary="举报投诉（AU-2）：辖区内的登记（内容仅开头）", security=BEARER, parameters=[
               {"name": "status", "in": "query", "schema": {"enum": list(STATUS_NAMES)}},
               {"name": "channel", "in": "query", "schema": {"enum": list(CHANNEL_NAMES)}},
               {"name": "received_from", "in": "query", "schema": {"type": "string", "format": "date"}},
@@ -164,14 +164,14 @@ operation("get", "/complaints", summary="举报投诉（AU-2）：辖区内的�
               *PAGE_PARAMETERS],
           responses={"200": {"description": "items 与 next_cursor", "content": _JSON},
                      "422": {"description": "状态、渠道或日期无效"}})
-operation("get", "/complaints/{complaint_no}", summary="一条举报投诉（含举报人与办理经过）", security=_AUTH,
+operation("get", "/complaints/{complaint_no}", summary="一条举报投诉（含举报人与办理经过）", security=BEARER,
           parameters=[{"name": "complaint_no", "in": "path", "required": True, "schema": {"type": "string"}}],
           responses={"200": {"description": "举报投诉", "content": _JSON},
                      "404": {"description": "不存在或不在辖区"}})
 operation("post", "/complaints",
           summary="登记举报投诉（网上渠道：门户网站、微信、微博等外部系统）；"
                   "转复核、不予受理、办结见 /complaints/{complaint_no}/refer 等",
-          security=_AUTH,
+          security=BEARER,
           parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": KEY_LIMIT},
                        "description": "同一受理单位下重复提交同一键值时返回首次登记（200）"}],
           requestBody={"required": True, "content": {"application/json": {"schema": {
@@ -197,7 +197,7 @@ _TRIAGE_DOC = {"refer": ("转复核：按举报内容发起个案复核（无案
                "close": ("答复办结（待处理或已转复核的，须填写 reply）", {"reply": _TEXT})}
 for _action, (_summary, _properties) in _TRIAGE_DOC.items():
     operation("post", f"/complaints/{{complaint_no}}/{_action}", summary=f"举报投诉{_summary}；受理单位经办人员办理",
-              security=_AUTH,
+              security=BEARER,
               parameters=[{"name": "complaint_no", "in": "path", "required": True, "schema": {"type": "string"}}],
               requestBody={"required": True, "content": {"application/json": {"schema": {
                   "type": "object", "properties": _properties, "additionalProperties": False}}}},

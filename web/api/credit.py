@@ -35,6 +35,7 @@ from web.api.inputs import cursor_arg
 from web.api.inputs import date_arg
 from web.api.inputs import json_body
 from web.api.inputs import limit_arg
+from web.api.openapi import BEARER
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -150,8 +151,7 @@ def revoke_credit_record(number: str) -> Response:
 
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
-_AUTH = [{"bearer": []}]
-operation("get", "/credit-records", summary="失信登记（AU-3）：辖区内的登记（号码打码）", security=_AUTH, parameters=[
+operation("get", "/credit-records", summary="失信登记（AU-3）：辖区内的登记（号码打码）", security=BEARER, parameters=[
               {"name": "state", "in": "query",
                "schema": {"enum": list(CREDIT_STATE_NAMES)}, "description": "状态（已到期按日期推算）"},
               {"name": "period_from", "in": "query", "schema": {"type": "string", "format": "date"}},
@@ -163,14 +163,14 @@ operation("get", "/credit-records", summary="失信登记（AU-3）：辖区内�
 operation("post", "/credit-records/lookup",
           summary="失信登记跨地区查询（JL 第二十条）：按身份证号码返回该人当前有效的登记，"
                   "不限辖区（受理、登记案件的人员；查询留痕）",
-          security=_AUTH,
+          security=BEARER,
           requestBody={"required": True, "content": {"application/json": {"schema": {
               "type": "object", "required": ["id_number"],
               "properties": {"id_number": {"type": "string", "description": "18 位身份证号码"}}}}}},
           responses={"200": {"description": "items：有效登记（号码打码）", "content": _JSON},
                      "403": {"description": "须为受理、登记案件的人员（role_required）"},
                      "422": {"description": "身份证号码无效（invalid_id_number）"}})
-operation("get", "/credit-records/{number}", summary="一条失信登记（含完整身份证号码；查看留痕）", security=_AUTH,
+operation("get", "/credit-records/{number}", summary="一条失信登记（含完整身份证号码；查看留痕）", security=BEARER,
           parameters=[{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
           responses={"200": {"description": "登记", "content": _JSON},
                      "404": {"description": "登记不存在或不在辖区"}})
@@ -180,13 +180,13 @@ _DECIDED = {"200": {"description": "审批或撤销后的失信登记", "content
             "404": {"description": "不存在或不在辖区"}, "409": {"description": "当前状态不能如此办理"},
             "422": {"description": "逐字段的中文意见"}}
 operation("post", "/credit-records/{number}/decision", summary="审批失信登记：予以登记或不予登记（须填写理由）",
-          security=_AUTH, parameters=_NUMBER, responses=_DECIDED,
+          security=BEARER, parameters=_NUMBER, responses=_DECIDED,
           requestBody={"required": True, "content": {"application/json": {"schema": {
               "type": "object", "required": ["decision"], "additionalProperties": False,
               "properties": {"decision": {"enum": ["approve", "reject"]},
                              "note": {"type": "string", "maxLength": 2000}}}}}})
 operation("post", "/credit-records/{number}/revoke", summary="撤销已登记的失信登记（须填写原因，如申诉成立）",
-          security=_AUTH, parameters=_NUMBER, responses=_DECIDED,
+          security=BEARER, parameters=_NUMBER, responses=_DECIDED,
           requestBody={"required": True, "content": {"application/json": {"schema": {
               "type": "object", "required": ["reason"], "additionalProperties": False,
               "properties": {"reason": {"type": "string", "maxLength": 2000}}}}}})

@@ -21,6 +21,7 @@ from engine.services import cross_city
 from engine.services import cross_city_queries as queries
 from web.api.blueprint import bp
 from web.api.inputs import optional_json_body
+from web.api.openapi import BEARER
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -99,16 +100,15 @@ def gather_cross_city() -> tuple[Response, int]:
 
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
-_AUTH = [{"bearer": []}]
 operation("get", "/cross-city/batches", summary="跨地市核对批次：本单位汇总（市级）或受托（省级）的批次（PS-7）",
-          security=_AUTH, responses={"200": {"description": "{items: [...]}", "content": _JSON}})
+          security=BEARER, responses={"200": {"description": "{items: [...]}", "content": _JSON}})
 operation("get", "/cross-city/batches/{batch_no}",
-          summary="批次详情：各项请求、所在单位与每一步经过、委托书、最迟报告期限、是否逾期、待办环节", security=_AUTH,
+          summary="批次详情：各项请求、所在单位与每一步经过、委托书、最迟报告期限、是否逾期、待办环节", security=BEARER,
           responses={"200": {"description": "批次", "content": _JSON},
                      "404": {"description": "不存在或不在辖区（batch_not_found）"}})
 operation("post", "/cross-city/gather",
           summary="立即汇总：把本市级核对机构待汇总的跨地市核对请求汇总为一个批次（另有周期任务 cross_city.gather）",
-          security=_AUTH,
+          security=BEARER,
           requestBody={"required": False, "content": {"application/json": {"schema": {
               "type": "object", "additionalProperties": False,
               "properties": {"city_agency": {"type": "string", "description": "市级核对机构单位代码（可选）"}}}}}},

@@ -22,6 +22,7 @@ from engine.models import Membership
 from engine.services.deploy import deploy_files
 from web.api.blueprint import bp
 from web.api.inputs import json_body
+from web.api.openapi import BEARER
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -95,7 +96,6 @@ def deploy_definitions() -> tuple[Response, int]:
 
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
-_AUTH = [{"bearer": []}]
 _FILES_BODY = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["files"], "additionalProperties": False, "properties": {"files": {
         "type": "object", "minProperties": 1, "maxProperties": MAX_FILES,
@@ -104,12 +104,12 @@ _DEPLOYED = "{deployed: [{process_id, version, content_hash, created}], warnings
 _REPORT = ("{ok, processes, errors, warnings, findings: [{severity: error|warning, code, message, filename, "
            "element_id, line}]}")
 operation("post", "/process-definitions/lint",
-          summary="检查流程定义（BPMN lint）：部署会拒绝的错误与可部署但有风险的警告；不保存任何内容", security=_AUTH,
+          summary="检查流程定义（BPMN lint）：部署会拒绝的错误与可部署但有风险的警告；不保存任何内容", security=BEARER,
           requestBody=_FILES_BODY,
           responses={"200": {"description": f"检查报告（有错误时也是 200）：{_REPORT}", "content": _JSON},
                      "422": {"description": "请求体有误（invalid_json、validation_error，按字段给出）"}})
 operation("post", "/process-definitions",
-          summary="部署流程定义（仅流程设计人员）：检查无错误后存为新版本；内容相同则不变", security=_AUTH,
+          summary="部署流程定义（仅流程设计人员）：检查无错误后存为新版本；内容相同则不变", security=BEARER,
           requestBody=_FILES_BODY,
           responses={"201": {"description": _DEPLOYED, "content": _JSON},
                      "200": {"description": "内容与已部署版本相同，未新建版本（同上结构）", "content": _JSON},

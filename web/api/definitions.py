@@ -19,6 +19,7 @@ from engine.bpmn_diff import DefinitionDiff
 from engine.errors import PermissionDeniedError
 from engine.services import definitions as defs
 from web.api.blueprint import bp
+from web.api.openapi import BEARER
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -111,23 +112,22 @@ def diff_body(diff: DefinitionDiff) -> dict[str, Any]:
                   for f in diff.files]}
 
 
-_AUTH = [{"bearer": []}]
 _PID = {"name": "process_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 _403 = {"description": "不具备查看流程定义的角色（definition_role_required）"}
 _404 = {"description": "没有该流程（process_not_found）或该版本（definition_version_not_found）"}
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 operation("get", "/process-definitions", summary="已部署的流程：当前版本、版本数、最近部署、办理中与已结束案件数",
-          security=_AUTH, responses={"200": {"description": '{"items": [...]}', "content": _JSON}, "403": _403})
+          security=BEARER, responses={"200": {"description": '{"items": [...]}', "content": _JSON}, "403": _403})
 operation("get", "/process-definitions/{process_id}", summary="一个流程的各版本（最新在前）与部署、切换当前版本的记录",
-          security=_AUTH, parameters=[_PID],
+          security=BEARER, parameters=[_PID],
           responses={"200": {"description": "versions 与 history", "content": _JSON}, "403": _403, "404": _404})
 operation("get", "/process-definitions/{process_id}/versions/{version}",
           summary="一个版本：文件（名称、SHA-256、大小）、用户任务（泳道角色、formKey、办理时限、岗位分离属性）、流程属性",
-          security=_AUTH, parameters=[_PID, _VERSION],
+          security=BEARER, parameters=[_PID, _VERSION],
           responses={"200": {"description": "版本详情", "content": _JSON}, "403": _403, "404": _404})
 operation("get", "/process-definitions/{process_id}/versions/{version}/files/{filename}",
-          summary="下载一个版本部署的文件原文（BPMN/DMN XML）", security=_AUTH,
+          summary="下载一个版本部署的文件原文（BPMN/DMN XML）", security=BEARER,
           parameters=[_PID, _VERSION,
                       {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}],
           responses={"200": {"description": "文件原文", "content": {"application/xml": {"schema": {"type": "string"}}}},
@@ -135,7 +135,7 @@ operation("get", "/process-definitions/{process_id}/versions/{version}/files/{fi
 operation("get", "/process-definitions/{process_id}/diff",
           summary="两个版本的语义比较：按元素 id 匹配的新增、删除、修改（类型中文名、修改内容），"
                   "仅图形布局变化时 summary 为“仅图形布局变化”；每个文件另附统一格式文本差异",
-          security=_AUTH, parameters=[
+          security=BEARER, parameters=[
               _PID,
               {"name": "from", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 1},
                "description": "起始版本号"},

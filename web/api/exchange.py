@@ -23,6 +23,7 @@ from engine.exchange.system_mode import RESULTS_PATH
 from engine.exchange.system_mode import receive_delay_notice
 from engine.exchange.system_mode import receive_results
 from web.api.blueprint import bp
+from web.api.openapi import BEARER
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -134,4 +135,4 @@ def list_overdue() -> Response:
 
 
 operation("get", "/exchange/overdue", summary="超期未反馈的交换请求（PS-10；本人备案的单位）",
-          security=[{"bearer": []}], responses={"200": {"description": "请求列表"}})
+          security=BEARER, responses={"200": {"description": "请求列表"}})

@@ -19,6 +19,8 @@ ERROR_SCHEMA = {
 #: the request body of an action that takes none: nothing, or an empty object (``web/api/inputs.no_body``)
 NO_BODY = {"required": False, "content": {"application/json": {"schema": {
     "type": "object", "properties": {}, "additionalProperties": False}}}}
+#: the ``security`` of an operation that needs a bearer token (``web/auth.py``); ``security=[]`` marks a public one
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _OPERATIONS: list[tuple[str, str, dict[str, Any]]] = []
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 #: the refusals every operation of a kind can give: ``web/auth.py`` (401), a path naming nothing (404), the body

@@ -38,6 +38,7 @@ from web.api.inputs import cursor_arg
 from web.api.inputs import json_body
 from web.api.inputs import limit_arg
 from web.api.inputs import no_body
+from web.api.openapi import BEARER
 from web.api.openapi import NO_BODY
 from web.api.openapi import json_request
 from web.api.openapi import operation
@@ -210,7 +211,6 @@ def _batch_command(batch_no: str, command: Callable[..., RecheckBatch]) -> Respo
 
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
-_AUTH = [{"bearer": []}]
 
 
 def _recheck_body() -> dict[str, Any]:
@@ -231,7 +231,7 @@ _BATCH_BODY = {"type": "object", "required": ["entrusting_unit", "agency_unit"],
                               "entrustment_number": {"type": "string", "maxLength": TEXT_LIMITS["entrustment_number"],
                                                      "description": "或：已导入数据包的委托书编号（无 case_nos 时）"}}}
 operation("post", "/rechecks", summary="发起个案复核：提交复核表（PS-9、DO-8）；异议须在告知之日起 30 日内（PS-13）",
-          security=_AUTH, requestBody=json_request(_recheck_body()),
+          security=BEARER, requestBody=json_request(_recheck_body()),
           responses={"201": {"description": "复核编号、状态与待决定任务", "content": _JSON},
                      "403": {"description": "不是发起部门的经办人员（role_required）"},
                      "404": {"description": "案件不存在或不在辖区"},
@@ -239,16 +239,16 @@ operation("post", "/rechecks", summary="发起个案复核：提交复核表（P
                      "422": {"description": "复核表有误（form_invalid），"
                                             "或异议逾期不予受理（objection_late，拒绝已记录）"}})
 operation("get", "/rechecks", summary="复核列表（可按 case_no 过滤；仅辖区内；新的在前，按 next_cursor 翻页）",
-          security=_AUTH,
+          security=BEARER,
           parameters=[{"name": "case_no", "in": "query", "schema": {"type": "string"}}, *PAGE_PARAMETERS],
           responses={"200": {"description": "{items: [...], next_cursor: 下一页游标或 null}", "content": _JSON},
                      "422": {"description": "limit 或 cursor 有误"}})
 operation("get", "/rechecks/{recheck_no}", summary="复核详情：复核表、决定、复核委托书、关联核对案件与结果",
-          security=_AUTH,
+          security=BEARER,
           responses={"200": {"description": "复核", "content": _JSON}, "404": {"description": "不存在或不在辖区"}})
 operation("get", "/rechecks/{recheck_no}/documents/{which}.pdf",
           summary="复核表（which=recheck_form）或复核委托书（which=recheck_entrustment）PDF（DO-8；带查看人水印；下载将被记录）",
-          security=_AUTH,
+          security=BEARER,
           parameters=[{"name": "which", "in": "path", "required": True,
                        "schema": {"enum": ["recheck_form", "recheck_entrustment"]}}],
           responses={"200": {"description": "PDF", "content": {"application/pdf": {
@@ -257,16 +257,16 @@ operation("get", "/rechecks/{recheck_no}/documents/{which}.pdf",
                      "404": {"description": "不存在、不在辖区，或尚未出具复核委托书"}})
 operation("post", "/recheck-batches",
           summary="创建批量复核批次（PS-8）：case_nos 名单或 entrustment_number（已导入的数据包）；后台分批启动",
-          security=_AUTH, requestBody=json_request(_BATCH_BODY),
+          security=BEARER, requestBody=json_request(_BATCH_BODY),
           responses={"202": {"description": "批次（后台启动中）", "content": _JSON},
                      "403": {"description": "不是委托部门的救助经办人"}, "422": {"description": "名单为空或单位有误"}})
 operation("get", "/recheck-batches/{batch_no}", summary="批次进度：各环节数量、逾期、已结束、失败行及原因",
-          security=_AUTH,
+          security=BEARER,
           responses={"200": {"description": "批次", "content": _JSON}, "404": {"description": "不存在"}})
-operation("post", "/recheck-batches/{batch_no}/pause", summary="暂停批次（当前分块完成后停止）", security=_AUTH,
+operation("post", "/recheck-batches/{batch_no}/pause", summary="暂停批次（当前分块完成后停止）", security=BEARER,
           requestBody=NO_BODY,
           responses={"200": {"description": "批次"}, "409": {"description": "当前不能暂停"}})
 operation("post", "/recheck-batches/{batch_no}/resume", summary="继续已暂停或已中断（interrupted）的批次",
-          security=_AUTH,
+          security=BEARER,
           requestBody=NO_BODY,
           responses={"200": {"description": "批次"}, "409": {"description": "批次未暂停也未中断"}})

@@ -28,11 +28,11 @@ from engine.reports.printing import render_report
 from engine.reports.service import case_reports
 from engine.reports.service import get_report
 from web.api.blueprint import bp
-from web.api.cases import _AUTH
 from web.api.cases import _case
 from web.api.inputs import PAGE_PARAMETERS
 from web.api.inputs import cursor_arg
 from web.api.inputs import limit_arg
+from web.api.openapi import BEARER
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -96,35 +96,36 @@ def report_pdf(report_id: int) -> Response:
     return response
 
 
-_REPORT = {"type": "object", "required": ["id", "number", "issued_at", "valid_until", "expired", "superseded_by"],
-           "properties": {"id": {"type": "integer"}, "number": {"type": "string", "description": "编号"},
-                          "kind": {"type": "string", "enum": ["verification", "reverification"]},
-                          "case_no": {"type": "string", "description": "出具该报告的案件（复核报告为复核核对案件；"
-                                                                  "上级核对时为上级核对机构的案件）"},
-                          "issued_at": {"type": "string", "format": "date-time"},
-                          "valid_until": {"type": "string", "format": "date", "description": "有效期最后一日（一年）"},
-                          "expired": {"type": "boolean", "description": "已超过有效期（LOC-27）"},
-                          "superseded_by": {"type": ["string", "null"], "description": "替代它的更正报告编号"},
-                          "supersedes_id": {"type": ["integer", "null"]},
-                          "status": {"type": "string", "enum": ["有效", "已过期", "已被替代"]},
-                          "sha256": {"type": "string"},
-                          "level": {"type": "string", "enum": ["县级", "市级", "省级"],
-                                    "description": "出具机构的层级"},
-                          "agency": {"type": "object", "description": "出具报告的核对机构（code、name）"},
-                          "own": {"type": "boolean",
-                                  "description": "本案件自己出具的报告（否：上级核对机构为本案出具）"},
-                          "escalation_no": {"type": ["string", "null"], "description": "上级核对编号（PS-5、PS-7）"}}}
+_REPORT: dict[str, Any] = {
+    "type": "object", "required": ["id", "number", "issued_at", "valid_until", "expired", "superseded_by"],
+    "properties": {"id": {"type": "integer"}, "number": {"type": "string", "description": "编号"},
+                   "kind": {"type": "string", "enum": ["verification", "reverification"]},
+                   "case_no": {"type": "string", "description": "出具该报告的案件（复核报告为复核核对案件；"
+                                                           "上级核对时为上级核对机构的案件）"},
+                   "issued_at": {"type": "string", "format": "date-time"},
+                   "valid_until": {"type": "string", "format": "date", "description": "有效期最后一日（一年）"},
+                   "expired": {"type": "boolean", "description": "已超过有效期（LOC-27）"},
+                   "superseded_by": {"type": ["string", "null"], "description": "替代它的更正报告编号"},
+                   "supersedes_id": {"type": ["integer", "null"]},
+                   "status": {"type": "string", "enum": ["有效", "已过期", "已被替代"]},
+                   "sha256": {"type": "string"},
+                   "level": {"type": "string", "enum": ["县级", "市级", "省级"],
+                             "description": "出具机构的层级"},
+                   "agency": {"type": "object", "description": "出具报告的核对机构（code、name）"},
+                   "own": {"type": "boolean",
+                           "description": "本案件自己出具的报告（否：上级核对机构为本案出具）"},
+                   "escalation_no": {"type": ["string", "null"], "description": "上级核对编号（PS-5、PS-7）"}}}
 operation("get", "/cases/{case_no}/reports",
           summary="案件的核对报告列表（编号、出具时间、有效期、是否过期、被哪份更正报告替代；"
           "含本户个案复核出具的复核报告（kind=reverification，case_no 为复核核对案件）"
           "及上级核对机构为本案出具的报告和各自层级）",
-          security=_AUTH,
+          security=BEARER,
           responses={"200": {"description": "报告列表", "content": {"application/json": {"schema": {
               "type": "object", "properties": {"case_no": {"type": "string"},
                                                "reports": {"type": "array", "items": _REPORT}}}}}},
                      "404": {"description": "不存在或不在辖区"}})
 operation("get", "/reports/{report_id}.pdf", summary="核对报告 PDF（带查看人水印；下载将被记录并计数）",
-          security=_AUTH, parameters=[{"name": "report_id", "in": "path", "required": True,
+          security=BEARER, parameters=[{"name": "report_id", "in": "path", "required": True,
                                        "schema": {"type": "integer", "minimum": 1}}],
           responses={"200": {"description": "PDF；X-Hedui-Report-Expired 头表示是否已过期",
                              "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
@@ -138,7 +139,7 @@ _ISSUED = {"type": "object", "required": [*_REPORT["required"], "status", "appli
                           "applicant_id_masked": {"type": ["string", "null"],
                                                   "description": "申请人身份证号码（已隐藏中间位）"}}}
 operation("get", "/reports", summary="辖区内已出具的核对报告和复核报告（最新在前；"
-          "报告出具人员、科室负责人、审计监督员；审计监督员的查阅记入访问记录）", security=_AUTH, parameters=[
+          "报告出具人员、科室负责人、审计监督员；审计监督员的查阅记入访问记录）", security=BEARER, parameters=[
               {"name": "issued_from", "in": "query", "schema": {"type": "string", "format": "date"}},
               {"name": "issued_to", "in": "query", "schema": {"type": "string", "format": "date"},
                "description": "出具日期（北京时间，含两端）"},

@@ -17,6 +17,7 @@ from engine.stats.report import compute
 from engine.stats.report import to_dict
 from forms.household import BUSINESS_TYPES
 from web.api.blueprint import bp
+from web.api.openapi import BEARER
 from web.api.openapi import operation
 from web.auth import api_login_required
 from web.auth import current_api_user
@@ -58,7 +59,7 @@ _SHARING = {"type": "object", "properties": {
     "in_time_rate": {"type": ["number", "null"]}, "average_answer_work_days": {"type": ["number", "null"]}}}
 operation("get", "/stats",
           summary="统计分析：本辖区各核对机构业务量与办理时效、按业务类别与核对结果、各信息共享单位反馈情况"
-          "（只含汇总数字；查阅留痕）", security=[{"bearer": []}],
+          "（只含汇总数字；查阅留痕）", security=BEARER,
           parameters=[
               {"name": "period", "in": "query", "schema": {"type": "string", "enum": list(PERIODS),
                                                            "default": "month"},

@@ -23,6 +23,7 @@ from web.api.inputs import PAGE_PARAMETERS
 from web.api.inputs import json_body
 from web.api.inputs import limit_arg
 from web.api.inputs import no_body
+from web.api.openapi import BEARER
 from web.api.openapi import NO_BODY
 from web.api.openapi import json_request
 from web.api.openapi import operation
@@ -145,16 +146,15 @@ def reassign(task_id: str) -> Response:
 
 
 _TASK = {"application/json": {"schema": {"type": "object"}}}
-_AUTH = [{"bearer": []}]
 operation("post", "/tokens", summary="用用户名和密码换取访问令牌", security=[],
           requestBody=json_request(json_schema(TokenRequestSchema())),
           responses={"201": {"description": "令牌（8 小时有效）"}, "401": {"description": "用户名或密码错误"},
                      "429": {"description": "登录失败次数过多，请稍后再试"}})
-operation("delete", "/tokens/current", summary="吊销当前令牌", security=_AUTH, requestBody=NO_BODY,
+operation("delete", "/tokens/current", summary="吊销当前令牌", security=BEARER, requestBody=NO_BODY,
           responses={"204": {"description": "已吊销"}})
-operation("get", "/tasks", summary="我可办理的待办任务", security=_AUTH, parameters=[PAGE_PARAMETERS[0]],
+operation("get", "/tasks", summary="我可办理的待办任务", security=BEARER, parameters=[PAGE_PARAMETERS[0]],
           responses={"200": {"description": "任务列表", "content": _TASK}, "401": {"description": "未登录"}})
-operation("get", "/tasks/{task_id}", summary="任务详情", security=_AUTH,
+operation("get", "/tasks/{task_id}", summary="任务详情", security=BEARER,
           responses={"200": {"description": "任务", "content": _TASK}, "404": {"description": "不存在"}})
 _BODIES = {"claim": NO_BODY, "release": NO_BODY,
            "complete": json_request({"type": "object", "additionalProperties": False, "properties": {"data": {
@@ -162,7 +162,7 @@ _BODIES = {"claim": NO_BODY, "release": NO_BODY,
            "reassign": json_request(json_schema(TaskReassignSchema()))}
 for _verb, _summary in (("claim", "认领任务"), ("release", "退回任务到待认领"), ("complete", "提交任务表单并办结"),
                         ("reassign", "科室负责人改派任务（body: {\"username\", \"reason\"（可选）}）")):
-    operation("post", f"/tasks/{{task_id}}/{_verb}", summary=_summary, security=_AUTH, requestBody=_BODIES[_verb],
+    operation("post", f"/tasks/{{task_id}}/{_verb}", summary=_summary, security=BEARER, requestBody=_BODIES[_verb],
               responses={"200": {"description": "任务", "content": _TASK},
                          "403": {"description": "不具备该任务的角色"},
                          "409": {"description": "已被他人认领或办结（并发冲突）"},

@@ -58,7 +58,8 @@ def data_lines(data: Any, form_key: str | None = None, *, unmasked: bool = False
         labels[spec.name] = spec.label
         choices[spec.name] = dict(spec.choices)
     lines = []
-    for name, value in data.items():
+    items: dict[str, Any] = data  # a JSON object: its keys are text
+    for name, value in items.items():
         shown = value if unmasked else masked(value)
         if isinstance(shown, str) and shown in choices.get(name, {}):
             shown = f"{choices[name][shown]}（{shown}）"

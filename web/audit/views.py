@@ -232,6 +232,7 @@ def replay_diagram(instance_id: int) -> Response:
 def access_log() -> str:
     ctx = get_ctx()
     f, shown = access_filter(request.args)
+    query: dict[str, Any] = dict(shown)  # url_for's **values; a plain str value could not fill _external
     page = page_number(request.args.get("page"))
     rows, more = query_access_log(ctx, auditor_scope(ctx, current_user.id), f, offset=(page - 1) * LOG_PER_PAGE,
                                   limit=LOG_PER_PAGE)
@@ -241,7 +242,7 @@ def access_log() -> str:
     roles = dict(ctx.session.execute(select(Role.code, Role.name)).all())
     return render_template("audit/access_log.html", rows=rows, more=more, page=page, shown=shown,
                            kinds=ACCESS_KINDS, names=names, role_names=roles, local_time=local_time,
-                           details=_details, page_url=lambda n: url_for("audit.access_log", page=n, **shown))
+                           details=_details, page_url=lambda n: url_for("audit.access_log", page=n, **query))
 
 
 _DETAIL_NAMES = {"view": "查阅内容", "page": "页面", "format": "格式", "purpose": "用途", "note": "说明",

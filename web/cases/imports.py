@@ -36,6 +36,7 @@ from engine.models import ImportJobStatus
 from engine.models import Unit
 from engine.models.draft import PENDING_IMPORT_STATUSES
 from engine.services.packages import MAX_PACKAGE_BYTES
+from engine.services.packages import TABLES
 from web.cases import importing
 from web.cases import package_template
 from web.cases import queries
@@ -82,7 +83,7 @@ def _recent() -> list[ImportJob]:
 def _upload_page(units: list[Unit], errors: dict[str, list[str]], message: str | None) -> str:
     return render_template("cases/import.html", units=[(str(u.id), u.name) for u in units], errors=errors,
                            message=message, jobs=_recent(), status_names=STATUS_NAMES, local_time=local_time,
-                           xlsx=package_template.HAS_XLSX, tables=package_template.TABLES)
+                           xlsx=package_template.HAS_XLSX, tables=TABLES)
 
 
 @bp.get("/import")

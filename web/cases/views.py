@@ -40,6 +40,7 @@ from forms.ids import parse_id_number
 from forms.member_rules import DUTIES
 from forms.member_rules import RELATIONS
 from forms.member_rules import RULE_SETS
+from forms.member_rules import RuleSet
 from web.cases import access
 from web.cases import queries
 from web.cases.blueprint import bp
@@ -139,7 +140,7 @@ def _case_page(household: Household, *, unmasked: set[int], form: dict[str, Any]
         obligors=[p for p in household.persons if p.role.value == "obligor"],
         shown_id=lambda p: (p.id_number if p.id in unmasked else mask_id(p.id_number)) if p.id_number else "（无）",
         unmasked=unmasked, relation=lambda code: RELATIONS.get(code, (code, None))[0],
-        rule=lambda code: (rules.get(code).label if rules and code and rules.get(code) else (code or "—")),
+        rule=lambda code: _rule_label(rules, code),
         duty=lambda code: DUTIES.get(code, code or "—").split("（")[0], signatures=_signatures(household),
         authorisations=household.authorisations,
         business_names=lambda codes: "、".join(BUSINESS_TYPES.get(c, c) for c in codes),
@@ -172,6 +173,12 @@ def _printed(household: Household) -> dict[str, int]:
     keys = {which: document_key(household, which) for which in ("authorisation", "entrustment")}
     counts = print_counts(get_ctx().session, list(keys.values()))
     return {which: counts.get(key, 0) for which, key in keys.items()}
+
+
+def _rule_label(rules: RuleSet | None, code: str | None) -> str:
+    """The member rule's name; its code when the household's rule set does not know it; a dash when none."""
+    found = rules.get(code) if rules and code else None
+    return found.label if found else (code or "—")
 
 
 def _business(code: str, other: str | None) -> str:

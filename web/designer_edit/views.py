@@ -53,7 +53,7 @@ def check() -> ResponseReturnValue:
 def _read(upload: FileStorage) -> bytes:
     """The upload's bytes; its spooled temporary file is closed at once (large uploads live on disk)."""
     try:
-        return upload.read()
+        return upload.stream.read()
     finally:
         upload.close()
 

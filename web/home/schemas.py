@@ -17,6 +17,7 @@ from marshmallow import fields
 from marshmallow import pre_load
 from marshmallow import validate
 
+from engine.errors import HeduiError
 from engine.errors import ValidationError
 from forms.base import FormSchema
 from web.login import CSRF_KEY
@@ -51,8 +52,8 @@ def load_form(schema: HtmlFormSchema, form: Mapping[str, Any]) -> dict[str, Any]
         raise ValidationError(fields=exc.messages) from exc
 
 
-def field_errors(exc: ValidationError) -> dict[str, list[str]]:
-    """``{field: [message, ...]}`` from a form or service validation error."""
+def field_errors(exc: HeduiError) -> dict[str, list[str]]:
+    """``{field: [message, ...]}`` from a form or service validation error (another domain error has none)."""
     raw = exc.details.get("fields") or {}
     return {str(name): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])] for name, msgs in raw.items()}
 

@@ -69,7 +69,7 @@ def task_form(form_key: str | None, properties: Mapping[str, Any], fallback_titl
     return TaskForm(form_key, schema.title or fallback_title, specs)
 
 
-def _spec(name: str, field: fields.Field, properties: Mapping[str, Any]) -> FieldSpec:
+def _spec(name: str, field: fields.Field[Any], properties: Mapping[str, Any]) -> FieldSpec:
     meta = field.metadata
     help_text = str(meta["help"]) if meta.get("help") else None
 
@@ -94,13 +94,13 @@ def _spec(name: str, field: fields.Field, properties: Mapping[str, Any]) -> Fiel
     return make("unsupported")
 
 
-def _checks(name: str, field: fields.Field, choices: Sequence[tuple[str, str]]) -> FieldSpec:
+def _checks(name: str, field: fields.Field[Any], choices: Sequence[tuple[str, str]]) -> FieldSpec:
     meta = field.metadata
     return FieldSpec(name, str(meta.get("label") or name), "checks", False,
                      str(meta["help"]) if meta.get("help") else None, tuple(choices))
 
 
-def _choices(name: str, field: fields.Field, properties: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+def _choices(name: str, field: fields.Field[Any], properties: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     raw = field.metadata.get("choices")
     if not isinstance(raw, Mapping):
         return ()
@@ -112,7 +112,7 @@ def _choices(name: str, field: fields.Field, properties: Mapping[str, Any]) -> t
     return tuple(choices)
 
 
-def _max_length(field: fields.Field) -> int | None:
+def _max_length(field: fields.Field[Any]) -> int | None:
     limits = [v.max for v in field.validators if isinstance(v, validate.Length) and v.max is not None]
     return min(limits) if limits else None
 

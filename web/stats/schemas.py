@@ -14,6 +14,7 @@ from marshmallow import ValidationError as MarshmallowError
 from marshmallow import fields
 from marshmallow import validate
 from marshmallow import validates_schema
+from marshmallow.types import ErrorMessages
 
 from engine.context import EngineContext
 from engine.stats.scope import StatsQuery
@@ -24,7 +25,7 @@ from web.home.schemas import load_form
 
 PERIODS = {"month": "本月", "quarter": "本季度", "year": "本年度", "custom": "自定义"}
 PARAMETERS = ("period", "from", "to", "region", "agency", "business_type")
-_DATE = {"invalid": "请输入有效日期（年-月-日）"}
+_DATE: ErrorMessages = {"invalid": "请输入有效日期（年-月-日）"}
 
 
 class StatsFilterSchema(HtmlFormSchema):
