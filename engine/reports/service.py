@@ -221,17 +221,22 @@ class ReportState:
     superseded_by: Report | None
 
     @property
-    def label(self) -> str:
+    def code(self) -> str:
+        """``valid``, ``expired`` or ``superseded`` (the API's stable value; :attr:`label` is what people read)."""
         if self.superseded_by is not None:
-            return "已被替代"
-        return "已过期" if self.expired else "有效"
+            return "superseded"
+        return "expired" if self.expired else "valid"
+
+    @property
+    def label(self) -> str:
+        return {"superseded": "已被替代", "expired": "已过期", "valid": "有效"}[self.code]
 
     def to_json(self) -> dict[str, Any]:
         r = self.report
         return {"id": r.id, "number": r.number, "kind": r.kind.value, "case_no": r.case_no,
                 "issued_at": r.issued_at.isoformat(), "valid_until": r.valid_until.isoformat(),
                 "expired": self.expired, "superseded_by": self.superseded_by.number if self.superseded_by else None,
-                "supersedes_id": r.supersedes_id, "status": self.label, "sha256": r.sha256}
+                "supersedes_id": r.supersedes_id, "status": self.label, "state": self.code, "sha256": r.sha256}
 
 
 def is_expired(report: Report, today: date) -> bool:

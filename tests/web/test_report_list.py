@@ -231,6 +231,7 @@ def test_the_api_lists_with_filters_and_a_cursor(app: Any, client: Any, world: d
     second = client.get(f"/api/v1/reports?limit=1&cursor={cursor}", headers=headers).json
     assert [i["number"] for i in second["items"]] == [old] and second["next_cursor"] is None
     assert second["items"][0]["superseded_by"] == new and second["items"][0]["status"] == "已被替代"
+    assert second["items"][0]["state"] == "superseded"  # the code the state filter takes
     only = client.get("/api/v1/reports?state=superseded&issued_from=2026-11-23", headers=headers).json["items"]
     assert [i["number"] for i in only] == [old]
     bad = client.get("/api/v1/reports?state=zz&issued_to=2026-13-01", headers=headers)

@@ -123,7 +123,7 @@ def test_api_lists_reports_and_flags_an_expired_one(app, client, case_no, clock)
     clock.set(datetime(2027, 12, 1, 9, 0, tzinfo=SHANGHAI))
     headers = _token(client, "hq_street_clerk")  # a year later: a fresh token
     [item] = client.get(f"/api/v1/cases/{case_no}/reports", headers=headers).json["reports"]
-    assert item["expired"] is True and item["status"] == "已过期"
+    assert item["expired"] is True and item["status"] == "已过期" and item["state"] == "expired"
     assert client.get(f"/api/v1/reports/{report.id}.pdf", headers=headers).headers["X-Hedui-Report-Expired"] == "true"
     login(client, "cy_reporter")
     assert 'data-report-status="已过期"' in client.get(f"/cases/{case_no}").get_data(as_text=True)

@@ -91,8 +91,7 @@ def report_pdf(report_id: int) -> Response:
     state = next(s for s in case_reports(ctx, report.case_no) if s.report.id == report.id)
     response = file_response(rendered.content, f"report-{report.id}.pdf")
     response.headers["X-Hedui-Report-Expired"] = "true" if state.expired else "false"
-    status = {"有效": "valid", "已过期": "expired", "已被替代": "superseded"}[state.label]
-    response.headers["X-Hedui-Report-Status"] = status
+    response.headers["X-Hedui-Report-Status"] = state.code
     return response
 
 
@@ -107,7 +106,9 @@ _REPORT: dict[str, Any] = {
                    "expired": {"type": "boolean", "description": "已超过有效期（LOC-27）"},
                    "superseded_by": {"type": ["string", "null"], "description": "替代它的更正报告编号"},
                    "supersedes_id": {"type": ["integer", "null"]},
-                   "status": {"type": "string", "enum": ["有效", "已过期", "已被替代"]},
+                   "status": {"type": "string", "enum": ["有效", "已过期", "已被替代"], "description": "状态（中文）"},
+                   "state": {"type": "string", "enum": ["valid", "expired", "superseded"],
+                             "description": "状态代码（与列表的 state 筛选条件相同）"},
                    "sha256": {"type": "string"},
                    "level": {"type": "string", "enum": ["县级", "市级", "省级"],
                              "description": "出具机构的层级"},
