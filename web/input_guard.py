@@ -37,14 +37,34 @@ def _refuse_nul() -> None:
         raise ValidationError(NUL_MESSAGE, code="nul_character")
 
 
+def digits_up_to(limit: int) -> str:
+    """A regular expression for the ASCII decimal numbers 0 … ``limit`` (leading zeros allowed).
+
+    The URL map then refuses a larger number by its pattern, as it refuses letters: a 404 whatever the
+    method. (A number the pattern accepts but the converter refuses would make Werkzeug answer 405 for a
+    POST when a GET rule has the same shape.)
+    """
+    text = str(limit)
+    width = len(text)
+    parts = ["[0-9]"] if width > 1 else [f"[0-{text}]"]
+    if width > 2:
+        parts.append(f"[1-9][0-9]{{1,{width - 2}}}")
+    if width > 1:
+        for i, char in enumerate(text):
+            low, rest = (1 if i == 0 else 0), width - i - 1
+            if int(char) > low:
+                parts.append(text[:i] + f"[{low}-{int(char) - 1}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+        parts.append(text)
+    return f"0*(?:{'|'.join(parts)})"
+
+
 class RowIdConverter(IntegerConverter):
     """``<int:...>``: ASCII digits up to the largest row id unless the route says otherwise (``<int(max=...):...>``)."""
-
-    regex = r"[0-9]+"
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(url_map, *args, **kwargs)
+        self.regex = digits_up_to(MAX_ROW_ID if self.max is None else self.max)
 
 
 def init_converters(app: Flask) -> None:
