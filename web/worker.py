@@ -148,7 +148,7 @@ def celery_settings(config: dict[str, Any]) -> dict[str, Any]:
 
 def make_celery(app: Flask) -> Celery:
     """The Celery app for ``app`` (built once per Flask app): settings, the job task, the shared queue."""
-    existing = app.extensions.get("celery")
+    existing: Celery | None = app.extensions.get("celery")
     if existing is not None:
         return existing
     state: HeduiState = app.extensions["hedui"]
@@ -158,16 +158,16 @@ def make_celery(app: Flask) -> Celery:
     if isinstance(state.jobs, CeleryJobQueue):
         state.jobs.bind(celery)  # one broker connection pool per process
     _engines.add(state.db_engine)
-    celery.flask_app = app  # for `celery shell` and operators
+    celery.flask_app = app  # type: ignore[attr-defined]  # our own attribute, for `celery shell` and operators
     app.extensions["celery"] = celery
     return celery
 
 
 def _register_run_job(celery: Celery, app: Flask) -> None:
     # shared=False: a shared task would be added to every Celery app in the process, each
-    # closing over the first Flask app that registered it; the ignore: Celery has no types (mypy only sees Any)
-    @celery.task(name=TASK_NAME, bind=True, max_retries=MAX_RETRIES, shared=False)  # type: ignore[untyped-decorator]
-    def run_job(task: Task, name: str, kwargs: dict[str, Any]) -> Any:
+    # closing over the first Flask app that registered it
+    @celery.task(name=TASK_NAME, bind=True, max_retries=MAX_RETRIES, shared=False)
+    def run_job(task: Task[Any, Any], name: str, kwargs: dict[str, Any]) -> Any:
         """Run one job in its own unit of work; retry what a later attempt can fix."""
         state: HeduiState = app.extensions["hedui"]
         try:
@@ -224,7 +224,7 @@ class CeleryJobQueue:
         logger.debug("job %s sent as task %s", name, result.id)
 
 
-@worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]  # Celery has no types
+@worker_process_init.connect(weak=False)
 def _fresh_pools_after_fork(**_: Any) -> None:
     """A forked pool process must not share its parent's database connections (SQLAlchemy pooling docs)."""
     for engine in list(_engines):
