@@ -10,7 +10,6 @@ import logging
 import re
 from typing import Any
 
-import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,8 +24,6 @@ from engine.models.complaint import Complaint
 from engine.services.complaints import complaint_stream
 from tests.engine.recheck_factory import enrol
 from tests.engine.recheck_factory import prepare
-from tests.web import open_sessions
-from tests.web.open_sessions import close_opened  # noqa: F401  (fixture)
 from tests.web.test_api_tasks import _token
 from tests.web.test_inbox import _post as post
 from tests.web.test_inbox import login
@@ -41,8 +38,6 @@ def seed(ctx: EngineContext) -> None:
 
 
 SEED_ONCE = seed
-pytestmark = pytest.mark.usefixtures("close_opened")
-
 
 def _setup(app: Any) -> str:
     """What :func:`seed` made: the household's case number."""
@@ -51,7 +46,7 @@ def _setup(app: Any) -> str:
 
 
 def _session(app: Any) -> Session:
-    return open_sessions.session(app)
+    return app.extensions["hedui"].new_context().session
 
 
 def _count(app: Any, model: Any) -> int:

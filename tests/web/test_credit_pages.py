@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -25,8 +24,6 @@ from tests.engine.credit_factory import propose
 from tests.engine.credit_factory import registered
 from tests.engine.recheck_factory import prepare
 from tests.engine.report_factory import southern_case
-from tests.web import open_sessions
-from tests.web.open_sessions import close_opened  # noqa: F401  (fixture)
 from tests.web.test_api_tasks import _token
 from tests.web.test_inbox import _post as post
 from tests.web.test_inbox import login
@@ -39,8 +36,6 @@ def seed(ctx: EngineContext) -> None:
 
 
 SEED_ONCE = seed
-pytestmark = pytest.mark.usefixtures("close_opened")
-
 
 def _ended(ctx: EngineContext) -> Household:
     """The seed's ended case."""
@@ -49,7 +44,7 @@ def _ended(ctx: EngineContext) -> Household:
 
 def _setup(app: Any, *, record: bool = False) -> dict[str, str]:
     """The seed's ended case (and a registered record)."""
-    ctx = open_sessions.context(app)
+    ctx = app.extensions["hedui"].new_context()
     household = _ended(ctx)
     out = {"case_no": household.case_no, "id_number": household.applicant.id_number}
     if record:
@@ -60,21 +55,21 @@ def _setup(app: Any, *, record: bool = False) -> dict[str, str]:
 
 def _southern(app: Any) -> str:
     """A new case in 南关区 (another county) listing the same applicant."""
-    ctx = open_sessions.context(app)
+    ctx = app.extensions["hedui"].new_context()
     case_no = southern_case(ctx, 0).case_no
     ctx.session.commit()
     return case_no
 
 
 def _open_task(app: Any, case_no: str) -> str:
-    ctx = open_sessions.context(app)
+    ctx = app.extensions["hedui"].new_context()
     return ctx.session.execute(select(HumanTask.id).join(WorkflowInstance, WorkflowInstance.id == HumanTask.instance_id)
                                .where(WorkflowInstance.business_key == case_no,
                                       HumanTask.status == HumanTaskStatus.OPEN)).scalar_one()
 
 
 def _records(app: Any) -> list[CreditRecord]:
-    return list(open_sessions.context(app).session.execute(select(CreditRecord)).scalars())
+    return list(app.extensions["hedui"].new_context().session.execute(select(CreditRecord)).scalars())
 
 
 def _html(response: Any) -> str:
@@ -86,7 +81,7 @@ def test_propose_approve_and_warn_on_a_new_case_in_another_county(app, client) -
     login(client, "cy_assistance")
     assert "提出失信登记" in _html(client.get(f"/cases/{case['case_no']}"))
     page = _html(client.get(f"/credit/new/{case['case_no']}"))
-    report = current_report(open_sessions.context(app), case["case_no"])
+    report = current_report(app.extensions["hedui"].new_context(), case["case_no"])
     assert report is not None and f'value="{report.report.number}"' in page  # pre-filled evidence
     assert case["id_number"] not in page  # subjects are listed masked
     person = re.search(r'<option value="(\d+)"[^>]*>[^<]*演示户主', page)
@@ -120,7 +115,7 @@ def test_propose_approve_and_warn_on_a_new_case_in_another_county(app, client) -
     assert 'id="credit-warning"' in _html(client.get(f"/tasks/{task}"))
     [warning] = client.get(f"/api/v1/cases/{southern}", headers=_token(client, "ng_intake")).json["credit_warnings"]
     assert warning["credit_record"] == number and "*" in warning["id_number"]
-    session = open_sessions.context(app).session
+    session = app.extensions["hedui"].new_context().session
     kinds = session.execute(select(Event.kind).where(Event.stream == f"credit:{_records(app)[0].id}")
                             .order_by(Event.seq)).scalars().all()
     assert kinds == ["credit_proposed", "credit_refused", "credit_approved"]
@@ -130,7 +125,7 @@ def test_propose_approve_and_warn_on_a_new_case_in_another_county(app, client) -
 
 def test_api_decides_and_revokes_like_the_page(app, client) -> None:  # type: ignore[no-untyped-def]
     """AU-3 through the API: SD-CR refuses the proposer (recorded), a head approves, then revokes; 404/409/422."""
-    ctx = open_sessions.context(app)
+    ctx = app.extensions["hedui"].new_context()
     number = propose(ctx, _ended(ctx)).number
     ctx.session.commit()
     url = f"/api/v1/credit-records/{number}"
@@ -150,7 +145,7 @@ def test_api_decides_and_revokes_like_the_page(app, client) -> None:  # type: ig
     assert client.post(f"{url}/revoke", headers=head, json={"reason": "  "}).status_code == 422
     revoked = client.post(f"{url}/revoke", headers=head, json={"reason": "申诉成立"})
     assert revoked.status_code == 200 and revoked.json["state"] == "revoked"
-    session = open_sessions.context(app).session
+    session = app.extensions["hedui"].new_context().session
     kinds = session.execute(select(Event.kind).where(Event.stream == f"credit:{_records(app)[0].id}")
                             .order_by(Event.seq)).scalars().all()
     assert kinds == ["credit_proposed", "credit_refused", "credit_approved", "credit_revoked"]
@@ -197,7 +192,7 @@ def test_api_lookup_by_id_number_list_and_detail(app, client) -> None:  # type: 
     [item] = found.json["items"]
     assert (item["number"], item["in_force"], item["state"]) == (case["number"], True, "registered")
     assert "id_number" not in item and "*" in item["id_number_masked"]
-    session = open_sessions.context(app).session
+    session = app.extensions["hedui"].new_context().session
     [searched] = session.execute(select(Event.payload).where(Event.kind == "personal_data_searched")).scalars().all()
     assert searched["id_hash"].startswith("hmac-sha256:") and case["id_number"] not in repr(searched)
     refused = client.post(lookup, headers=_token(client, "auditor"), json={"id_number": case["id_number"]})
@@ -229,7 +224,7 @@ def test_intake_of_a_subject_with_a_record_in_force_says_so(app, client) -> None
 
     case = _setup(app, record=True)
     applicant = synthetic_household(0)["members"][0]
-    ctx = open_sessions.context(app)
+    ctx = app.extensions["hedui"].new_context()
     # the wizard's synthetic applicant stands in for a person registered elsewhere: same record, their number
     ctx.session.execute(update(CreditRecord).where(CreditRecord.number == case["number"])
                         .values(id_number=applicant["id_number"]))
