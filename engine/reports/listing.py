@@ -42,6 +42,7 @@ from engine.models import Person
 from engine.models import Unit
 from engine.models import WorkflowInstance
 from engine.models.report import Report
+from engine.reports.service import REPORT_STATE_NAMES
 from engine.reports.service import ReportState
 from engine.reports.service import is_expired
 from engine.reports.service import superseded_by
@@ -51,7 +52,7 @@ from forms.ids import mask_id
 #: the roles that read the list of issued reports of their jurisdiction
 REPORT_READERS = frozenset({"report_officer", "supervisor", "auditor"})
 #: a report's state as the list filters it (``ReportState.label``; the API's values are the keys)
-STATE_NAMES = {"valid": "有效", "expired": "已过期", "superseded": "已被替代"}
+STATE_NAMES = REPORT_STATE_NAMES
 #: the longest free text searched (a report number is at most 60 characters, as a case number)
 TEXT_MAX = 60
 

@@ -212,6 +212,10 @@ def superseded_by(session: Session, ids: list[int]) -> dict[int, Report]:
     return {r.supersedes_id: r for r in rows if r.supersedes_id is not None}
 
 
+#: a report's state code (the API's ``state``, the list's filter) -> what people read (the ``status``)
+REPORT_STATE_NAMES = {"valid": "有效", "expired": "已过期", "superseded": "已被替代"}
+
+
 @dataclass(frozen=True)
 class ReportState:
     """A report as lists show it: valid, expired (LOC-27, DO-10) and/or replaced by a correction."""
@@ -229,7 +233,7 @@ class ReportState:
 
     @property
     def label(self) -> str:
-        return {"superseded": "已被替代", "expired": "已过期", "valid": "有效"}[self.code]
+        return REPORT_STATE_NAMES[self.code]
 
     def to_json(self) -> dict[str, Any]:
         r = self.report
