@@ -86,9 +86,9 @@ class MigrationRun(Base):
     @property
     def progress(self) -> int:
         """0–100: cases handled so far (100 once done, even if the version had none)."""
-        if self.status is MigrationRunStatus.DONE or not self.total:
-            return 100 if self.status is MigrationRunStatus.DONE else 0
-        return min(100, self.handled * 100 // self.total)
+        if self.status is MigrationRunStatus.DONE:
+            return 100
+        return min(100, self.handled * 100 // self.total) if self.total else 0
 
     def __repr__(self) -> str:
         return f"<MigrationRun {self.id} {self.process_id} {self.status.value} {self.handled}/{self.total}>"

@@ -71,11 +71,8 @@ SEED_ONCE = seed
 
 
 @pytest.fixture
-def intake(request: pytest.FixtureRequest, ctx: EngineContext) -> EngineContext:
-    """The seeded demo organisation and diagram; seeded per test in a module that imports this fixture
-    without seeding once itself (tests/engine/test_exchange_guard.py)."""
-    if getattr(request.module, "SEED_ONCE", None) is not seed:
-        seed(ctx)
+def intake(ctx: EngineContext) -> EngineContext:
+    """The seeded demo organisation and diagram (a module using it seeds once: ``SEED_ONCE = seed``)."""
     ctx.deadline = WorkingCalendar(ctx.session).deadline
     return ctx
 

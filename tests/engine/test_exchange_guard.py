@@ -18,6 +18,10 @@ from engine.services.instances import list_open_tasks
 from tests.engine.package_factory import synthetic_household
 from tests.engine.test_entrustments import _entrust
 from tests.engine.test_entrustments import intake  # noqa: F401  (fixture)
+from tests.engine.test_entrustments import seed
+
+#: the demo organisation and the verification diagram, seeded once for the module
+SEED_ONCE = seed
 
 INTAKE_OK = {"decision": "accept", "materials_complete": True, "paper_electronic_consistent": True}
 

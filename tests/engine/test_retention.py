@@ -36,10 +36,7 @@ SEED_ONCE = seed
 
 
 def _ids(ctx: EngineContext) -> tuple[int, int, int]:
-    user = ctx.session.execute(select(User).where(User.username == "hq_street_clerk")).scalar_one_or_none()
-    if user is None:  # a module that does not seed once (tests/web/test_retention_jobs.py)
-        seed(ctx)
-        user = ctx.session.execute(select(User).where(User.username == "hq_street_clerk")).scalar_one()
+    user = ctx.session.execute(select(User).where(User.username == "hq_street_clerk")).scalar_one()
     units = {u.code: u.id for u in ctx.session.execute(select(Unit)).scalars()}
     return user.id, units["HQ-MZB"], units["CY-HDZX"]
 

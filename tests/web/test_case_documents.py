@@ -14,8 +14,12 @@ from tests.engine.package_factory import PDF
 from tests.web.test_cases_pages import case_no  # noqa: F401  (fixture)
 from tests.web.test_cases_pages import events
 from tests.web.test_cases_pages import make_case
+from tests.web.test_intake import seed_deployed
 from tests.web.test_login import login
 from tests.web.test_login import logout
+
+#: the demo organisation and the diagrams, seeded once for the module
+SEED_ONCE = seed_deployed
 
 
 def _document(app, case_no: str) -> Document:  # type: ignore[no-untyped-def]  # noqa: F811

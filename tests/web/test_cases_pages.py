@@ -21,7 +21,6 @@ from tests.engine.package_factory import PDF
 from tests.engine.package_factory import make_id
 from tests.engine.package_factory import synthetic_household
 from tests.engine.package_factory import synthetic_package
-from tests.web.test_intake import ensure_deployed
 from tests.web.test_intake import post
 from tests.web.test_intake import seed_deployed
 from tests.web.test_login import assert_valid_html
@@ -48,8 +47,8 @@ def make_case(app, index: int = 0) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def case_no(request: pytest.FixtureRequest, app) -> str:  # type: ignore[no-untyped-def]
-    ensure_deployed(request, app)
+def case_no(app) -> str:  # type: ignore[no-untyped-def]
+    """A new case (a module using it seeds once: ``SEED_ONCE = seed_deployed``)."""
     return make_case(app)
 
 

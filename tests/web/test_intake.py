@@ -49,15 +49,9 @@ def setup_demo(app) -> None:  # type: ignore[no-untyped-def]
 SEED_ONCE = seed_deployed
 
 
-def ensure_deployed(request: pytest.FixtureRequest, app) -> None:  # type: ignore[no-untyped-def]
-    """:func:`setup_demo`, unless the test's module seeded it once already (``SEED_ONCE = seed_deployed``)."""
-    if getattr(request.module, "SEED_ONCE", None) is not seed_deployed:
-        setup_demo(app)
-
-
 @pytest.fixture
-def clerk(request: pytest.FixtureRequest, app, client):  # type: ignore[no-untyped-def]
-    ensure_deployed(request, app)
+def clerk(client):  # type: ignore[no-untyped-def]
+    """The street clerk signed in (a module using it seeds once: ``SEED_ONCE = seed_deployed``)."""
     assert login(client, "hq_street_clerk").status_code == 302
     return client
 

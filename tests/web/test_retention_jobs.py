@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from engine.models.draft import IntakeDraft
 from tests.engine.test_retention import _draft
+from tests.engine.test_retention import seed
 from tests.web.test_jobs import WAIT
 from tests.web.test_jobs import _close
 from tests.web.test_jobs import _eventually
@@ -25,6 +26,7 @@ def _drafts(app) -> list[int]:  # type: ignore[no-untyped-def]
 
 def _seed(app, *ages: float) -> list[int]:  # type: ignore[no-untyped-def]
     with app.extensions["hedui"].unit_of_work() as ctx:
+        seed(ctx)  # the app's own committed database starts empty
         return [_draft(ctx, age) for age in ages]
 
 

@@ -14,9 +14,13 @@ from engine.models.draft import IntakeDraftFile
 from tests.engine.package_factory import PDF
 from tests.web.test_intake import clerk  # noqa: F401  (fixture)
 from tests.web.test_intake import post
+from tests.web.test_intake import seed_deployed
 from tests.web.test_intake import start_draft
 from tests.web.test_login import page_token
 from web import create_app
+
+#: the demo organisation and the diagrams, seeded once for the module
+SEED_ONCE = seed_deployed
 
 MB = 1024 * 1024
 
