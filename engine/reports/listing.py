@@ -92,18 +92,23 @@ class ReportRow:
         return self.state.report
 
 
-def reader_memberships(ctx: EngineContext, user_id: int) -> Memberships:
-    """The user's memberships in a reading role only (their jurisdiction for this list)."""
-    return Memberships(tuple(row for row in load_memberships(ctx, user_id).rows if row[1] in REPORT_READERS))
+@dataclass(frozen=True)
+class Reader:
+    """A user reading the list, with their memberships in a reading role only (their jurisdiction here)."""
+
+    user_id: int
+    held: Memberships
 
 
-def may_read(ctx: EngineContext, user_id: int) -> bool:
-    return bool(reader_memberships(ctx, user_id).rows)
+def reader(ctx: EngineContext, user_id: int) -> Reader | None:
+    """The user as a reader of the list (memberships read once per request), None without a reading role."""
+    held = Memberships(tuple(row for row in load_memberships(ctx, user_id).rows if row[1] in REPORT_READERS))
+    return Reader(user_id, held) if held.rows else None
 
 
-def _select(ctx: EngineContext, held: Memberships, f: ReportFilter, user_id: int) -> Select[Any]:
-    """Reports in the jurisdiction of ``held``, filtered (no order, no limit)."""
-    cases = select(WorkflowInstance.id).where(visible_instances(ctx, user_id, memberships=held))
+def _select(ctx: EngineContext, who: Reader, f: ReportFilter) -> Select[Any]:
+    """Reports in the reader's jurisdiction, filtered (no order, no limit)."""
+    cases = select(WorkflowInstance.id).where(visible_instances(ctx, who.user_id, memberships=who.held))
     query = select(Report).where(Report.instance_id.in_(cases))
     for condition in _conditions(ctx, f):
         query = query.where(condition)
@@ -132,18 +137,18 @@ def _conditions(ctx: EngineContext, f: ReportFilter) -> list[ColumnElement[bool]
     return out
 
 
-def count_reports(ctx: EngineContext, user_id: int, f: ReportFilter) -> int:
-    query = _select(ctx, reader_memberships(ctx, user_id), f, user_id)
+def count_reports(ctx: EngineContext, who: Reader, f: ReportFilter) -> int:
+    query = _select(ctx, who, f)
     return int(ctx.session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
 
 
-def list_reports(ctx: EngineContext, user_id: int, f: ReportFilter, *, offset: int = 0, limit: int = 20,
+def list_reports(ctx: EngineContext, who: Reader, f: ReportFilter, *, offset: int = 0, limit: int = 20,
                  before_id: int | None = None) -> tuple[list[ReportRow], int | None]:
     """One page of the reports the user reads, newest first: ``(rows, cursor of the next page or None)``.
 
     :param offset: the numbered pages' start (the web list); ``before_id``: the API's cursor.
     """
-    query = _select(ctx, reader_memberships(ctx, user_id), f, user_id)
+    query = _select(ctx, who, f)
     if before_id is not None:
         query = query.where(Report.id < before_id)
     reports = list(ctx.session.execute(query.order_by(Report.id.desc()).offset(offset).limit(limit + 1)).scalars())
@@ -166,10 +171,10 @@ def _rows(ctx: EngineContext, reports: list[Report]) -> list[ReportRow]:
     return rows
 
 
-def record_read(ctx: EngineContext, user_id: int, actor: Actor, rows: list[ReportRow], f: ReportFilter, *,
+def record_read(ctx: EngineContext, who: Reader, actor: Actor, rows: list[ReportRow], f: ReportFilter, *,
                 via: str) -> None:
     """An auditor's read of the list goes to the access log (SEC-12): the cases listed, never an ID number."""
-    if not reader_memberships(ctx, user_id).is_auditor:
+    if not who.held.is_auditor:
         return
     case_nos = sorted({row.report.case_no for row in rows})
     append_system_event(ctx, kind="personal_data_viewed", actor=Actor(actor.username, "auditor", actor.user_id),

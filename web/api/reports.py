@@ -58,14 +58,15 @@ def list_reports(case_no: str) -> Response:
 def list_issued_reports() -> Response:
     """The reports issued in the caller's jurisdiction, newest first; ``next_cursor`` fetches the next page."""
     ctx, user = get_ctx(), current_api_user()
-    if not listing.may_read(ctx, user.id):
+    who = listing.reader(ctx, user.id)
+    if who is None:
         raise PermissionDeniedError(NOT_A_READER, code="role_required", roles=sorted(listing.REPORT_READERS))
     parsed = parse_filter(request.args)
     if parsed.errors:
         id_number = parsed.errors.get("q") == [ID_NUMBER_MESSAGE]
         raise ValidationError("查询参数有误", code="id_number_in_query" if id_number else None, fields=parsed.errors)
-    rows, more = listing.list_reports(ctx, user.id, parsed.filter, limit=limit_arg(), before_id=cursor_arg())
-    listing.record_read(ctx, user.id, Actor(user.username, None, user.id), rows, parsed.filter, via="api")
+    rows, more = listing.list_reports(ctx, who, parsed.filter, limit=limit_arg(), before_id=cursor_arg())
+    listing.record_read(ctx, who, Actor(user.username, None, user.id), rows, parsed.filter, via="api")
     return jsonify({"items": [_issued(row) for row in rows], "next_cursor": None if more is None else str(more)})
 
 

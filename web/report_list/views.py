@@ -43,18 +43,19 @@ def _pdf_cases(rows: list[listing.ReportRow]) -> set[int]:
 @bp.get("/")
 def index() -> ResponseReturnValue:
     ctx = get_ctx()
-    if not listing.may_read(ctx, current_user.id):
+    who = listing.reader(ctx, current_user.id)
+    if who is None:
         raise PermissionDeniedError(NOT_A_READER, code="role_required", roles=sorted(listing.REPORT_READERS))
     parsed = parse_filter(request.args)
     rows: list[listing.ReportRow] = []
     total, page, pages = 0, 1, 1
     if not parsed.errors:
-        total = listing.count_reports(ctx, current_user.id, parsed.filter)
+        total = listing.count_reports(ctx, who, parsed.filter)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(page_number(request.args.get("page")), pages)
-        rows, _ = listing.list_reports(ctx, current_user.id, parsed.filter, offset=(page - 1) * PAGE_SIZE,
+        rows, _ = listing.list_reports(ctx, who, parsed.filter, offset=(page - 1) * PAGE_SIZE,
                                        limit=PAGE_SIZE)
-        listing.record_read(ctx, current_user.id, Actor(current_user.username, None, current_user.id), rows,
+        listing.record_read(ctx, who, Actor(current_user.username, None, current_user.id), rows,
                             parsed.filter, via="web")
     html = render_template("report_list/index.html", rows=rows, total=total, page=page, pages=pages, f=parsed,
                            states=listing.STATE_NAMES, kinds=KIND_NAMES, local_time=local_time,
