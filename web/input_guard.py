@@ -13,6 +13,7 @@ themselves use ``forms.base.whole_number``.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from flask import Flask
@@ -37,6 +38,7 @@ def _refuse_nul() -> None:
         raise ValidationError(NUL_MESSAGE, code="nul_character")
 
 
+@cache  # one pattern per bound, not one per route at every start-up
 def digits_up_to(limit: int) -> str:
     """A regular expression for the ASCII decimal numbers 0 … ``limit`` (leading zeros allowed).
 
