@@ -24,13 +24,13 @@ from sqlalchemy import select
 
 from engine.assignment import AUDITOR_ROLE
 from engine.assignment import visible_to
-from engine.audit_replay import REPLAYED_KINDS
-from engine.audit_replay import Divergence
-from engine.audit_replay import ReplayResult
-from engine.audit_replay import ReplayStep
 from engine.audit_replay import deadline_for
 from engine.audit_replay import load_case
 from engine.audit_replay import replay_case
+from engine.audit_results import REPLAYED_KINDS
+from engine.audit_results import Divergence
+from engine.audit_results import ReplayResult
+from engine.audit_results import ReplayStep
 from engine.audit_verify import STATE_PLACE
 from engine.audit_verify import VerifyProblem
 from engine.audit_verify import VerifyReport
