@@ -15,6 +15,12 @@ A case is **blocked** when
   in the target: the stored state names its step, and the target definition could not restore it;
 * a running subprocess' diagram is missing from the target, or a task is in the ERROR state.
 
+A subprocess that has **finished** (a call activity's called process, an embedded subprocess,
+whose task in the caller is done) is history of the caller: its outcome is in the caller's data.
+When the target's diagram of it lacks one of its steps (or the diagram is gone), the case is not
+blocked: the finished subprocess' task tree is dropped from the state (its steps stay in the event
+log and the task rows) instead of being carried onto a diagram that cannot hold it.
+
 Everything else is compatible: changed attributes of finished tasks are history; READY tasks are
 re-predicted, so future steps follow the new diagram, but keep their data (a multi-instance child
 its item); a waiting timer whose timer definition is unchanged keeps its due time (SpiffWorkflow's
@@ -167,6 +173,9 @@ def migrate(workflow: Workflow, to_key: str, to_source: SpecSource) -> Migration
         check = _check(wf, top, subs, same)
         if not check.compatible:
             raise InvalidStateError("该案件当前状态与新版本不兼容，不能迁移", code="migration_blocked")
+        for subprocess in _droppable(wf, subs):
+            if subprocess.parent_task_id in wf.subprocesses:  # else gone with the one it was nested in
+                wf.delete_subprocess(wf.get_task_from_id(subprocess.parent_task_id))
         kept = _reset_tasks(wf, top, subs, same)
         migrate_workflow(top, wf, new, reset_mask=_RESET)
         for sp_id, sp_diff in subs.items():
@@ -188,6 +197,18 @@ def _workflows(wf: Any, top: Any, subs: dict[Any, Any]) -> list[tuple[Any, Any]]
     return [(wf, top)] + [(wf.subprocesses[sp_id], d) for sp_id, d in subs.items() if sp_id in wf.subprocesses]
 
 
+def _droppable(wf: Any, subs: dict[Any, Any]) -> list[Any]:
+    """Finished subprocesses the target cannot hold (diagram gone or a step removed), outermost first."""
+    out: list[Any] = []
+    for sp_id, diff in subs.items():
+        subprocess, parent = wf.subprocesses.get(sp_id), wf.get_task_from_id(sp_id)
+        if subprocess is None or parent is None or not parent.has_state(TaskState.FINISHED_MASK):
+            continue
+        if diff is None or any(diff.alignment.get(t) is None for t in subprocess.tasks.values()):
+            out.append(subprocess)
+    return sorted(out, key=lambda sp: sp.depth)
+
+
 class _Same:
     """Compares event definitions by their serialized form (what the stored spec holds)."""
 
@@ -205,7 +226,10 @@ def _check(wf: Any, top: Any, subs: dict[Any, Any], same: _Same) -> MigrationChe
     blockers: list[Blocker] = []
     internal: list[Blocker] = []
     retimed: list[str] = []
+    finished = _droppable(wf, subs)
     for workflow, diff in _workflows(wf, top, subs):
+        if workflow in finished:
+            continue
         if diff is None:
             spec = workflow.spec
             blockers.append(Blocker(spec.name, _name(spec), "STARTED", "subprocess_removed"))

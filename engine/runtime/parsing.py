@@ -77,6 +77,8 @@ def parse_bundle(
     owners: dict[str, str] = {}
     for f in parsed_files:
         _add_to_parser(parser, f, owners, problems)
+    declared = {pid for f in parsed_files for pid in _process_ids(f)}
+    problems.extend(p for f in parsed_files for p in _missing_called_processes(f, declared))
     if problems:
         return [], problems
     by_name = {f.name: f for f in parsed_files}
@@ -127,6 +129,25 @@ def _add_to_parser(parser: SpiffBpmnParser, f: _File, owners: dict[str, str], pr
         owners[process_id] = f.name
 
 
+def _missing_called_processes(f: _File, declared: set[str]) -> list[DeployProblem]:
+    """Call activities whose called process is neither in the bundle nor deployed (deploy adds the deployed ones).
+
+    SpiffWorkflow's own refusal names neither the call activity nor its line, and is in English.
+    """
+    out = []
+    for el in f.tree.iter(f"{{{BPMN_NS}}}callActivity"):
+        called, name = (el.get("calledElement") or "").strip(), el.get("name") or el.get("id")
+        if not called:
+            message = f"调用活动「{name}」未指定被调用的流程（calledElement）"
+        elif called not in declared:
+            message = f"调用活动「{name}」调用的流程「{called}」尚未部署，也不在本次部署的文件中"
+        else:
+            continue
+        out.append(DeployProblem(f.name, message, element_id=el.get("id"), line=el.sourceline,
+                                 code="called_process_missing"))
+    return out
+
+
 def _from_validation(exc: ValidationException, f: _File | None = None, fallback: str = "") -> DeployProblem:
     file = exc.file_name or (f.name if f else fallback)
     element = getattr(exc, "id", None) or None
@@ -159,6 +180,7 @@ def _build_process(
         for ts in s.task_specs.values()
         if isinstance(ts, UserTask)
     )
+    problems.extend(_duplicate_user_tasks(tasks, owners, by_name))
     trees = [by_name[n].tree for n in names if n in by_name and by_name[n].kind == "bpmn"]
     has_timers = any(next(t.iter(f"{{{BPMN_NS}}}timerEventDefinition"), None) is not None for t in trees)
     has_messages = any(next(t.iter(f"{{{BPMN_NS}}}messageEventDefinition", f"{{{BPMN_NS}}}receiveTask"), None)
@@ -167,6 +189,28 @@ def _build_process(
     properties = process_properties(own, process_id) if own is not None else {}
     return ParsedProcess(process_id, spec.description or process_id, tuple(names), serialized, version, tasks,
                          has_timers=has_timers, has_messages=has_messages, properties=properties)
+
+
+def _duplicate_user_tasks(tasks: Iterable[UserTaskInfo], owners: Mapping[str, str],
+                          by_name: Mapping[str, _File]) -> list[DeployProblem]:
+    """A called process's user task with the id of another of the case's user tasks (caller or other callee).
+
+    Hedui knows a case's tasks by BPMN id (task rows, separation-of-duties rules, names, migration):
+    two tasks of one case with one id would take each other's rules.
+    """
+    first: dict[str, str] = {}
+    out = []
+    for task in tasks:
+        other = first.setdefault(task.bpmn_id, task.process_id)
+        if other == task.process_id:
+            continue
+        file = by_name.get(owners.get(task.process_id, ""))
+        out.append(DeployProblem(
+            file.name if file else owners.get(other, ""),
+            f"用户任务 ID「{task.bpmn_id}」在流程「{other}」和被调用的流程「{task.process_id}」中重复；"
+            "同一案件的用户任务 ID 须唯一", element_id=task.bpmn_id,
+            line=file.lines.get(task.bpmn_id) if file else None, code="user_task_id_duplicate"))
+    return out
 
 
 def process_properties(f: _File, process_id: str) -> dict[str, str]:
