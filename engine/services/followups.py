@@ -28,7 +28,9 @@ def on_instance_completed(ctx: EngineContext, instance: WorkflowInstance, wf: Wo
     """Start the follow-ups of a finished case (called in the same unit of work)."""
     if instance.process_id != "standard_verification":
         return
-    ends = {t.bpmn_id for t in wf.trace()} & {"end_completed", "end_returned", "end_terminated", "end_reported_upward"}
+    # the case's own end events: a called process's end event of the same id is not the case's outcome
+    ends = {t.bpmn_id for t in wf.trace() if t.process_id == instance.process_id} \
+        & {"end_completed", "end_returned", "end_terminated", "end_reported_upward"}
     if wf.data.get("escalation_no"):
         from engine.services.escalations import on_upper_case_finished
 

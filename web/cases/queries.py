@@ -84,7 +84,8 @@ def case_status(ctx: EngineContext, household: Household) -> str:
     if instance.status != InstanceStatus.COMPLETED:
         return INSTANCE_STATUS.get(instance.status.value, instance.status.value)
     try:
-        reached = [step.bpmn_id for step in load_workflow(ctx, instance).trace() if step.bpmn_id in END_STATUS]
+        reached = [step.bpmn_id for step in load_workflow(ctx, instance).trace()
+                   if step.bpmn_id in END_STATUS and step.process_id == instance.process_id]
     except HeduiError:
         reached = []
     return END_STATUS[reached[-1]] if reached else "已结束"
