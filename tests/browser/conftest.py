@@ -105,6 +105,11 @@ def page(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest) 
     """A fresh browser context at 1366x768; whatever it shows at the end is kept as ``.../<test>/last.png``."""
     context = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport=VIEWPORT)
     context.set_default_timeout(10_000)
+    from playwright.sync_api import expect
+
+    # assertions wait as long as actions: on a loaded CI machine (two xdist workers and the server on 2 cores)
+    # a replay step's fetch and re-render took more than expect's default 5 s once
+    expect.set_options(timeout=10_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
