@@ -17,6 +17,7 @@ from engine.context import Actor
 from engine.context import EngineContext
 from engine.services.deploy import DeployedProcess
 from engine.services.deploy import deploy_files
+from tests.engine.migration_factory import _edit
 
 DESIGNER = Actor("designer", "process_designer")
 CALLER_FILE, CALLED_FILE = "call_caller.bpmn", "shared_review.bpmn"
@@ -87,13 +88,6 @@ CALLED = _HEAD.format(pid="shared_review") + f"""\
   </bpmn:process>
 </bpmn:definitions>
 """
-
-
-def _edit(text: str, *pairs: tuple[str, str]) -> str:
-    for old, new in pairs:
-        assert old in text, old
-        text = text.replace(old, new)
-    return text
 
 
 CALLED_ADDED_STEP = _edit(
