@@ -2,7 +2,8 @@
 
 A task may declare (``spiffworkflow:properties``):
 
-* ``sodNotSameAs`` — user-task ids of the same process whose completers may not do this task
+* ``sodNotSameAs`` — user-task ids of the same case (this process, or one it calls or is called by)
+  whose completers may not do this task
   (SD-1: 审核复审 not by whoever did 受理初审; 出具报告 not by either);
 * ``sodRule`` — the rule's name shown in refusals (default ``SoD``);
 * ``dualControl=true`` — a second, different person confirms what the tasks named in

@@ -1,10 +1,11 @@
 """Parse and validate BPMN/DMN files into storable process specs.
 
 Validation = the BPMN XSD (with the spiffworkflow extensions) + SpiffWorkflow's
-own parse + Hedui's conventions (one executable process per file named after
-it, lanes name known roles, user tasks carry a known form key, properties
-parse, separation-of-duties rules point at real tasks, expressions compile in
-the sandbox). Every problem names file, element id and line.
+own parse + no call cycle (engine.runtime.callgraph) + Hedui's conventions (one
+executable process per file named after it, lanes name known roles, user tasks
+carry a known form key, properties parse, separation-of-duties rules point at
+user tasks of the case, expressions compile in the sandbox). Every problem names
+file, element id and line.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
+from engine.runtime.callgraph import CallGraph
 from engine.runtime.sandbox import source_problems
 from engine.runtime.types import DeployProblem
 from engine.runtime.types import ParsedProcess
@@ -64,10 +66,13 @@ def parse_bundle(
     known_roles: Iterable[str],
     known_forms: Iterable[str],
     processes: Iterable[str] | None = None,
+    caller_tasks: Mapping[str, Iterable[str]] | None = None,
 ) -> tuple[list[ParsedProcess], list[DeployProblem]]:
     """Parse ``files`` (name -> content) and return the processes or every problem found.
 
     :param processes: the process ids to build (default: every process in a BPMN file).
+    :param caller_tasks: process id -> user tasks of its callers outside ``files`` (deployed), which its
+        separation-of-duties rules may name as well.
     """
     problems: list[DeployProblem] = []
     parsed_files = [f for f in (_read_file(name, content, problems) for name, content in files.items()) if f]
@@ -78,11 +83,13 @@ def parse_bundle(
     for f in parsed_files:
         _add_to_parser(parser, f, owners, problems)
     declared = {pid for f in parsed_files for pid in _process_ids(f)}
+    wanted = list(processes) if processes is not None else [p for f in parsed_files for p in _process_ids(f)]
     problems.extend(p for f in parsed_files for p in _missing_called_processes(f, declared))
+    graph = CallGraph.of(((f.name, f.tree) for f in parsed_files if f.kind == "bpmn"), caller_tasks)
+    problems.extend(graph.cycle_problems(wanted))
     if problems:
         return [], problems
     by_name = {f.name: f for f in parsed_files}
-    wanted = list(processes) if processes is not None else [p for f in parsed_files for p in _process_ids(f)]
     results = []
     for process_id in wanted:
         result = _build_process(parser, process_id, owners, by_name, problems)
@@ -91,7 +98,7 @@ def parse_bundle(
     roles, forms = set(known_roles), set(known_forms)
     for f in parsed_files:
         if f.kind == "bpmn":
-            problems.extend(_check_conventions(f, roles, forms))
+            problems.extend(_check_conventions(f, roles, forms, graph))
     return ([], problems) if problems else (results, [])
 
 
@@ -253,7 +260,7 @@ def serialize_spec(spec: Any, subprocess_specs: Mapping[str, Any]) -> tuple[str,
 # --- Hedui conventions ---------------------------------------------------------------
 
 
-def _check_conventions(f: _File, roles: set[str], forms: set[str]) -> list[DeployProblem]:
+def _check_conventions(f: _File, roles: set[str], forms: set[str], graph: CallGraph) -> list[DeployProblem]:
     problems: list[DeployProblem] = []
     processes = f.tree.findall("bpmn:process", NS)
     executable = [p for p in processes if p.get("isExecutable", "true") == "true"]
@@ -263,11 +270,13 @@ def _check_conventions(f: _File, roles: set[str], forms: set[str]) -> list[Deplo
         message = f"每个文件须且仅须包含一个与文件名同名的可执行流程（{stem}），实际为: {ids}"
         problems.append(DeployProblem(f.name, message, code="file_name_mismatch"))
     for process in executable:
-        problems.extend(_check_process(f, process, roles, forms))
+        problems.extend(_check_process(f, process, roles, forms, graph.case_user_tasks(process.get("id"))))
     return problems
 
 
-def _check_process(f: _File, process: Any, roles: set[str], forms: set[str]) -> list[DeployProblem]:
+def _check_process(f: _File, process: Any, roles: set[str], forms: set[str],
+                   case_tasks: set[str]) -> list[DeployProblem]:
+    """:param case_tasks: the user tasks a case running ``process`` may have (``sodNotSameAs`` may name any)."""
     problems = []
     pid = process.get("id")
     if not _PROCESS_ID.match(pid or ""):
@@ -278,9 +287,8 @@ def _check_process(f: _File, process: Any, roles: set[str], forms: set[str]) -> 
         if lane.get("name") not in roles:
             problems.append(_at(f, lane.get("id"), f"泳道名称「{lane.get('name')}」不是已登记的角色代码",
                                 code="lane_role_unknown"))
-    user_task_ids = {t.get("id") for t in process.iter(f"{{{BPMN_NS}}}userTask")}
     for task in process.iter(f"{{{BPMN_NS}}}userTask"):
-        problems.extend(_check_user_task(f, task, lanes.get(task.get("id")), forms, user_task_ids))
+        problems.extend(_check_user_task(f, task, lanes.get(task.get("id")), forms, case_tasks))
     problems.extend(_check_expressions(f, process))
     problems.extend(_check_process_properties(f, process))
     return problems
@@ -301,7 +309,7 @@ def _check_process_properties(f: _File, process: Any) -> list[DeployProblem]:
 
 
 def _check_user_task(
-        f: _File, task: Any, lane: str | None, forms: set[str], user_task_ids: set[str]) -> list[DeployProblem]:
+        f: _File, task: Any, lane: str | None, forms: set[str], case_tasks: set[str]) -> list[DeployProblem]:
     tid = task.get("id")
     props = {p.get("name"): p.get("value") for p in task.iter(f"{{{SPIFF_NS}}}property")}
     out = []
@@ -316,17 +324,17 @@ def _check_user_task(
         out.append(_at(f, tid, "用户任务缺少 formKey 属性", code="form_key_missing"))
     elif form_key not in forms:
         out.append(_at(f, tid, f"表单「{form_key}」不存在于 forms/", code="form_unknown"))
-    out.extend(_check_property_values(f, tid, props, user_task_ids))
+    out.extend(_check_property_values(f, tid, props, case_tasks))
     return out
 
 
-def _check_property_values(f: _File, tid: str, props: dict[str, str], user_task_ids: set[str]) -> list[DeployProblem]:
+def _check_property_values(f: _File, tid: str, props: dict[str, str], case_tasks: set[str]) -> list[DeployProblem]:
     out = []
     due = props.get("dueWorkingDays")
     if due is not None and not (due.isdigit() and 0 < int(due) <= 366):
         out.append(_at(f, tid, f"dueWorkingDays 须为 1–366 的整数，实际为「{due}」", code="due_working_days_invalid"))
     for ref in _split(props.get("sodNotSameAs")):
-        if ref not in user_task_ids:
+        if ref not in case_tasks:
             out.append(_at(f, tid, f"不相容规则引用的任务「{ref}」在本流程中不存在", code="sod_reference_unknown"))
     if props.get("dualControl", "false") not in ("true", "false"):
         out.append(_at(f, tid, "dualControl 须为 true 或 false", code="dual_control_invalid"))

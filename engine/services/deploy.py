@@ -64,7 +64,8 @@ def validate_bundle(ctx: EngineContext, files: Mapping[str, bytes]) -> BundleVal
     own = _declared_processes(bundle)
     bundle.update(_current_files_for(ctx, _called_processes(bundle) - own, exclude=set(bundle)))
     roles = ctx.session.execute(select(Role.code)).scalars().all()
-    parsed, problems = parse_bundle(bundle, known_roles=roles, known_forms=forms.form_keys(), processes=sorted(own))
+    parsed, problems = parse_bundle(bundle, known_roles=roles, known_forms=forms.form_keys(), processes=sorted(own),
+                                    caller_tasks=_deployed_caller_tasks(ctx, own, _declared_processes(bundle)))
     return BundleValidation(parsed, problems, bundle)
 
 
@@ -103,6 +104,23 @@ def _called_processes(bundle: Mapping[str, bytes]) -> set[str]:
     for name, content in bundle.items():
         if name.endswith(".bpmn"):
             out |= {el.get("calledElement") for el in _iter(content, "callActivity") if el.get("calledElement")}
+    return out
+
+
+def _deployed_caller_tasks(ctx: EngineContext, own: set[str], declared: set[str]) -> dict[str, set[str]]:
+    """For each of ``own``, the user tasks of the current versions of deployed processes that call it (their
+    definitions bundle its file) and are not in the bundle: a called process deployed alone may name them."""
+    rows = ctx.session.execute(
+        select(CurrentDefinition.process_id, DefinitionFile.filename, ProcessDefinition.task_catalogue)
+        .join(ProcessDefinition, ProcessDefinition.id == CurrentDefinition.definition_id)
+        .join(DefinitionFile, DefinitionFile.definition_id == ProcessDefinition.id)
+        .where(DefinitionFile.filename.in_(sorted(f"{pid}.bpmn" for pid in own)))
+    ).all()
+    out: dict[str, set[str]] = {}
+    for caller, filename, catalogue in rows:
+        if caller not in declared:
+            tasks = {t["bpmn_id"] for t in catalogue.get("user_tasks", [])}
+            out.setdefault(filename.removesuffix(".bpmn"), set()).update(tasks)
     return out
 
 
