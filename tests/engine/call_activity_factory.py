@@ -13,10 +13,14 @@ Versions of the called process a designer might deploy (the caller file unchange
 
 from __future__ import annotations
 
+from engine.calendar import WorkingCalendar
 from engine.context import Actor
 from engine.context import EngineContext
+from engine.models import Unit
 from engine.services.deploy import DeployedProcess
 from engine.services.deploy import deploy_files
+from engine.services.org import create_region
+from engine.services.org import create_unit
 from tests.engine.migration_factory import _edit
 
 DESIGNER = Actor("designer", "process_designer")
@@ -121,3 +125,15 @@ def files(called: str = CALLED, caller: str = CALLER) -> dict[str, bytes]:
 def deploy_pair(ctx: EngineContext, called: str = CALLED) -> dict[str, DeployedProcess]:
     """Deploy the caller with a version of the called process; returns the deployments by process id."""
     return {d.process_id: d for d in deploy_files(ctx, files(called), actor=DESIGNER)}
+
+
+ADMIN = Actor("admin", "admin")
+
+
+def seed_agency(ctx: EngineContext) -> Unit:
+    """The calendar deadline and one county verification agency (朝阳区) with its region chain."""
+    ctx.deadline = WorkingCalendar(ctx.session).deadline
+    for code, name, level, parent in (("220000", "吉林省", "province", None), ("220100", "长春市", "city", "220000"),
+                                      ("220104", "朝阳区", "county", "220100")):
+        create_region(ctx, code, name, level, parent, actor=ADMIN)
+    return create_unit(ctx, "CY-HDZX-T", "朝阳区核对中心（测试）", "verification_agency", "220104", actor=ADMIN)

@@ -19,7 +19,6 @@ from sqlalchemy import update
 
 from engine.audit import replay_instance
 from engine.audit import verify_instance
-from engine.calendar import WorkingCalendar
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import DeploymentError
@@ -40,10 +39,9 @@ from engine.services.instances import complete_task
 from engine.services.instances import list_open_tasks
 from engine.services.instances import list_tasks_for_user
 from engine.services.instances import start_instance
-from engine.services.org import create_region
-from engine.services.org import create_unit
 from engine.services.org import grant_role
 from engine.services.users import create_user
+from tests.engine.call_activity_factory import ADMIN
 from tests.engine.call_activity_factory import CALLED
 from tests.engine.call_activity_factory import CALLED_ADDED_STEP
 from tests.engine.call_activity_factory import CALLED_FILE
@@ -53,9 +51,9 @@ from tests.engine.call_activity_factory import CALLER_FILE
 from tests.engine.call_activity_factory import DESIGNER
 from tests.engine.call_activity_factory import deploy_pair
 from tests.engine.call_activity_factory import files
+from tests.engine.call_activity_factory import seed_agency
 from tests.engine.test_history import _disable_guards
 
-ADMIN = Actor("admin", "admin")
 REASON = "共享审核程序调整"
 
 
@@ -75,11 +73,7 @@ def _person(ctx: EngineContext, username: str, unit: Unit, role: str) -> Actor:
 
 @pytest.fixture
 def world(ctx: EngineContext) -> World:
-    ctx.deadline = WorkingCalendar(ctx.session).deadline
-    for code, name, level, parent in (("220000", "吉林省", "province", None), ("220100", "长春市", "city", "220000"),
-                                      ("220104", "朝阳区", "county", "220100")):
-        create_region(ctx, code, name, level, parent, actor=ADMIN)
-    unit = create_unit(ctx, "CY-HDZX-T", "朝阳区核对中心（测试）", "verification_agency", "220104", actor=ADMIN)
+    unit = seed_agency(ctx)
     intake = _person(ctx, "li_intake_t", unit, "intake_officer")
     reviewers = (_person(ctx, "wang_review_t", unit, "review_officer"),
                  _person(ctx, "zhao_review_t", unit, "review_officer"))

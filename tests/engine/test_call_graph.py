@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from engine.assignment import reassign_candidates
-from engine.calendar import WorkingCalendar
 from engine.context import Actor
 from engine.context import EngineContext
 from engine.errors import DeploymentError
@@ -26,11 +25,10 @@ from engine.services.instances import claim_task
 from engine.services.instances import complete_task
 from engine.services.instances import list_open_tasks
 from engine.services.instances import start_instance
-from engine.services.org import create_region
-from engine.services.org import create_unit
 from engine.services.org import grant_role
 from engine.services.users import create_user
 from tests.engine.call_activity_factory import _HEAD
+from tests.engine.call_activity_factory import ADMIN
 from tests.engine.call_activity_factory import CALLED
 from tests.engine.call_activity_factory import CALLED_FILE
 from tests.engine.call_activity_factory import CALLER
@@ -39,11 +37,11 @@ from tests.engine.call_activity_factory import DESIGNER
 from tests.engine.call_activity_factory import _edit
 from tests.engine.call_activity_factory import _user_task
 from tests.engine.call_activity_factory import files
+from tests.engine.call_activity_factory import seed_agency
 from web.errors import status_for
 from web.inbox.queries import Viewer
 from web.inbox.queries import count_tabs
 
-ADMIN = Actor("admin", "admin")
 NOT_REPETITION = "；流程不能直接或间接调用自身（有网关条件也不行），重复办理请在流程内用回连的顺序流表达"
 
 
@@ -194,11 +192,7 @@ def _person(ctx: EngineContext, username: str, unit: Unit, *roles: str) -> User:
 
 def test_whoever_did_the_callers_task_may_not_do_the_called_task_naming_it(ctx: EngineContext) -> None:
     """SD-1 across the boundary: X did 受理初审 in the caller and holds the review role too."""
-    ctx.deadline = WorkingCalendar(ctx.session).deadline
-    for code, name, level, parent in (("220000", "吉林省", "province", None), ("220100", "长春市", "city", "220000"),
-                                      ("220104", "朝阳区", "county", "220100")):
-        create_region(ctx, code, name, level, parent, actor=ADMIN)
-    unit = create_unit(ctx, "CY-HDZX-T", "朝阳区核对中心（测试）", "verification_agency", "220104", actor=ADMIN)
+    unit = seed_agency(ctx)
     x = _person(ctx, "sun_both_t", unit, "intake_officer", "review_officer")
     other = _person(ctx, "zhou_review_t", unit, "review_officer")
     deploy_files(ctx, files(CALLED_NAMING_INTAKE), actor=DESIGNER)
