@@ -133,14 +133,31 @@ def _iter(content: bytes, tag: str) -> list[etree._Element]:
 
 
 def _current_files_for(ctx: EngineContext, process_ids: set[str], exclude: set[str]) -> dict[str, bytes]:
-    if not process_ids:
-        return {}
-    rows = ctx.session.execute(
-        select(DefinitionFile.filename, DefinitionFile.content)
-        .join(CurrentDefinition, CurrentDefinition.definition_id == DefinitionFile.definition_id)
-        .where(CurrentDefinition.process_id.in_(process_ids))
-    ).all()
-    return {name: content.encode("utf-8") for name, content in rows if name not in exclude}
+    """The files of the called processes' current versions and of every process those call in turn.
+
+    Each process's own file (``<id>.bpmn``) comes from that process's current version, never from another
+    definition that bundled an older copy of it, so a caller deployed now reaches every process at its current
+    version whatever order the rows come in. A definition's other files (DMN tables) come with it; when two
+    definitions carry one, the first process in sorted order gives it.
+    """
+    out: dict[str, bytes] = {}
+    seen: set[str] = set()
+    wanted = set(process_ids)
+    while wanted - seen:
+        batch = sorted(wanted - seen)
+        seen.update(batch)
+        rows = ctx.session.execute(
+            select(CurrentDefinition.process_id, DefinitionFile.filename, DefinitionFile.content)
+            .join(CurrentDefinition, CurrentDefinition.definition_id == DefinitionFile.definition_id)
+            .where(CurrentDefinition.process_id.in_(batch))
+            .order_by(CurrentDefinition.process_id, DefinitionFile.filename)
+        ).all()
+        for pid, name, content in rows:
+            if name in exclude or name in out or (name.endswith(".bpmn") and name != f"{pid}.bpmn"):
+                continue
+            out[name] = content.encode("utf-8")
+        wanted |= _called_processes(out)
+    return out
 
 
 def content_hash(files: Mapping[str, bytes]) -> str:

@@ -138,6 +138,31 @@ def test_a_diamond_of_calls_is_no_cycle(ctx: EngineContext) -> None:
     assert sorted(f.filename for f in top.files) == sorted(bundle)
 
 
+def test_a_caller_reaches_every_process_at_its_current_version(ctx: EngineContext) -> None:
+    """A deployed middle process bundled an older copy of the process it calls: a caller deployed now takes the
+    callee's current version, not that copy (and the same one whatever order the database returns rows in)."""
+    leaf_v1 = _sequence("chain_leaf", task="leaf_check")
+    leaf_v2 = _sequence("chain_leaf", task="leaf_check_v2")
+    for name, text in (("chain_leaf.bpmn", leaf_v1), ("chain_mid.bpmn", _sequence("chain_mid", ("chain_leaf",))),
+                       ("chain_leaf.bpmn", leaf_v2)):
+        deploy_files(ctx, {name: text.encode()}, actor=DESIGNER)
+    # the top calls the middle one (which bundled leaf v1) and the leaf directly
+    [top] = deploy_files(ctx, {"chain_top.bpmn": _sequence("chain_top", ("chain_mid", "chain_leaf")).encode()},
+                         actor=DESIGNER)
+    stored = ctx.session.execute(select(ProcessDefinition).where(ProcessDefinition.content_hash == top.content_hash)
+                                 ).scalar_one()
+    files = {f.filename: f.content for f in stored.files}
+    assert sorted(files) == ["chain_leaf.bpmn", "chain_mid.bpmn", "chain_top.bpmn"]
+    assert files["chain_leaf.bpmn"] == leaf_v2
+    assert {t["bpmn_id"] for t in stored.task_catalogue["user_tasks"]} == {"leaf_check_v2"}
+    # through the middle one alone as well
+    [mid_only] = deploy_files(ctx, {"chain_top2.bpmn": _sequence("chain_top2", ("chain_mid",)).encode()},
+                              actor=DESIGNER)
+    stored = ctx.session.execute(select(ProcessDefinition).where(
+        ProcessDefinition.content_hash == mid_only.content_hash)).scalar_one()
+    assert {f.filename: f.content for f in stored.files}["chain_leaf.bpmn"] == leaf_v2
+
+
 # --- separation of duties across the call boundary -----------------------------------------------------------
 
 
