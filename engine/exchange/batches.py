@@ -200,7 +200,8 @@ def mark_sent(ctx: EngineContext, batch: ExchangeBatch, actor: Actor, **payload:
 def iter_batch_lines(ctx: EngineContext, batch: ExchangeBatch) -> Iterator[dict[str, object]]:
     """What leaves for the unit (DX-4): request id, name, ID number, categories — nothing else.
 
-    Streamed in chunks, so exporting a batch of any size holds a chunk in memory, not the batch.
+    Streamed in chunks, so exporting a batch of any size holds a chunk in memory, not the batch; the cursor
+    (server-side on PostgreSQL) is closed when the caller stops early (an export that failed midway).
     """
     rows = ctx.session.execute(
         select(ExchangeRequestLine.request_id, ExchangeRequestLine.name, ExchangeRequestLine.id_number,
@@ -208,8 +209,11 @@ def iter_batch_lines(ctx: EngineContext, batch: ExchangeBatch) -> Iterator[dict[
         .join(ExchangeRequest, ExchangeRequest.id == ExchangeRequestLine.request_id)
         .where(ExchangeRequest.batch_id == batch.id).order_by(ExchangeRequestLine.id)
         .execution_options(yield_per=2000))
-    for r, n, i, c in rows:
-        yield {"request_id": r, "name": n, "id_number": i, "categories": c}
+    try:
+        for r, n, i, c in rows:
+            yield {"request_id": r, "name": n, "id_number": i, "categories": c}
+    finally:
+        rows.close()
 
 
 def batch_lines(ctx: EngineContext, batch: ExchangeBatch) -> list[dict[str, object]]:

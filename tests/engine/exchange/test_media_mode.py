@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import text
 
 from engine.context import EngineContext
 from engine.errors import HeduiError
 from engine.errors import InvalidStateError
 from engine.exchange.batches import confirm_batch
+from engine.exchange.batches import iter_batch_lines
 from engine.exchange.batches import prepare_batch
 from engine.exchange.catalogue import current_key
 from engine.exchange.media import MediaKey
@@ -108,3 +110,14 @@ def test_import_needs_a_second_registered_officer(exported: Any) -> None:
     confirm_import(ctx, staged.id, actor=officer(ctx, "cy_exchange_2"))
     bdc = ctx.session.execute(select(ExchangeResult.status).where(ExchangeResult.category == "real_estate")).scalars()
     assert ResultStatus.PENDING not in set(bdc)
+
+
+def test_an_export_stopped_midway_closes_its_cursor(exported: Any) -> None:
+    """The batch lines are read in chunks (a server-side cursor on PostgreSQL); a consumer that stops early
+    (an export whose writer failed) must not leave the cursor open in the transaction (as the access log did)."""
+    ctx, batches = exported
+    lines = iter_batch_lines(ctx, batches["CC-BDC"])
+    assert next(lines)["request_id"]
+    lines.close()
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        assert ctx.session.execute(text("SELECT count(*) FROM pg_cursors")).scalar_one() == 0
