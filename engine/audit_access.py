@@ -150,7 +150,12 @@ def access_log(ctx: EngineContext, scope: Scope, f: AccessFilter, *, offset: int
 
 
 def _scan(ctx: EngineContext, query: Select[Any]) -> Iterator[Event]:
-    yield from ctx.session.execute(query.execution_options(yield_per=500)).scalars()
+    """The events in chunks; the cursor (server-side on PostgreSQL) is closed when the caller stops early."""
+    result = ctx.session.execute(query.execution_options(yield_per=500))
+    try:
+        yield from result.scalars()
+    finally:
+        result.close()
 
 
 def _belongs(event: Event, instances: set[int], people: set[str], case: str | None) -> bool:

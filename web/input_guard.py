@@ -3,7 +3,9 @@
 PostgreSQL cannot store a NUL in a text or JSON column, nor compare one in a query: a NUL that reached a
 search, a note or a reason was a 500 there (and stored on SQLite). No one types a NUL, so one check for
 every browser page and form, with a Chinese message, replaces a check in each form. The API answers for
-its own JSON bodies (web/api).
+its own JSON bodies (web/api). The other control characters the API refuses (C0 but tab, LF, CR) are text
+PostgreSQL stores; a page form refuses them at the field (``web.home.schemas.HtmlFormSchema``), where the
+form can come back with the rest of what was typed, which a refusal before the view could not do.
 
 ``<int:...>`` in a route matches any run of digits; a number beyond the id columns (32-bit integers) made
 the lookup overflow (SQLite cannot bind it: a 500), and it matched any Unicode digit (「１」 read as 1). The

@@ -2,7 +2,9 @@
 
 ``build_demo_app`` runs ``hedui db upgrade``, ``calendar seed --provisional``, ``bpmn deploy`` and ``demo``
 through the CLI runner in a committed SQLite file (a copy of the migrated template; the demo's own commits
-stay); the ``demo_app`` fixture (tests/web/conftest.py) builds one per test module that uses it. ``crawl``
+stay); the ``demo_app`` fixture (tests/web/conftest.py) builds one per test module that uses it, and
+``fuzz_demo_app`` gives the fuzz modules the same world on SQLite and on PostgreSQL (``seed_demo_at`` any
+database; copies: tests/web/demo_db.py). ``crawl``
 follows a signed-in user's same-site links breadth first and checks every page with ``page_problems``;
 test_demo_crawl.py and test_form_fuzz.py share them.
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import sqlite3
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
@@ -29,6 +30,7 @@ from engine.clock import FixedClock
 from engine.services.demo import USERS
 from tests.conftest import BPMN_DIR
 from tests.conftest import T0
+from tests.web.demo_db import copy_world
 from tests.web.test_login import _HtmlChecker
 
 #: what ``make run`` does before serving (Makefile, target ``run``)
@@ -60,12 +62,14 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 def build_demo_app(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """The demo as ``make run`` seeds it, committed to its own SQLite file, on the tests' fixed clock
     (tests/web/conftest.py: the module-scoped ``demo_app`` fixture)."""
-    from web import create_app
-
     path = tmp_path_factory.mktemp("crawl") / "demo.db"
     shutil.copy(sqlite_template, path)
-    app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{path}", "CLOCK": FixedClock(T0),
-                      "SECRET_KEY": "demo-crawl-secret-key-of-32-chars!"})
+    return seed_demo_at(f"sqlite:///{path}")
+
+
+def seed_demo_at(url: str) -> Flask:
+    """``make run``'s seeding (``MAKE_RUN``) in the database ``url`` (migrated here if it is not yet)."""
+    app = demo_app_at(url)
     runner = app.test_cli_runner()
     for args in MAKE_RUN:
         result = runner.invoke(args=args)
@@ -73,18 +77,18 @@ def build_demo_app(sqlite_template: Path, tmp_path_factory: pytest.TempPathFacto
     return app
 
 
-def moved_on(app: Flask, tmp_path_factory: pytest.TempPathFactory, when: datetime) -> tuple[Flask, dict[str, str]]:
-    """A copy of ``app``'s world at ``when`` with the periodic jobs run, as a server left running would show it;
-    and what each job printed."""
+def demo_app_at(url: str, when: datetime = T0) -> Flask:
+    """The app on the demo world in ``url``, its clock fixed at ``when``."""
     from web import create_app
 
-    path = tmp_path_factory.mktemp("crawl-later") / "demo.db"
-    source, target = sqlite3.connect(app.config["DATABASE_URL"].removeprefix("sqlite:///")), sqlite3.connect(path)
-    source.backup(target)  # with what is still in the write-ahead log, unlike a file copy
-    source.close()
-    target.close()
-    later = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{path}", "CLOCK": FixedClock(when),
-                        "SECRET_KEY": "demo-crawl-secret-key-of-32-chars!"})
+    return create_app({"ENV": "testing", "DATABASE_URL": url, "CLOCK": FixedClock(when),
+                       "SECRET_KEY": "demo-crawl-secret-key-of-32-chars!"})
+
+
+def moved_on(app: Flask, tmp_path_factory: pytest.TempPathFactory, when: datetime) -> tuple[Flask, dict[str, str]]:
+    """A copy of ``app``'s world at ``when`` with the periodic jobs run, as a server left running would show it;
+    and what each job printed. On PostgreSQL the copy is a database of its own: ``drop_copy`` it when done."""
+    later = demo_app_at(copy_world(app, tmp_path_factory, "later"), when)
     runner = later.test_cli_runner()
     done: dict[str, str] = {}
     for job in JOBS:

@@ -25,8 +25,12 @@ DATES = frozenset({"date", "datetime-local", "month", "time"})
 SCRIPT = "<script>alert(1)</script>"
 LONG = "长" * 20_000
 NUL = "a\x00b"
+#: another C0 control character (pasted from a document: the API refuses every one but tab, LF, CR; pages too)
+VERTICAL_TAB = "a\x0bb"
 #: invalid UTF-8 (an encoded lone surrogate) as it may reach the server from a hand-made request
 LONE_SURROGATE = b"\xed\xa0\x80"
+#: one past the largest value of a 32-bit integer column (SQLite stores it, PostgreSQL refuses it)
+INT32_PAST = str(2**31)
 #: (name, typed text, number, date, select value): each variant fills every control of a kind
 HOSTILE: tuple[tuple[str, str, str, str, str], ...] = (
     ("long", LONG, "9999999999999999999999", "99999-01-01", "9" * 300),
@@ -36,9 +40,14 @@ HOSTILE: tuple[tuple[str, str, str, str, str], ...] = (
     ("unicode", "😀𠀀\u202e\ufeff", "NaN", "2026-02-30T25:61", "😀"),
     # digits str.isdigit takes and int refuses, full-width digits
     ("digits", "²", "²", "２０２６-１１-２３", "²"),
+    # what SQLite stores and PostgreSQL refuses: one past a 32-bit integer column ("integer out of range"),
+    # the first and last day Python dates hold (a local midnight on 1 Jan of year 1 is still year 0 in UTC)
+    ("int32", INT32_PAST, INT32_PAST, "0001-01-01", INT32_PAST),
+    ("far dates", "9999-12-31", "2147483647", "9999-12-31T23:59", "-2147483649"),
+    ("first datetime", "0001-01-01T00:00", "0.001", "0001-01-01T00:00", "0"),
 )
 #: values a tampered hidden input may carry
-HIDDEN_VALUES = ("-1", "abc", "9999999999999999999999", "²", SCRIPT, NUL, "//evil.example/x")
+HIDDEN_VALUES = ("-1", "abc", "9999999999999999999999", INT32_PAST, "²", SCRIPT, NUL, "//evil.example/x")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ERROR_CLASSES = frozenset({"field__error", "error-summary", "flash--error", "flash--warning", "archive-error"})
 
@@ -52,6 +61,8 @@ class Control:
     value: str = ""
     options: list[str] = field(default_factory=list)
     checked: bool = False
+    #: the ``maxlength`` the page gives a typed control (0: none)
+    maxlength: int = 0
 
 
 @dataclass
@@ -109,7 +120,7 @@ class FormReader(HTMLParser):
             self._buttons.append((a["name"], a.get("value", "")))
         elif tag == "input":
             self._form.controls.append(Control(a.get("type", "text").lower(), a["name"], a.get("value", ""),
-                                               checked="checked" in a))
+                                               checked="checked" in a, maxlength=_length(a)))
         elif tag == "select":
             self._select = Control("select", a["name"])
         elif tag == "option" and self._select is not None:
@@ -118,7 +129,7 @@ class FormReader(HTMLParser):
             if "selected" in a or len(self._select.options) == 1:
                 self._select.value = value
         elif tag == "textarea":
-            self._textarea = Control("textarea", a["name"])
+            self._textarea = Control("textarea", a["name"], maxlength=_length(a))
 
     def handle_data(self, data: str) -> None:
         if self._textarea is not None:
@@ -138,6 +149,11 @@ class FormReader(HTMLParser):
             buttons = list(dict.fromkeys(self._buttons)) or [None]
             self.forms += [replace(self._form, button=b) for b in buttons]
             self._form = None
+
+
+def _length(attrs: dict[str, str]) -> int:
+    value = attrs.get("maxlength", "")
+    return int(value) if value.isascii() and value.isdigit() else 0
 
 
 def read_forms(page: str, html: str) -> list[Form]:

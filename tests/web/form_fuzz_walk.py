@@ -3,13 +3,13 @@ the pages a signed-in user reaches, collect their POST forms, post each distinct
 then post the ``openers`` as a user would and fuzz the forms on the pages they lead to.
 
 Shared by test_form_fuzz.py (the seeded demo) and test_form_fuzz_more.py (the forms the demo's day does not
-offer); ``counter`` is a SQLite connection to the app's database file (row counts before and after a post).
+offer), on SQLite and on PostgreSQL; ``counter`` reads every table's row count of the app's database on a
+connection of its own (before and after a post; tests/web/demo_db.py).
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import replace
@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
 
 from engine.services.demo import DEMO_PASSWORD
+from tests.web.demo_db import RowCounter
 from tests.web.demo_world import crawl
 from tests.web.demo_world import page_problems
 from tests.web.demo_world import shape
@@ -34,6 +35,7 @@ from tests.web.form_fuzz_kit import NUL
 from tests.web.form_fuzz_kit import NUMBER
 from tests.web.form_fuzz_kit import SCRIPT
 from tests.web.form_fuzz_kit import TYPED
+from tests.web.form_fuzz_kit import VERTICAL_TAB
 from tests.web.form_fuzz_kit import Form
 from tests.web.form_fuzz_kit import encode
 from tests.web.form_fuzz_kit import error_message
@@ -50,7 +52,8 @@ CSRF_ONLY = frozenset({"home.logout"})
 PLAUSIBLE = {"number": "1", "date": "2026-11-23", "datetime-local": "2026-11-23T09:00", "month": "2026-11",
              "time": "09:00"}
 MARKER = "测试保留文字{}"
-#: an intake draft keeps what was typed, however long, but for 下一步 and 提交, which check it (PS-4)
+#: an intake draft keeps what was typed, however long and whatever it holds (but a NUL), but for 下一步 and 提交,
+#: which check it (PS-4)
 DRAFT_CHECKS = frozenset({"next", "submit"})
 #: buttons that add or remove a row of a table read the form as 保存 does: one of them stands for all
 ROW_ACTIONS = re.compile(r"^(?:add|remove):")
@@ -62,13 +65,9 @@ Openers = dict[str, tuple[int, dict[str, str]]]
 class Fuzzer:
     """Posts the variants of the forms one user sees and collects what is wrong with the answers."""
 
-    def __init__(self, app: Flask, client: FlaskClient, counter: sqlite3.Connection) -> None:
+    def __init__(self, app: Flask, client: FlaskClient, counter: RowCounter) -> None:
         self.client, self.counter = client, counter
         self.urls = app.url_map.bind("localhost")
-        self.tables = [r[0] for r in counter.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        # the table names come from the schema, not from input
-        counts = ", ".join(f'(SELECT count(*) FROM "{t}")' for t in self.tables)  # noqa: S608
-        self.count_query = "SELECT " + counts  # noqa: S608
         self.problems: list[str] = []
         #: the shapes of the URLs walked (tests.web.demo_world.shape)
         self.walked: set[str] = set()
@@ -83,8 +82,7 @@ class Fuzzer:
 
     def counts(self) -> dict[str, int]:
         """Every table's row count, in one query."""
-        row = self.counter.execute(self.count_query).fetchone()
-        return dict(zip(self.tables, row, strict=True))
+        return self.counter()
 
     def post(self, form: Form, label: str, pairs: list[tuple[str, str | bytes]], *,
              with_file: bool = False) -> tuple[bool, str, bool]:
@@ -151,11 +149,14 @@ class Fuzzer:
         for value in HIDDEN_VALUES if hidden else ():
             self.post(form, f"hidden inputs and checkboxes {value[:20]!r}", form.pairs(dict.fromkeys(hidden, value)))
         plausible = self.plausible(form)
+        if limited := {i: "长" * form.controls[i].maxlength for i in typed if form.controls[i].maxlength}:
+            # as long as the page lets anyone type: the column must hold it (PostgreSQL: "value too long")
+            self.post(form, "typed controls at their maxlength", form.pairs({**plausible, **limited}))
         for i in typed:
-            for name, value in (("20,000 characters", LONG), ("a NUL byte", NUL)):
+            for name, value in (("20,000 characters", LONG), ("a NUL byte", NUL), ("a vertical tab", VERTICAL_TAB)):
                 refused, _, _ = self.post(form, f"{form.controls[i].name}: {name}",
                                           form.pairs({**plausible, i: value}))
-                if not refused and not (value == LONG and self.keeps_draft(form)):
+                if not refused and not (value != NUL and self.keeps_draft(form)):
                     self.problems.append(f"{form.action} {form.button or ''}: field {form.controls[i].name!r} "
                                          f"accepted {name}")
         self.keeps_typed_text(form, typed, numbers, dates)
@@ -237,7 +238,7 @@ def _open(fuzzer: Fuzzer, forms: list[Form], openers: Openers) -> None:
                               else urlsplit(response.headers.get("Location", "/")).path)
 
 
-def fuzz_as(app: Flask, counter: sqlite3.Connection, username: str | None, shapes_done: set[tuple[Any, ...]],
+def fuzz_as(app: Flask, counter: RowCounter, username: str | None, shapes_done: set[tuple[Any, ...]],
             openers: Openers, more: Callable[[FlaskClient], list[Form]] | None = None, per_shape: int = 1) -> list[str]:
     """Sign in as ``username``, post the variants of every form shape not posted yet; what is wrong.
 
@@ -270,7 +271,7 @@ def fuzz_everyone(app: Flask, users: Iterable[str | None], openers: Openers, exp
                   more: dict[str, Callable[[FlaskClient], list[Form]]] | None = None, per_shape: int = 1) -> None:
     """Fuzz every form shape the ``users`` reach (each shape once); fail on any problem or a form of
     ``expected`` (endpoints) no longer reached. ``more``: per user, forms only a post's answer offers."""
-    counter = sqlite3.connect(app.config["DATABASE_URL"].removeprefix("sqlite:///"))
+    counter = RowCounter(app.config["DATABASE_URL"])
     try:
         shapes_done: set[tuple[Any, ...]] = set()
         found = {str(u): problems for u in users if (problems := fuzz_as(

@@ -1,11 +1,14 @@
 """Bad input to the JSON API gets a clear refusal, never a server error, and writes nothing (DESIGN, Web and API).
 
-On the seeded demo world (fixture ``demo_app``, ``tests/web/demo_world.py``), signed in with a token as a user
+On the seeded demo world (fixture ``fuzz_demo_app``, ``tests/web/demo_world.py``: on SQLite and, with
+``HEDUI_TEST_DATABASE_URL``, on a PostgreSQL clone of the demo too, where what SQLite stores but PostgreSQL
+refuses (an id of 2**31, a NUL, an over-long text) would be a 500), signed in with a token as a user
 who may call each operation, every POST/DELETE operation of the OpenAPI document receives bodies that are not
 JSON or not a JSON object, the wrong content type, an empty object, each required field missing, each field
-with a wrong type (derived from the documented request schema), 20,000-character strings, NUL bytes and
-unknown fields, against a real object the user may act on; and path ids that do not exist, are negative, huge
-or not numbers. Every GET operation gets the bad path ids too, and its documented query parameters bad values.
+with a wrong type (derived from the documented request schema; integers also 2**31), 20,000-character strings,
+NUL bytes and unknown fields, against a real object the user may act on; and path ids that do not exist, are
+negative, huge (2**31, 2**70) or not numbers. Every GET operation gets the bad path ids too, and its documented
+query parameters bad values.
 
 Every answer must be a 4xx the operation documents, ``{"error": <snake_case>, "message": <Chinese>}``,
 without a traceback, the caller's token or an ID number (PR-4), and no table may have gained a row. The
@@ -14,17 +17,18 @@ lacks (``tests/web/api_fuzz_objects.py``: a proposed and a registered 失信 rec
 system-mode exchange batch sent and awaiting its answer), so the mutations meet real objects. Each valid call
 the mutations start from is shown to succeed on a copy of the world with the documented status and answer
 (the token revocation with a token of its own, refused afterwards), so the refusals are the mutations' doing.
+Row counts and copies work on either database (tests/web/demo_db.py: ``CREATE DATABASE ... TEMPLATE`` on
+PostgreSQL).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,7 +48,9 @@ from tests.web.api_probe import body_mutations
 from tests.web.api_probe import path_values
 from tests.web.api_probe import query_mutations
 from tests.web.api_probe import raw_bodies
-from tests.web.api_probe import row_counts
+from tests.web.demo_db import RowCounter
+from tests.web.demo_db import close_world
+from tests.web.demo_db import copy_world
 from tests.web.demo_world import ID_NUMBER
 from tests.web.test_api_cases import _body as entrustment_body
 from tests.web.test_login import login
@@ -188,7 +194,8 @@ class World:
     spec: dict[str, Any]
     targets: dict[tuple[str, str], Target]
     tokens: dict[str, str]
-    db_path: str
+    #: every table's row count in the world's database (tests/web/demo_db.py)
+    counter: RowCounter
     #: rows per table after the last request (what the next one must leave as it is)
     rows: dict[str, int] = field(default_factory=dict)
 
@@ -204,10 +211,13 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(demo_app: Flask) -> World:  # noqa: F811
-    spec = demo_app.test_client().get("/api/v1/openapi.json").json
-    add_objects(demo_app)
-    return World(demo_app, spec, targets(demo_app), {}, demo_app.config["DATABASE_URL"].removeprefix("sqlite:///"))
+def world(fuzz_demo_app: Flask) -> Iterator[World]:
+    """The demo with what it lacks added (on SQLite and on PostgreSQL: ``fuzz_demo_app``)."""
+    spec = fuzz_demo_app.test_client().get("/api/v1/openapi.json").json
+    add_objects(fuzz_demo_app)
+    counter = RowCounter(fuzz_demo_app.config["DATABASE_URL"])
+    yield World(fuzz_demo_app, spec, targets(fuzz_demo_app), {}, counter)
+    counter.close()
 
 
 def _problems(world: World, method: str, doc_path: str, user: str | None, url: str, label: str,
@@ -217,7 +227,7 @@ def _problems(world: World, method: str, doc_path: str, user: str | None, url: s
     signer = world.targets.get((method, doc_path), Target(None, {})).signer
     if signer:
         request, headers = _signed(world, signer, url, request, headers)
-    before = world.rows or row_counts(world.db_path)
+    before = world.rows or world.counter()
     try:
         response = world.app.test_client().open(url, method=method.upper(), headers=headers, **request)
     except Exception as exc:  # noqa: BLE001 - a server error propagates in testing: that is the finding
@@ -235,7 +245,7 @@ def _problems(world: World, method: str, doc_path: str, user: str | None, url: s
         found.append(f"{label}: body {text[:160]}")
     if "Traceback" in text or any(t in text for t in world.tokens.values()) or ID_NUMBER.search(text):
         found.append(f"{label}: traceback, token or ID number in {text[:160]}")
-    world.rows = row_counts(world.db_path)
+    world.rows = world.counter()
     changed = {t: n for t, n in world.rows.items() if before.get(t) != n}
     if changed and not (isinstance(body, dict) and body.get("error") in RECORDED_REFUSALS
                         and set(changed) <= RECORDED_TABLES):
@@ -328,18 +338,22 @@ def test_bad_query_parameters_are_refused(world: World, doc_path: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "doc_path"), WRITES, ids=[f"{m} {p}" for m, p in WRITES])
-def test_the_valid_calls_the_mutations_start_from_succeed(world: World, tmp_path: Path, method: str,
-                                                          doc_path: str) -> None:
+def test_the_valid_calls_the_mutations_start_from_succeed(world: World, tmp_path_factory: pytest.TempPathFactory,
+                                                          method: str, doc_path: str) -> None:
     """Each refusal above is the mutation's doing: unmutated, the call succeeds (on a copy of the demo)."""
     from web import create_app
 
+    world.counter.close()  # no connection may stay open on a PostgreSQL database that is copied
+    url = copy_world(world.app, tmp_path_factory)
+    app = create_app({**{k: world.app.config[k] for k in ("ENV", "CLOCK", "SECRET_KEY")}, "DATABASE_URL": url})
+    try:
+        _valid_call_succeeds(world, app, method, doc_path)
+    finally:
+        close_world(app)
+
+
+def _valid_call_succeeds(world: World, app: Flask, method: str, doc_path: str) -> None:
     target = world.targets[(method, doc_path)]
-    copy = sqlite3.connect(tmp_path / "demo.db")
-    with sqlite3.connect(world.db_path) as source:
-        source.backup(copy)
-    copy.close()
-    app = create_app({**{k: world.app.config[k] for k in ("ENV", "CLOCK", "SECRET_KEY")},
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
     client, headers = app.test_client(), {}
     if target.user or target.signs_in:
         token = client.post("/api/v1/tokens", json={"username": target.user or target.signs_in,

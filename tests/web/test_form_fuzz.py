@@ -1,6 +1,10 @@
 """Every POST form the UI offers survives hostile input: a clear Chinese error, nothing lost, nothing half-written.
 
-The world is the seeded demo (``make run``; tests/web/demo_world.py), SQLite only. For one demo user per role
+The world is the seeded demo (``make run``; tests/web/demo_world.py), on SQLite and, with
+``HEDUI_TEST_DATABASE_URL``, on PostgreSQL too (fixture ``fuzz_demo_app``: a clone of the demo built once per test
+process, tests/web/demo_db.py; skipped with the reason otherwise): PostgreSQL refuses what SQLite stores (a
+number beyond a 32-bit column, a text longer than its column, a NUL, a date it cannot hold), each a 500 there,
+so every variant runs on both with the same assertions. For one demo user per role
 (``USERS_UNDER_TEST``, and a visitor who is not signed in: the sign-in form) the crawler walks every page
 reachable by GET (one URL of a shape) and collects each ``<form method="post">`` (action, hidden inputs with
 the CSRF token, selects, radios, checkboxes, textareas, file inputs, the named submit buttons: one form per
@@ -13,11 +17,15 @@ is posted once per module, in this order (refusals first, so the order of the re
 4. hostile values in every control of a kind at once: 20,000 characters, ``<script>``, a NUL byte,
    ``' OR 1=1 --``, emoji / astral / bidi characters with invalid UTF-8, ``²`` and full-width digits
    (``str.isdigit`` takes them, ``int`` does not), numbers ``-1`` ``1e309`` ``abc`` ``9999999999999999999999``
-   ``NaN``, dates ``2026-02-30`` ``0000-01-01`` ``99999-01-01``, select and radio values that are not among
-   the options; with a file input, a file named ``../<script>.pdf`` that is no PDF;
-5. all hidden inputs (but the token) and checkbox values tampered: ``-1``, ``abc``, a huge number, ``²``, a
-   script, a NUL byte, an off-site path (no open redirect);
-6. each typed control alone given 20,000 characters or a NUL byte while the others hold plausible values:
+   ``NaN``, ``2147483648`` (one past a 32-bit column) and ``0.001``, dates ``2026-02-30`` ``0000-01-01``
+   ``99999-01-01`` ``0001-01-01`` ``9999-12-31`` and the first local minute of year 1, select and radio values
+   that are not among the options (``2147483648`` among them); with a file input, a file named
+   ``../<script>.pdf`` that is no PDF;
+5. all hidden inputs (but the token) and checkbox values tampered: ``-1``, ``abc``, a huge number,
+   ``2147483648``, ``²``, a script, a NUL byte, an off-site path (no open redirect);
+6. every typed control with a ``maxlength`` filled up to it, the others plausible (what the page lets anyone
+   type must fit its column: PostgreSQL's "value too long"); then each typed control alone given 20,000
+   characters or a NUL byte while the others hold plausible values:
    never accepted (a field without a length limit, or a value PostgreSQL cannot store, is a defect; an intake
    draft keeps long text until 下一步 checks it, PS-4);
 7. a short text in every typed control, with the numbers and dates wrong: the refused form comes back with
@@ -68,6 +76,6 @@ OPENERS: Openers = {
 }
 
 
-def test_every_form_survives_hostile_input(demo_app: Flask) -> None:
+def test_every_form_survives_hostile_input(fuzz_demo_app: Flask) -> None:
     """One test for all the users (module docstring): under pytest-xdist one worker builds the demo once."""
-    fuzz_everyone(demo_app, USERS_UNDER_TEST, OPENERS, EXPECTED_ENDPOINTS)
+    fuzz_everyone(fuzz_demo_app, USERS_UNDER_TEST, OPENERS, EXPECTED_ENDPOINTS)

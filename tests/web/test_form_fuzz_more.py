@@ -12,7 +12,9 @@ notice), a proposed and a registered 失信 record (decide, revoke), a re-verifi
 deploy form is the answer to a 检查 of a valid diagram (``more``); the report officer reaches the demo's issued
 report (更正) through 案件查询 (an opener). The walk opens up to ``PER_SHAPE`` URLs of a shape (the proposed and
 the registered record share one). Every form is posted with the same variants and checked with the same
-assertions (tests/web/form_fuzz_walk.py); ``EXPECTED_ENDPOINTS`` keeps them from silently dropping out.
+assertions (tests/web/form_fuzz_walk.py), on SQLite and on PostgreSQL (``fuzz_demo_app``: on PostgreSQL the moved-on
+world is a database cloned from the module's, dropped afterwards); ``EXPECTED_ENDPOINTS`` keeps them from silently
+dropping out.
 Requirements: PR-4 (no change by a forged request), PS-11 (exchange window), SD-2 (two exchange officers),
 DX-2/DX-5 (media exchange, delay notices), PS-8 (batch re-verification), DO-6 (data packages), DO-7 (a
 corrected report), AU-1 (nothing half-recorded), AU-3 (credit records).
@@ -20,6 +22,7 @@ corrected report), AU-1 (nothing half-recorded), AU-3 (credit records).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from io import BytesIO
 from typing import Any
@@ -32,6 +35,7 @@ from sqlalchemy import select
 from engine.services.demo import DEMO_PASSWORD
 from tests.conftest import BPMN_DIR
 from tests.conftest import CST
+from tests.web.demo_db import close_world
 from tests.web.demo_world import credit_and_batch
 from tests.web.demo_world import moved_on
 from tests.web.form_fuzz_kit import Form
@@ -56,20 +60,23 @@ PER_SHAPE = 3
 
 
 @pytest.fixture(scope="module")
-def more_app(demo_app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+def more_app(fuzz_demo_app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """The demo on 14 Dec with the periodic jobs run, and the objects that make the forms appear."""
-    app, _ = moved_on(demo_app, tmp_path_factory, DAY)
-    with app.app_context():
-        ctx = app.extensions["hedui"].new_context()
-        try:
-            _exchange(ctx)
-            credit_and_batch(ctx)
-            _second_version(ctx)
-            ctx.session.commit()
-        finally:
-            ctx.session.close()
-    _package_awaiting_import(app)
-    return app
+    app, _ = moved_on(fuzz_demo_app, tmp_path_factory, DAY)
+    try:
+        with app.app_context():
+            ctx = app.extensions["hedui"].new_context()
+            try:
+                _exchange(ctx)
+                credit_and_batch(ctx)
+                _second_version(ctx)
+                ctx.session.commit()
+            finally:
+                ctx.session.close()
+        _package_awaiting_import(app)
+        yield app
+    finally:
+        close_world(app)
 
 
 def _exchange(ctx: Any) -> None:

@@ -330,3 +330,19 @@ def test_only_people_the_engine_would_accept_are_offered(app, unit_cases) -> Non
     assert_valid_html(html)
     assert "没有可改派的人员" in html and "<option value=" not in html
     assert _event_count(app) == before
+
+
+def test_a_refused_reassignment_shows_its_message_when_no_form_is_left(app, unit_cases) -> None:  # type: ignore[no-untyped-def]
+    """A post made from a page loaded earlier, when nobody is left to offer (so the page has no form any more):
+    the messages are shown in the summary, not dropped with the form (found by the form fuzz on PostgreSQL)."""
+    review = _review_after_intake_by(app, "cy_all")
+    login(unit_cases, "cy_supervisor")
+    assert _post(unit_cases, f"/supervise/tasks/{review.id}/reassign", {"username": "cy_reviewer"}).status_code == 302
+    before = _event_count(app)
+    response = _post(unit_cases, f"/supervise/tasks/{review.id}/reassign", {"reason": "长" * 201})
+    html = _html(response)
+    assert response.status_code == 422 and "没有可改派的人员" in html
+    summary = html[html.index('class="error-summary"'):]
+    assert "请选择改派给谁" in summary and "改派原因不能超过 200 个字" in summary
+    assert_valid_html(html)
+    assert _event_count(app) == before and _task(app, review.id).assignee == "cy_reviewer"

@@ -17,6 +17,8 @@ from flask import session
 from lxml import etree
 
 from engine.services.deploy import content_hash
+from forms.text import FIELD_MESSAGE as CONTROL_MESSAGE
+from forms.text import has_control
 
 EXTENSIONS = (".bpmn", ".dmn")
 #: one diagram; the shipped ones are under 50 KB
@@ -124,4 +126,6 @@ def reason_problem(reason: str) -> str | None:
         return "请填写部署说明（为什么部署这个版本）"
     if len(reason) > MAX_REASON_CHARS:
         return f"部署说明不能超过 {MAX_REASON_CHARS} 个字"
+    if has_control(reason):
+        return f"部署说明{CONTROL_MESSAGE}"
     return None

@@ -43,6 +43,8 @@ from engine.services.instance_migration import plan_migration
 from engine.services.migration_runs import create_run
 from engine.services.migration_runs import list_runs
 from forms.base import whole_number
+from forms.text import FIELD_MESSAGE as CONTROL_MESSAGE
+from forms.text import has_control
 from web.audit.schemas import page_number
 from web.db import get_ctx
 from web.designer_migrate.blueprint import bp
@@ -134,6 +136,8 @@ def migrate(process_id: str) -> ResponseReturnValue:
     errors: dict[str, list[str]] = {}
     if not form["reason"].strip():
         errors["reason"] = ["请填写迁移原因"]
+    elif has_control(form["reason"]):
+        errors["reason"] = [CONTROL_MESSAGE]
     if not chosen and not every:
         errors["instance"] = ["请至少选择一件案件"]
     if errors:

@@ -20,11 +20,15 @@ from marshmallow import validate
 from engine.errors import HeduiError
 from engine.errors import ValidationError
 from forms.base import FormSchema
+from forms.text import FIELD_MESSAGE as CONTROL_MESSAGE
+from forms.text import has_control
 from web.login import CSRF_KEY
 
 
 class HtmlFormSchema(FormSchema):
-    """Base of the browser forms: trimmed text, empty inputs are missing, Chinese messages."""
+    """Base of the browser forms: trimmed text, empty inputs are missing, Chinese messages; a text with a
+    control character (C0 but tab, line feed, carriage return: what the API refuses too) is refused at its
+    field, so the form comes back with the rest of what was typed."""
 
     #: fields whose text is kept exactly as typed (passwords may start or end with a space)
     untrimmed: tuple[str, ...] = ()
@@ -37,6 +41,8 @@ class HtmlFormSchema(FormSchema):
                 value = value.strip()
             if value != "":
                 cleaned[name] = value
+        if controlled := sorted(name for name, value in cleaned.items() if has_control(value)):
+            raise MarshmallowError({name: [CONTROL_MESSAGE] for name in controlled})
         return cleaned
 
 

@@ -17,6 +17,8 @@ from marshmallow import ValidationError as MarshmallowError
 from marshmallow import fields
 from marshmallow import validate
 
+from forms.text import FIELD_MESSAGE as CONTROL_MESSAGE
+from forms.text import has_control
 from web.home.schemas import lenient_load
 
 #: the assignee filter's value for unclaimed tasks (no username is a single dash)
@@ -81,6 +83,8 @@ class ReleaseFormSchema(Schema):
 def load_form(schema: Schema, form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """The posted values (blank → absent) and per-field Chinese messages (empty when valid)."""
     raw = {k: v.strip() for k, v in form.items() if k != "csrf_token" and isinstance(v, str) and v.strip()}
+    if controlled := sorted(k for k, v in raw.items() if has_control(v)):
+        return {}, {k: [CONTROL_MESSAGE] for k in controlled}
     try:
         return schema.load(raw), {}
     except MarshmallowError as exc:
