@@ -56,9 +56,13 @@ def test_the_inprocess_ticker_purges(make_app, clock) -> None:  # type: ignore[n
     app = make_app(clock, TIMER_INTERVAL=1, RETENTION_INTERVAL=60)
     [stale] = _seed(app, 31)
     clock.advance(timedelta(seconds=1))
-    app.extensions["hedui"].jobs.start_ticker()
-    _eventually(lambda: _drafts(app) == [] or None, timeout=WAIT)
-    assert stale not in _drafts(app)
+    jobs = app.extensions["hedui"].jobs
+    jobs.start_ticker()
+    try:
+        _eventually(lambda: _drafts(app) == [] or None, timeout=WAIT)
+        assert stale not in _drafts(app)
+    finally:
+        jobs.shutdown()  # else the ticker outlives the test's database and logs a failed sweep every second
 
 
 def test_celery_beat_schedules_the_purge(monkeypatch, sqlite_template, tmp_path) -> None:  # type: ignore[no-untyped-def]
