@@ -58,6 +58,8 @@ def _echo_plan(plan: MigrationPlan, items: Iterable[PlanItem]) -> None:
         click.echo(f"{_case(item)}  {verdict}  当前：{'、'.join(item.current) or '无'}")
         for reason in item.reasons:
             click.echo(f"    原因：{reason}")
+        for note in item.notes:
+            click.echo(f"    注意：{note}")
     click.echo(f"可迁移 {compatible} 件，不可迁移 {plan.total - compatible} 件")
 
 

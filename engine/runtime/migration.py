@@ -99,6 +99,9 @@ class MigrationCheck:
     blockers: tuple[Blocker, ...]
     #: waiting timers whose timer definition changed: their due time is computed anew
     retimed: tuple[str, ...] = ()
+    #: finished subprocesses / called processes whose tree the migration drops (the target lacks one of
+    #: their steps), by the name of the element that ran them
+    dropped: tuple[str, ...] = ()
 
     @property
     def compatible(self) -> bool:
@@ -243,7 +246,9 @@ def _check(wf: Any, top: Any, subs: dict[Any, Any], same: _Same) -> MigrationChe
                                            TaskState.get_name(task.state)))
     # SpiffWorkflow's own helper tasks (a boundary event's split/join ...) only matter when nothing
     # named in the diagram explains the refusal
-    return MigrationCheck(tuple(current), tuple(dict.fromkeys(blockers or internal)), tuple(dict.fromkeys(retimed)))
+    dropped = tuple(dict.fromkeys(_name(wf.get_task_from_id(sp.parent_task_id).task_spec) for sp in finished))
+    return MigrationCheck(tuple(current), tuple(dict.fromkeys(blockers or internal)), tuple(dict.fromkeys(retimed)),
+                          dropped)
 
 
 def _task_blockers(task: Any, diff: Any, reset: list[Any], retimed: list[str], same: _Same) -> list[Blocker]:

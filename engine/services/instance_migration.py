@@ -97,6 +97,8 @@ class PlanItem:
     current: tuple[str, ...]
     compatible: bool
     reasons: tuple[str, ...] = ()
+    #: what a designer should know about a case that can move (e.g. a finished subprocess's steps leave the state)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,9 @@ def _reasons(blockers: Iterable[Blocker]) -> tuple[str, ...]:
 def _item(instance: Any, check: MigrationCheck) -> PlanItem:
     """``instance``: a WorkflowInstance or a row of :data:`_PLAN_COLUMNS` (both have id and business_key)."""
     current = tuple(dict.fromkeys(f"{c.name}（{STATE_NAMES.get(c.state, c.state)}）" for c in check.current))
-    return PlanItem(instance.id, instance.business_key, current, check.compatible, _reasons(check.blockers))
+    notes = tuple(f"已办结的「{name}」在新版本中有步骤被删除：迁移后其各步骤不再保存在流程状态中"
+                  "（办理结果仍在案件数据中，办理记录仍在事件日志中）" for name in check.dropped)
+    return PlanItem(instance.id, instance.business_key, current, check.compatible, _reasons(check.blockers), notes)
 
 
 def _log_failure(action: str, instance_id: int, exc: BaseException) -> None:
@@ -389,7 +393,8 @@ def _migrate_one(ctx: EngineContext, instance: WorkflowInstance, source: Process
                      "process_id": source.process_id, "from_version": source.version,
                      "to_version": target.version, "from_hash": source.content_hash,
                      "to_hash": target.content_hash, "reason": reason, "diff": diff_summary(changes),
-                     "retimed": list(check.retimed), "state_sha256": digest, **deadlines_of(wf)})
+                     "retimed": list(check.retimed), "state_sha256": digest,
+                     **({"dropped": list(check.dropped)} if check.dropped else {}), **deadlines_of(wf)})
     ctx.session.flush()  # _refresh_surviving's changes: clean rows are only weakly held by the session
     return item
 

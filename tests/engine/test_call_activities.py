@@ -275,8 +275,15 @@ def test_a_finished_called_process_whose_step_was_removed_is_history_not_a_block
     """Case (c): the called process's tree is dropped from the state; its data and event log stay."""
     cases = _park(world)
     deploy_pair(world.ctx, CALLED_REMOVED_CONFIRM)
+    # the plan says so before anything moves; cases still inside the called process drop nothing
+    notes = {i.business_key: i.notes for i in plan_migration(world.ctx, "call_caller", 1, 2).items}
+    assert notes["HD-CALL-c"] == ("已办结的「共享审核程序」在新版本中有步骤被删除：迁移后其各步骤不再保存在流程状态中"
+                                  "（办理结果仍在案件数据中，办理记录仍在事件日志中）",)
+    assert notes["HD-CALL-a"] == notes["HD-CALL-b_check"] == ()
     _migrate(world)
     instance = cases["c"]
+    [migrated] = _events(world.ctx, instance, "migrated")
+    assert migrated.payload["dropped"] == ["共享审核程序"]
     wf = load_workflow(world.ctx, world.ctx.session.get(WorkflowInstance, instance.id))  # type: ignore[arg-type]
     assert wf.data.get("review_round") is None  # process data is set when the process ends; the task keeps it
     assert [t.bpmn_id for t in wf.ready_human_tasks()] == ["final_check"]
