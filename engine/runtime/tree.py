@@ -72,7 +72,7 @@ def _install_stem_guards() -> None:
     children, parent = Task.children, Task.parent
 
     def guarded_set_state(self: Any, value: int) -> None:
-        if self._in_stem:
+        if self._in_stem and value != self._state:
             _retire_stems()
         set_state(self, value)
 
