@@ -24,12 +24,12 @@ def with_database(url: str, name: str) -> str:
 
 def create_database(url: str) -> None:
     """(Re)create the database ``url`` names: dropped first if a crashed run left it behind."""
-    _run(url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)',
+    run_admin(url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)',
          f'CREATE DATABASE "{make_url(url).database}"')
 
 
 def drop_database(url: str) -> None:
-    _run(url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    run_admin(url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 @contextmanager
@@ -43,7 +43,7 @@ def temporary_database(server_url: str, name: str) -> Iterator[str]:
         drop_database(url)
 
 
-def _run(url: str, *statements: str) -> None:
+def run_admin(url: str, *statements: str) -> None:
     admin = admin_engine(url)
     try:
         with admin.connect() as conn:

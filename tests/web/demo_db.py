@@ -20,8 +20,8 @@ from sqlalchemy import make_url
 from sqlalchemy import text
 
 from engine.db import make_engine
-from tests.pgdb import admin_engine
 from tests.pgdb import drop_database
+from tests.pgdb import run_admin
 from tests.pgdb import with_database
 
 #: the backends a fuzz module runs on (``fuzz_demo_app``): PostgreSQL skips without ``HEDUI_TEST_DATABASE_URL``
@@ -48,7 +48,7 @@ def copy_database(url: str, tmp_path_factory: pytest.TempPathFactory, label: str
         return f"sqlite:///{path}"
     name = make_url(url).database
     copy = with_database(url, f"{name}_{label}{next(_copies)}"[:63])
-    _admin(url, f'DROP DATABASE IF EXISTS "{make_url(copy).database}" WITH (FORCE)',
+    run_admin(url, f'DROP DATABASE IF EXISTS "{make_url(copy).database}" WITH (FORCE)',
            f'CREATE DATABASE "{make_url(copy).database}" TEMPLATE "{name}"')
     return copy
 
@@ -74,16 +74,6 @@ def close_world(app: Flask) -> None:
         shutdown()
     state.db_engine.dispose()
     drop_copy(app.config["DATABASE_URL"])
-
-
-def _admin(url: str, *statements: str) -> None:
-    admin = admin_engine(url)
-    try:
-        with admin.connect() as conn:
-            for statement in statements:
-                conn.execute(text(statement))
-    finally:
-        admin.dispose()
 
 
 class RowCounter:
