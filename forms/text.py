@@ -20,7 +20,7 @@ def has_control(value: object) -> bool:
 
 def control_characters(value: Any, where: str = "") -> Iterator[str]:
     """Where in a JSON value (``a.b.0``; ``body`` for the value itself) a key or string holds a control character."""
-    if isinstance(value, str) and CONTROL.search(value):
+    if has_control(value):
         yield where or "body"
     elif isinstance(value, dict):
         for key, item in value.items():

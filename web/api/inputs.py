@@ -21,6 +21,7 @@ from forms.base import whole_number
 from forms.text import CONTROL
 from forms.text import MESSAGE as CONTROL_MESSAGE
 from forms.text import control_characters
+from forms.text import has_control
 from web.api.openapi import documented_query_parameters
 from web.auth import authenticate
 from web.auth import current_api_user
@@ -86,7 +87,7 @@ def check_url() -> None:
         return
     if getattr(current_app.view_functions.get(request.endpoint or ""), "requires_token", False):
         authenticate()  # 401 before any 422: the parameters are checked for signed-in callers only
-    if any(isinstance(v, str) and CONTROL.search(v) for v in (request.view_args or {}).values()):
+    if any(has_control(v) for v in (request.view_args or {}).values()):
         raise NotFoundError("对象不存在")
     known = documented_query_parameters(rule.rule, request.method)
     if "id_number" in request.args:  # it would land in access logs (PR-4)
