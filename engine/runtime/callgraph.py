@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from engine.runtime.types import BPMN_NS
 from engine.runtime.types import DeployProblem
-
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,13 @@ from SpiffWorkflow.spiff.specs.defaults import UserTask
 
 from engine.runtime.callgraph import CallGraph
 from engine.runtime.sandbox import source_problems
+from engine.runtime.types import BPMN_NS
+from engine.runtime.types import SPIFF_NS
 from engine.runtime.types import DeployProblem
 from engine.runtime.types import ParsedProcess
 from engine.runtime.types import UserTaskInfo
 from engine.sod import RAISER_SOURCES
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 
 #: the ``spiffworkflow:properties`` Hedui understands; anything else is a typo

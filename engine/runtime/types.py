@@ -7,6 +7,10 @@ from dataclasses import field
 from datetime import datetime
 from typing import Any
 
+#: the XML namespaces of BPMN 2.0 and of SpiffWorkflow's extensions (parsing, call graph)
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+
 
 @dataclass(frozen=True)
 class DeployProblem:
