@@ -158,7 +158,7 @@ def check_migration(workflow: Workflow, to_key: str, to_source: SpecSource) -> M
     registry = workflow.runtime._state().serializer.registry
     with workflow._guard():
         top, subs = diff_workflow(registry, workflow.wf, new, new_deps)
-        return _check(workflow.wf, top, subs, _Same(registry))
+        return _check(workflow.wf, top, subs, _Same(registry), _droppable(workflow.wf, subs))
 
 
 def migrate(workflow: Workflow, to_key: str, to_source: SpecSource) -> MigrationCheck:
@@ -173,10 +173,11 @@ def migrate(workflow: Workflow, to_key: str, to_source: SpecSource) -> Migration
     with workflow._guard():
         top, subs = diff_workflow(registry, wf, new, new_deps)
         same = _Same(registry)
-        check = _check(wf, top, subs, same)
+        finished = _droppable(wf, subs)
+        check = _check(wf, top, subs, same, finished)
         if not check.compatible:
             raise InvalidStateError("该案件当前状态与新版本不兼容，不能迁移", code="migration_blocked")
-        for subprocess in _droppable(wf, subs):
+        for subprocess in finished:
             if subprocess.parent_task_id in wf.subprocesses:  # else gone with the one it was nested in
                 wf.delete_subprocess(wf.get_task_from_id(subprocess.parent_task_id))
         kept = _reset_tasks(wf, top, subs, same)
@@ -224,12 +225,12 @@ class _Same:
         return bool(type(old) is type(new) and self.registry.convert(old) == self.registry.convert(new))
 
 
-def _check(wf: Any, top: Any, subs: dict[Any, Any], same: _Same) -> MigrationCheck:
+def _check(wf: Any, top: Any, subs: dict[Any, Any], same: _Same, finished: list[Any]) -> MigrationCheck:
+    """:param finished: the finished subprocesses the migration drops (:func:`_droppable`): never blockers."""
     current: list[CurrentTask] = []
     blockers: list[Blocker] = []
     internal: list[Blocker] = []
     retimed: list[str] = []
-    finished = _droppable(wf, subs)
     for workflow, diff in _workflows(wf, top, subs):
         if workflow in finished:
             continue
