@@ -250,8 +250,10 @@ class HeduiBpmnWorkflow(BpmnWorkflow):  # type: ignore[misc]  # SpiffWorkflow sh
             self._verify(first_task or self.task_tree, True, dict(kwargs))
         kwargs.pop("depth_first", None)
         task_filter, options = _filter(kwargs, bpmn=True)
-        return walk(first_task or self.task_tree, task_filter, bpmn=True, kids=self._kids, stems=self._stems,
-                    **options)
+        first = first_task or self.task_tree
+        # stems only for walks of the whole tree (the costly ones): one per kind, not one per inner start
+        stems = self._stems if first is self.task_tree else None
+        return walk(first, task_filter, bpmn=True, kids=self._kids, stems=stems, **options)
 
     def update_waiting_tasks(self) -> None:
         # Workflow.update_waiting_tasks: plain TaskIterator (it does not enter subprocesses), and
@@ -276,7 +278,8 @@ class HeduiBpmnWorkflow(BpmnWorkflow):  # type: ignore[misc]  # SpiffWorkflow sh
         stock = list((BpmnTaskIterator if bpmn else TaskIterator)(first, **dict(kwargs)))
         kwargs.pop("depth_first", None)
         task_filter, options = _filter(kwargs, bpmn=bpmn)
-        ours = list(walk(first, task_filter, bpmn=bpmn, kids=self._kids, stems=self._stems, **options))
+        stems = self._stems if first is self.task_tree else None
+        ours = list(walk(first, task_filter, bpmn=bpmn, kids=self._kids, stems=stems, **options))
         if ours != stock:
             raise AssertionError(f"task walk differs from SpiffWorkflow's: {len(ours)} vs {len(stock)} tasks")
 
