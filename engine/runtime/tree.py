@@ -17,7 +17,7 @@ compares both walks on every diagram).
 
 **Stems.** Most walks look for unfinished tasks (READY, WAITING, not finished), yet a loop's tree is
 one long chain of finished tasks with the live ones at its bottom, so each walk crossed the whole
-history to reach them (~10 walks a step). A walk that cannot yield a finished task records its
+history to reach them (~10 walks a step). A walk of the whole tree that cannot yield a finished task records its
 *stem*: the point ``X`` where everything it popped so far was finished and ``X`` was the only task
 left to visit, with the walk's depth there. The next such walk starts at ``X`` when the stem still
 holds. It holds until a task on it changes, and every change SpiffWorkflow can make to a task's
