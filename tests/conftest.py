@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from collections.abc import Iterator
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection
@@ -270,3 +272,20 @@ def committing_url(request: pytest.FixtureRequest, db_url: str, tmp_path: Path,
             "AND tablename NOT IN ('alembic_version', 'roles', 'calendar_days', 'calendar_years')"))]
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+def committing_run(engine: Engine, clock: FixedClock) -> Callable[[Callable[[EngineContext], Any]], Any]:
+    """``run(fn)``: ``fn(ctx)`` in a session of its own on ``engine`` (working-day calendar on), then committed;
+    for tests on a database that really commits (``committing_url``), one call per transaction or thread."""
+    from engine.calendar import WorkingCalendar
+
+    runtime = BpmnRuntime(clock)
+
+    def run(fn: Callable[[EngineContext], Any]) -> Any:
+        with Session(engine, expire_on_commit=False) as session:
+            ctx = EngineContext(session, runtime, clock, deadline=WorkingCalendar(session).deadline)
+            result = fn(ctx)
+            session.commit()
+            return result
+
+    return run

@@ -3,10 +3,6 @@ test_entrustments.py, which seeds once per module in an open transaction)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from engine.calendar import WorkingCalendar
-from engine.context import EngineContext
 from tests.engine.package_factory import synthetic_household
 from tests.engine.test_entrustments import _entrust
 from tests.engine.test_entrustments import seed
@@ -16,24 +12,13 @@ def test_concurrent_intakes_get_distinct_case_numbers(committing_url: str) -> No
     """Two intakes at the same agency at once (first counter row included): both succeed, numbers differ."""
     import threading
 
-    from sqlalchemy.orm import Session
-
     from engine.clock import FixedClock
     from engine.db import make_engine
-    from engine.runtime import BpmnRuntime
     from tests.conftest import T0
+    from tests.conftest import committing_run
 
     db = make_engine(committing_url)
-    clock = FixedClock(T0)
-    runtime = BpmnRuntime(clock)
-
-    def run(fn: Any) -> Any:
-        with Session(db, expire_on_commit=False) as session:
-            ctx = EngineContext(session, runtime, clock, deadline=WorkingCalendar(session).deadline)
-            result = fn(ctx)
-            session.commit()
-            return result
-
+    run = committing_run(db, FixedClock(T0))
     run(seed)
     barrier, results = threading.Barrier(2), [None, None]
 

@@ -7,13 +7,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from engine.calendar import WorkingCalendar
 from engine.clock import FixedClock
 from engine.context import EngineContext
 from engine.db import make_engine
@@ -23,7 +20,7 @@ from engine.exchange.sender import TransportResponse
 from engine.exchange.system_mode import send_due_batches
 from engine.models.exchange import BatchStatus
 from engine.models.exchange import ExchangeBatch
-from engine.runtime import BpmnRuntime
+from tests.conftest import committing_run
 from tests.engine.exchange_factory import IN_WINDOW
 from tests.engine.exchange_factory import case_in_exchange
 from tests.engine.exchange_factory import officer
@@ -50,14 +47,7 @@ def test_two_workers_send_every_request_exactly_once(committing_url: str) -> Non
         pytest.skip("row locks with SKIP LOCKED are a PostgreSQL matter; SQLite has one writer")
     engine = make_engine(committing_url)
     clock = FixedClock(IN_WINDOW)
-    runtime = BpmnRuntime(clock)
-
-    def run(fn: Any) -> Any:
-        with Session(engine, expire_on_commit=False) as session:
-            ctx = EngineContext(session, runtime, clock, deadline=WorkingCalendar(session).deadline)
-            result = fn(ctx)
-            session.commit()
-            return result
+    run = committing_run(engine, clock)
 
     def prepare(ctx: EngineContext) -> int:
         setup_exchange(ctx, clock)
